@@ -1,0 +1,48 @@
+"""`inspector model-info`."""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("model-info", help="architecture, size, cost, classes and alphas of a checkpoint")
+    p.add_argument("checkpoint", metavar="CKPT", help="a .safetensors checkpoint written by Inspector")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=model_info)
+
+
+def model_info(args: argparse.Namespace) -> int:
+    from core.model.checkpoint import load_checkpoint
+    from core.model.complexity import count_gmacs, count_params
+
+    model, meta = load_checkpoint(args.checkpoint)
+    info = {
+        "checkpoint": str(args.checkpoint),
+        "arch": meta.arch,
+        "params": count_params(model),
+        "gmacs": round(count_gmacs(model, meta.input_size, meta.in_chans), 4),
+        "input_size": meta.input_size,
+        "in_chans": meta.in_chans,
+        "mean": list(meta.mean),
+        "std": list(meta.std),
+        "classes": meta.class_names,
+        "parent": meta.parent,
+        "created": meta.created,
+        "provenance": meta.provenance,
+        "alphas": [[round(float(a), 4) for a in layer] for layer in model.alphas()],
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"{info['checkpoint']}")
+    print(f"  architecture  {meta.arch}  ({info['params'] / 1e6:.3f} M parameters, "
+          f"{info['gmacs']:.3f} GMACs at {meta.input_size}x{meta.input_size}x{meta.in_chans})")
+    print(f"  classes       {len(meta.class_names)}: {', '.join(meta.class_names)}")
+    print(f"  created       {meta.created}" + (f"  parent {meta.parent}" if meta.parent else ""))
+    if meta.provenance:
+        print(f"  provenance    {json.dumps(meta.provenance)}")
+    print("  alpha per head")
+    for i, layer in enumerate(info["alphas"]):
+        print(f"    layer {i:2d}  " + " ".join(f"{a:+.3f}" for a in layer))
+    return 0

@@ -1,0 +1,65 @@
+"""Record attention probabilities of every adaptive-attention layer during a forward pass."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import torch
+from torch import nn
+
+from core.model.attention import AdaptiveAttention
+
+
+@dataclass
+class LayerAttention:
+    layer: int
+    name: str
+    probs: torch.Tensor  # (B, heads, N, N), rows sum to 1
+    grid: tuple[int, int]  # token grid (h, w), N = h * w
+
+
+@dataclass
+class AttentionCapture:
+    """Filled by the latest forward pass inside `capture_attention`, one entry per attention layer."""
+
+    layers: list[LayerAttention] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, i: int) -> LayerAttention:
+        return self.layers[i]
+
+    def __iter__(self) -> Iterator[LayerAttention]:
+        return iter(self.layers)
+
+
+def attention_layers(model: nn.Module) -> list[tuple[str, AdaptiveAttention]]:
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, AdaptiveAttention)]
+
+
+@contextmanager
+def capture_attention(model: nn.Module) -> Iterator[AttentionCapture]:
+    """Inside the block, each forward pass records per layer the attention `(B, heads, N, N)` and grid.
+
+    A new forward pass replaces the previous pass's records; logits are the same as without capture
+    (explicit softmax instead of the fused kernel, equal within float tolerance).
+    """
+    capture = AttentionCapture()
+    layers = attention_layers(model)
+    index = {id(m): (i, n) for i, (n, m) in enumerate(layers)}
+
+    def record(module: AdaptiveAttention, probs: torch.Tensor, grid: tuple[int, int]) -> None:
+        i, name = index[id(module)]
+        if i == 0:
+            capture.layers.clear()
+        capture.layers.append(LayerAttention(i, name, probs.detach(), (int(grid[0]), int(grid[1]))))
+
+    for _, m in layers:
+        m.recorder = record
+    try:
+        yield capture
+    finally:
+        for _, m in layers:
+            m.recorder = None
