@@ -30,7 +30,7 @@ def model_info(args: argparse.Namespace) -> int:
         "parent": meta.parent,
         "created": meta.created,
         "provenance": meta.provenance,
-        "alphas": [[round(float(a), 4) for a in layer] for layer in model.alphas()],
+        "alphas": [[round(a, 4) for a in layer.detach().tolist()] for layer in model.alphas()],
     }
     if args.json:
         print(json.dumps(info, indent=2))

@@ -1,0 +1,36 @@
+import json
+import subprocess
+import sys
+
+import torch
+
+from app.cli import main
+from core.model import create_model
+from core.model.checkpoint import CheckpointMeta, save_checkpoint
+
+
+def test_model_info_json(tmp_path, capsys):
+    m = create_model("aan_s", 1000)
+    save_checkpoint(tmp_path / "s.safetensors", m, CheckpointMeta(arch="aan_s", class_names=[f"c{i}" for i in range(1000)]))
+    assert main(["model-info", str(tmp_path / "s.safetensors"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["arch"] == "aan_s" and len(info["classes"]) == 1000
+    assert abs(info["params"] - 4.2e6) / 4.2e6 < 0.02
+    assert abs(info["gmacs"] - 0.31) / 0.31 < 0.03
+    assert info["alphas"] == [[1.0] * 4] * 4 + [[1.0] * 8] * 5
+
+
+def test_model_info_table_and_bad_file_message(tmp_path):
+    torch.manual_seed(0)
+    m = create_model("aan_t", 2, in_chans=1)
+    save_checkpoint(tmp_path / "t.safetensors", m, CheckpointMeta(arch="aan_t", class_names=["ok", "ng"], in_chans=1,
+                                                                  input_size=64, mean=(0.5,), std=(0.5,)))
+    run = subprocess.run([sys.executable, "-m", "app", "model-info", str(tmp_path / "t.safetensors")],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "aan_t" in run.stdout and "ok, ng" in run.stdout and "layer  0" in run.stdout
+    (tmp_path / "junk.safetensors").write_text("junk")
+    run = subprocess.run([sys.executable, "-m", "app", "model-info", str(tmp_path / "junk.safetensors")],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and "not a" in run.stderr and "Traceback" not in run.stderr
