@@ -1,0 +1,202 @@
+"""Safe image decoding to uint8 numpy arrays.
+
+Every image that enters Inspector goes through `load_image`, so the rest of the code sees only two
+shapes: (H, W) grayscale or (H, W, 3) RGB, uint8. Conversions:
+
+- EXIF orientation is applied, so the array looks the way a photo viewer shows the file.
+- 16-bit and 32-bit grayscale (modes I;16*, I, F) are stretched from their actual min..max to
+  0..255: industrial cameras often use 10 or 12 of the 16 bits, and clipping or a fixed >>8 would
+  give black images.
+- Alpha is composited on white (LA -> L, RGBA/PA -> RGB): transparent areas are background.
+- Palette images become RGB, or L when every colour in use is gray; CMYK/YCbCr/LAB/HSV become RGB.
+
+Only raster formats a camera or dataset would use are opened (no EPS/PDF, which Pillow hands to
+external programs). Images larger than `max_pixels` are refused before their pixels are decoded.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from core.data.errors import ImageDecodeError
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "IMAGE_EXTENSIONS",
+    "ImageDecodeError",
+    "ImageProbe",
+    "decode_bytes",
+    "is_image_name",
+    "load_image",
+    "probe_image",
+]
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+
+# Pillow format names we agree to parse, whatever the file is called.
+_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP")  # MPO files open through JPEG
+
+# 50 MP: above any area-scan camera we expect, below Pillow's own warning threshold (~89 MP), so a
+# big image gets our clean error instead of a DecompressionBombWarning first.
+DEFAULT_MAX_PIXELS = 50_000_000
+
+
+def is_image_name(name: str | os.PathLike) -> bool:
+    return Path(name).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def load_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode `path` to uint8 (H, W) or (H, W, 3). Raises ImageDecodeError saying why it cannot."""
+    return decode_bytes(_read(path), name=str(path), max_pixels=max_pixels)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageProbe:
+    """What a scan needs to know about one file. `error` is None when the image decodes."""
+
+    content_hash: str | None  # sha256 hex of the file bytes; None only if the file cannot be read
+    size_bytes: int | None
+    width: int | None
+    height: int | None
+    channels: int | None  # 1 or 3, after the conversions above
+    error: str | None
+
+
+def probe_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ImageProbe:
+    """Hash and fully decode one file; never raises for a bad image, `error` says what is wrong.
+
+    A full decode, not just the header, because a truncated file has an intact header and only
+    fails when its pixels are read. The bytes are read once and both hashed and decoded.
+    """
+    try:
+        data = _read(path)
+    except ImageDecodeError as e:
+        return ImageProbe(None, None, None, None, None, str(e))
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        arr = decode_bytes(data, name=str(path), max_pixels=max_pixels)
+    except ImageDecodeError as e:
+        return ImageProbe(digest, len(data), None, None, None, _reason(e, path))
+    channels = 1 if arr.ndim == 2 else arr.shape[2]
+    return ImageProbe(digest, len(data), arr.shape[1], arr.shape[0], channels, None)
+
+
+def decode_bytes(data: bytes, *, name: str = "<bytes>", max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode an encoded image held in memory; see the module docstring for the conversions."""
+    if not data:
+        raise ImageDecodeError(f"{name}: empty file (0 bytes)")
+    try:
+        img = Image.open(io.BytesIO(data), formats=_FORMATS)
+    except UnidentifiedImageError:
+        raise ImageDecodeError(
+            f"{name}: not a recognised image (expected PNG, JPEG, BMP, TIFF or WebP)") from None
+    except Image.DecompressionBombError as e:
+        raise ImageDecodeError(f"{name}: refused, too many pixels ({e})") from None
+    except Exception as e:  # a damaged header can make any plugin raise anything
+        raise ImageDecodeError(f"{name}: corrupt image header ({_short(e)})") from None
+    with img:
+        width, height = img.size
+        if max_pixels is not None and width * height > max_pixels:
+            raise ImageDecodeError(
+                f"{name}: refused, {width}x{height} = {width * height} pixels exceeds the limit of "
+                f"{max_pixels} (possible decompression bomb)")
+        try:
+            img.load()
+        except Image.DecompressionBombError as e:
+            raise ImageDecodeError(f"{name}: refused, too many pixels ({e})") from None
+        except Exception as e:
+            raise ImageDecodeError(f"{name}: truncated or corrupt image data ({_short(e)})") from None
+        img = _upright(img)
+        try:
+            return _to_array(img)
+        except ImageDecodeError:
+            raise
+        except Exception as e:
+            raise ImageDecodeError(f"{name}: cannot convert mode {img.mode} ({_short(e)})") from None
+
+
+def _read(path: str | os.PathLike) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise ImageDecodeError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ImageDecodeError(f"{path}: is a folder, not an image") from None
+    except OSError as e:
+        raise ImageDecodeError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+def _upright(img: Image.Image) -> Image.Image:
+    try:
+        return ImageOps.exif_transpose(img) or img
+    except Exception:
+        # A broken EXIF block should not cost the user the image; show it as stored.
+        return img
+
+
+def _to_array(img: Image.Image) -> np.ndarray:
+    mode = img.mode
+    if mode in ("L", "RGB"):
+        return np.asarray(img, dtype=np.uint8).copy()
+    if mode == "1":
+        return np.asarray(img.convert("L"), dtype=np.uint8).copy()
+    if mode.startswith("I") or mode == "F":
+        return _stretch(np.asarray(img))
+    if mode == "P":
+        return _from_palette(img)
+    if mode in ("LA", "La"):
+        return _on_white(np.asarray(img.convert("LA"), dtype=np.uint8))
+    if mode in ("RGBA", "RGBa", "PA"):
+        return _on_white(np.asarray(img.convert("RGBA"), dtype=np.uint8))
+    return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()  # CMYK, YCbCr, LAB, HSV, RGBX
+
+
+def _stretch(a: np.ndarray) -> np.ndarray:
+    a = a.astype(np.float64)
+    if a.ndim == 3:  # multi-channel I;16 variants do not exist in Pillow, but be safe
+        a = a[..., 0]
+    finite = np.isfinite(a)
+    if not finite.all():
+        a = np.where(finite, a, 0.0)
+    lo, hi = float(a.min()), float(a.max())
+    if hi <= lo:
+        # Flat image: keep its level on the 16-bit scale rather than inventing contrast.
+        return np.full(a.shape, int(np.clip(lo / 257.0, 0, 255)), dtype=np.uint8)
+    return np.rint((a - lo) * (255.0 / (hi - lo))).astype(np.uint8)
+
+
+def _from_palette(img: Image.Image) -> np.ndarray:
+    if "transparency" in img.info:
+        return _on_white(np.asarray(img.convert("RGBA"), dtype=np.uint8))
+    rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
+        return rgb[..., 0].copy()
+    return rgb.copy()
+
+
+def _on_white(a: np.ndarray) -> np.ndarray:
+    """Composite straight (non-premultiplied) alpha, last channel, onto white; drop the alpha."""
+    alpha = a[..., -1:].astype(np.float32) / 255.0
+    colour = a[..., :-1].astype(np.float32)
+    out = colour * alpha + 255.0 * (1.0 - alpha)
+    out = np.rint(out).astype(np.uint8)
+    return out[..., 0] if out.shape[-1] == 1 else out
+
+
+def _short(e: BaseException) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return text[:200]
+
+
+def _reason(e: ImageDecodeError, path: str | os.PathLike) -> str:
+    """The message without the leading path: a scan stores it next to the path already."""
+    text = str(e)
+    prefix = f"{path}: "
+    return text[len(prefix):] if text.startswith(prefix) else text

@@ -1,0 +1,121 @@
+"""`scan_dataset`: read a dataset's layout, then hash and decode every image in parallel.
+
+The result is plain records (ScanResult / ScannedImage) that `core.store.ingest.import_scan`
+turns into rows. A bad image (corrupt, truncated, empty, not an image) does not stop a scan: it is
+recorded with `error` set, so the user sees every broken file at once. A malformed layout or
+manifest does stop it, with ScanError / ManifestError.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from core.data.decode import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, probe_image
+from core.data.errors import ManifestError, ScanError
+from core.data.imagefolder import read_imagefolder
+from core.data.manifest import MANIFEST_SUFFIXES, read_manifest
+from core.data.mvtec import category_dirs, read_mvtec
+from core.data.records import Candidate, ScannedImage, ScanResult
+
+__all__ = ["FORMATS", "ManifestError", "ScanError", "ScanResult", "ScannedImage", "detect_format", "scan_dataset"]
+
+FORMATS = ("auto", "imagefolder", "mvtec", "csv")
+
+Progress = Callable[[int, int], None]
+
+
+def scan_dataset(
+    path: str | os.PathLike,
+    format: str = "auto",
+    *,
+    path_column: str | None = None,
+    label_column: str | None = None,
+    split_column: str | None = None,
+    root: str | os.PathLike | None = None,
+    progress: Progress | None = None,
+    workers: int | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+) -> ScanResult:
+    """Scan a folder (ImageFolder or MVTec layout) or a CSV manifest.
+
+    `root` is the folder rel_paths are relative to: by default the scanned folder, or the
+    manifest's folder. `progress(done, total)` is called from the calling thread after each image.
+    Images come back sorted by rel_path; class_names sorted.
+    """
+    src = Path(path)
+    if format not in FORMATS:
+        raise ScanError(f"unknown format '{format}' (choose from {', '.join(FORMATS)})")
+    if not os.path.lexists(src):
+        raise ScanError(f"{src}: no such file or folder")
+    fmt = detect_format(src) if format == "auto" else format
+
+    if fmt == "csv":
+        if not src.is_file():
+            raise ScanError(f"{src}: format csv needs a manifest file, this is a folder")
+        base, candidates = read_manifest(src, root=Path(root) if root is not None else None,
+                                         path_column=path_column, label_column=label_column,
+                                         split_column=split_column)
+    else:
+        if not src.is_dir():
+            raise ScanError(f"{src}: format {fmt} needs a folder, this is a file")
+        base = Path(os.path.abspath(root if root is not None else src))
+        folder = Path(os.path.abspath(src))
+        if not folder.is_relative_to(base):
+            raise ScanError(f"{src} is not inside the root {base}")
+        if fmt == "mvtec":
+            if not category_dirs(folder):
+                raise ScanError(f"{src}: not an MVTec-style folder (expected <category>/train/good/ "
+                                f"or train/ + test/ + ground_truth/)")
+            candidates = read_mvtec(folder, base)
+        else:
+            candidates = read_imagefolder(folder, base)
+        if not candidates:
+            raise ScanError(f"{src}: no images found (looked for {', '.join(sorted(IMAGE_EXTENSIONS))} "
+                            f"in class folders)")
+
+    images = _probe_all(base, candidates, progress=progress, workers=workers, max_pixels=max_pixels)
+    class_names = sorted({im.label for im in images if im.label is not None})
+    return ScanResult(root=base, format=fmt, class_names=class_names, images=images)
+
+
+def detect_format(path: Path) -> str:
+    if path.is_file():
+        if path.suffix.lower() in MANIFEST_SUFFIXES:
+            return "csv"
+        raise ScanError(f"{path}: not a dataset folder or a manifest (.csv, .tsv, .txt)")
+    if not path.is_dir():
+        raise ScanError(f"{path}: not a file or folder")
+    if category_dirs(path):
+        return "mvtec"
+    return "imagefolder"
+
+
+def _probe_all(base: Path, candidates: list[Candidate], *, progress: Progress | None,
+               workers: int | None, max_pixels: int | None) -> list[ScannedImage]:
+    total = len(candidates)
+    if progress:
+        progress(0, total)
+    # Threads, not processes: Pillow's decoders and hashlib release the GIL, and threads need
+    # no pickling of arguments or results.
+    workers = workers or min(8, (os.cpu_count() or 2))
+    results: list[ScannedImage] = []
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="scan") as pool:
+        futures = {pool.submit(probe_image, base / c.rel_path, max_pixels=max_pixels): c for c in candidates}
+        try:
+            for done, fut in enumerate(as_completed(futures), 1):
+                c, p = futures[fut], fut.result()
+                results.append(ScannedImage(
+                    rel_path=c.rel_path, label=c.label, split=c.split, mask_rel_path=c.mask_rel_path,
+                    category=c.category, content_hash=p.content_hash, size_bytes=p.size_bytes,
+                    width=p.width, height=p.height, channels=p.channels, error=p.error))
+                if progress:
+                    progress(done, total)
+        except BaseException:
+            # Ctrl-C or a raising progress callback: do not decode the rest before giving up.
+            for f in futures:
+                f.cancel()
+            raise
+    results.sort(key=lambda im: im.rel_path)
+    return results
