@@ -1,0 +1,218 @@
+"""Attention evidence for one image: what each head looks at, how much it matters, and what
+happens without it.
+
+One forward pass under `core.model.capture_attention` gives every layer's attention probabilities
+A_i (heads, N, N). A forward pre-hook on each attention layer's output projection W^O sees
+Concat(alpha_i * A_i V_i) exactly as the model computes it, so head contributions need no second
+pass and no change to core.model.
+
+Rollout (Abnar & Zuidema 2020) with adaptive heads: per layer the heads are fused with weights
+|alpha_i| (a head the model scaled down counts less), the identity is added for the residual path,
+rows are renormalised, and layers are multiplied through. Where the grid shrinks (14x14 -> 7x7 at
+224 px), each coarse token is taken to be the average of the fine tokens whose centres it covers,
+a (N_coarse x N_fine) matrix inserted in the product; the rollout therefore ends on the finest
+attention grid, the sharper of the two. The class-agnostic map is the mean over output tokens,
+because the classifier head mean-pools the tokens.
+
+An `AttentionExplainer` serialises its forward passes with a lock: ablation changes alphas in place
+and must never overlap another thread's pass.
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.inference.preprocess import Preprocess
+from core.model.capture import attention_layers, capture_attention
+
+
+@dataclass
+class LayerEvidence:
+    layer: int
+    name: str
+    grid: tuple[int, int]  # token grid (h, w)
+    attention: np.ndarray  # (heads, N, N) float32, rows (queries) sum to 1
+    received: np.ndarray  # (heads, h, w): mean attention each location receives (column mean)
+    alpha: np.ndarray  # (heads,)
+    contribution: np.ndarray  # (heads,): mean over tokens of ||alpha_i (A_i V_i)[n]||
+    contribution_out: np.ndarray  # (heads,): same after the head's slice of W^O (what reaches the residual)
+    entropy: np.ndarray  # (heads,): mean over queries of the attention entropy, nats
+
+    @property
+    def num_heads(self) -> int:
+        return self.attention.shape[0]
+
+
+@dataclass
+class ImageEvidence:
+    probs: np.ndarray  # (classes,)
+    class_names: list[str]
+    image_size: tuple[int, int]  # (H, W) of the analysed image
+    input_size: int
+    layers: list[LayerEvidence]
+
+    @property
+    def alphas(self) -> list[np.ndarray]:
+        return [layer.alpha for layer in self.layers]
+
+    @property
+    def contributions(self) -> list[np.ndarray]:
+        return [layer.contribution for layer in self.layers]
+
+    @property
+    def predicted(self) -> int:
+        return int(self.probs.argmax())
+
+
+class AttentionExplainer:
+    def __init__(self, model: nn.Module, meta):
+        self.model = model.eval()
+        self.meta = meta
+        self.pre = Preprocess.from_meta(meta)
+        self._attn = [m for _, m in attention_layers(model)]
+        self._names = [n for n, _ in attention_layers(model)]
+        self._lock = threading.Lock()
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def analyse(self, image: np.ndarray) -> ImageEvidence:
+        """One forward pass: probabilities, and per layer attention, received maps, contributions."""
+        x = self.pre.tensor(image, self.device)
+        heads_in: dict[int, torch.Tensor] = {}
+
+        def keep(i: int):
+            def hook(_module: nn.Module, args: tuple) -> None:
+                heads_in[i] = args[0].detach()
+            return hook
+
+        with self._lock, ExitStack() as stack, torch.inference_mode():
+            for i, m in enumerate(self._attn):
+                stack.callback(m.proj.register_forward_pre_hook(keep(i)).remove)
+            cap = stack.enter_context(capture_attention(self.model))
+            probs = self.model(x).float().softmax(dim=-1)[0]
+            layers = [self._layer_evidence(rec, heads_in[rec.layer]) for rec in cap.layers]
+        return ImageEvidence(
+            probs=probs.cpu().numpy(),
+            class_names=list(self.meta.class_names),
+            image_size=(int(image.shape[0]), int(image.shape[1])),
+            input_size=self.pre.input_size,
+            layers=layers,
+        )
+
+    def _layer_evidence(self, rec, heads_in: torch.Tensor) -> LayerEvidence:
+        m = self._attn[rec.layer]
+        a = rec.probs[0].float()  # (heads, N, N)
+        nh, n, _ = a.shape
+        h, w = rec.grid
+        per_head = heads_in[0].float().view(n, nh, m.head_dim).transpose(0, 1)  # (heads, N, hd)
+        w_out = m.proj.weight.float().view(-1, nh, m.head_dim).transpose(0, 1)  # (heads, dim, hd)
+        out = per_head @ w_out.transpose(1, 2)  # (heads, N, dim)
+        entropy = -(a * a.clamp_min(1e-12).log()).sum(-1).mean(-1)
+        return LayerEvidence(
+            layer=rec.layer,
+            name=rec.name,
+            grid=(h, w),
+            attention=a.cpu().numpy(),
+            received=a.mean(dim=1).view(nh, h, w).cpu().numpy(),
+            alpha=m.alpha.detach().float().cpu().numpy().copy(),
+            contribution=per_head.norm(dim=-1).mean(-1).cpu().numpy(),
+            contribution_out=out.norm(dim=-1).mean(-1).cpu().numpy(),
+            entropy=entropy.cpu().numpy(),
+        )
+
+    def query_map(self, evidence: ImageEvidence, layer: int, y: float, x: float) -> np.ndarray:
+        """(heads, h, w): where the token under image pixel (y, x) looks, on that layer's grid."""
+        le = evidence.layers[layer]
+        q = token_index(le.grid, evidence.image_size, y, x)
+        h, w = le.grid
+        return le.attention[:, q, :].reshape(le.num_heads, h, w)
+
+    def rollout(self, evidence: ImageEvidence) -> np.ndarray:
+        return attention_rollout(evidence.layers)
+
+    def ablate(self, image: np.ndarray, heads_off: set[tuple[int, int]]) -> np.ndarray:
+        """Class probabilities with the given (layer, head) pairs switched off (alpha = 0).
+
+        Alphas are restored bit for bit in a finally block. The pass runs on the same (explicit
+        softmax) path as `analyse`, so `ablate(img, set())` equals `analyse(img).probs` exactly.
+        """
+        for layer, head in heads_off:
+            if not (0 <= layer < len(self._attn) and 0 <= head < self._attn[layer].num_heads):
+                raise ValueError(f"no head {head} in layer {layer}")
+        x = self.pre.tensor(image, self.device)
+        with self._lock, torch.no_grad():
+            saved = {layer: self._attn[layer].alpha.detach().clone() for layer, _ in heads_off}
+            try:
+                for layer, head in heads_off:
+                    self._attn[layer].alpha[head] = 0.0
+                with torch.inference_mode(), capture_attention(self.model):
+                    probs = self.model(x).float().softmax(dim=-1)[0]
+            finally:
+                for layer, alpha in saved.items():
+                    self._attn[layer].alpha.copy_(alpha)
+        return probs.cpu().numpy()
+
+    @staticmethod
+    def upsample(m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        return upsample(m, size)
+
+
+def token_index(grid: tuple[int, int], image_size: tuple[int, int], y: float, x: float) -> int:
+    """Index of the token whose cell holds image pixel (y, x); the whole image maps onto the grid."""
+    h, w = grid
+    big_h, big_w = image_size
+    ty = min(max(int(y * h / big_h), 0), h - 1)
+    tx = min(max(int(x * w / big_w), 0), w - 1)
+    return ty * w + tx
+
+
+def upsample(m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(h, w) or (..., h, w) -> (..., H, W), bilinear (half-pixel centres, as image resizers do)."""
+    t = torch.from_numpy(np.ascontiguousarray(m, dtype=np.float32))
+    lead = t.shape[:-2]
+    t = t.reshape(1, -1, *t.shape[-2:])
+    up = F.interpolate(t, size=tuple(int(s) for s in size), mode="bilinear", align_corners=False)
+    return up.reshape(*lead, *up.shape[-2:]).numpy()
+
+
+def coarsen_matrix(fine: tuple[int, int], coarse: tuple[int, int]) -> np.ndarray:
+    """(N_coarse, N_fine): row c averages the fine tokens whose centres fall in coarse cell c."""
+    fh, fw = fine
+    ch, cw = coarse
+    cy = np.minimum(((np.arange(fh) + 0.5) * ch / fh).astype(int), ch - 1)
+    cx = np.minimum(((np.arange(fw) + 0.5) * cw / fw).astype(int), cw - 1)
+    parent = (cy[:, None] * cw + cx[None, :]).ravel()
+    p = np.zeros((ch * cw, fh * fw))
+    p[parent, np.arange(fh * fw)] = 1.0
+    return p / np.clip(p.sum(axis=1, keepdims=True), 1.0, None)
+
+
+def attention_rollout(layers: list[LayerEvidence]) -> np.ndarray:
+    """Rollout map on the first (finest) attention grid, (h0, w0), sums to 1."""
+    if not layers:
+        raise ValueError("no attention layers")
+    r = None
+    grid = layers[0].grid
+    for le in layers:
+        if le.grid != grid:
+            r = coarsen_matrix(grid, le.grid) @ r
+            grid = le.grid
+        weights = np.abs(le.alpha.astype(np.float64))
+        n = le.attention.shape[-1]
+        if weights.sum() > 0:
+            fused = np.tensordot(weights / weights.sum(), le.attention.astype(np.float64), axes=1)
+        else:  # every head switched off: only the residual path carries information
+            fused = np.zeros((n, n))
+        a = fused + np.eye(n)
+        a /= a.sum(axis=1, keepdims=True)
+        r = a if r is None else a @ r
+    out = r.mean(axis=0)
+    return out.reshape(layers[0].grid)
