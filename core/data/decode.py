@@ -99,7 +99,7 @@ def decode_bytes(data: bytes, *, name: str = "<bytes>", max_pixels: int | None =
     except Image.DecompressionBombError as e:
         raise ImageDecodeError(f"{name}: refused, too many pixels ({e})") from None
     except Exception as e:  # a damaged header can make any plugin raise anything
-        raise ImageDecodeError(f"{name}: corrupt image header ({_short(e)})") from None
+        raise ImageDecodeError(f"{name}: truncated or corrupt image header ({_short(e)})") from None
     with img:
         width, height = img.size
         if max_pixels is not None and width * height > max_pixels:
