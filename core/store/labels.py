@@ -1,0 +1,239 @@
+"""Label changes: set, bulk set, undo, redo, history.
+
+Every change writes the current label (table `label`, with a version counter), its mirror
+`image.class_id`, and one append-only `label_event`, all under one `label_group` (one user action).
+Undo and redo are new groups of new events, never deletions; they work per user like an editor's
+stack, replayed from that user's groups, so any process sees the same stack.
+
+Each function starts by inserting its label_group row: the first statement of the transaction is a
+write, so SQLite takes the write lock at once (waiting up to busy_timeout for another writer) and
+everything read afterwards is the latest committed state.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session, aliased
+
+from core.errors import InspectorError
+from core.store.classes import class_id as _class_id
+from core.store.clock import from_db, utcnow
+from core.store.errors import LabelConflict, NotFound
+from core.store.records import GroupResult, LabelEventRecord, LabelState
+from core.store.schema import Image, ImageClass, Label, LabelEvent, LabelGroup
+from core.store.users import resolve_user
+
+UNDOABLE = ("manual", "bulk")
+CHUNK = 500  # rows per IN (...) list: well under SQLite's variable limit
+
+
+def set_label(session: Session, image_id: int, label: str | None, *, user: str | None = None,
+              source: str = "manual", expected_version: int | None = None) -> LabelState:
+    """Set one image's label (None = unlabeled). With `expected_version`, refuse with LabelConflict if
+    anyone changed the label since the caller read that version."""
+    if source not in ("manual", "bulk", "import"):
+        raise InspectorError(f"label source must be manual, bulk or import, not {source!r}")
+    user = resolve_user(user)
+    new_id = _class_id(session, label)
+    group_id = _new_group(session, user, source)
+    versions = None if expected_version is None else {image_id: expected_version}
+    changed = _apply(session, {image_id: new_id}, user=user, source=source, group_id=group_id, expected=versions)
+    _finish_group(session, group_id, len(changed))
+    state = label_state(session, image_id)
+    return state if not changed else _with_group(state, group_id)
+
+
+def bulk_set_labels(session: Session, image_ids: Iterable[int], label: str | None, *, user: str | None = None,
+                    expected_versions: Mapping[int, int] | None = None, source: str = "bulk") -> GroupResult:
+    """Give many images one label as one action (undone as one). Images already carrying it are left
+    alone. `expected_versions` (image id -> version) makes the whole action refuse on any conflict."""
+    if source not in ("manual", "bulk", "import"):
+        raise InspectorError(f"label source must be manual, bulk or import, not {source!r}")
+    user = resolve_user(user)
+    new_id = _class_id(session, label)
+    group_id = _new_group(session, user, source)
+    changes = {int(i): new_id for i in image_ids}
+    changed = _apply(session, changes, user=user, source=source, group_id=group_id, expected=expected_versions)
+    _finish_group(session, group_id, len(changed))
+    return GroupResult(group_id if changed else None, source, None, changed)
+
+
+def undo(session: Session, *, user: str | None = None) -> GroupResult | None:
+    """Revert this user's latest not-yet-undone action. Images someone changed since are skipped
+    (listed in the result). None when there is nothing to undo."""
+    user = resolve_user(user)
+    undo_stack, _ = stacks(session, user=user)
+    if not undo_stack:
+        return None
+    return _revert(session, undo_stack[-1], user=user, source="undo")
+
+
+def redo(session: Session, *, user: str | None = None) -> GroupResult | None:
+    """Re-apply this user's latest undone action, unless a new action came after the undo."""
+    user = resolve_user(user)
+    _, redo_stack = stacks(session, user=user)
+    if not redo_stack:
+        return None
+    return _revert(session, redo_stack[-1], user=user, source="redo")
+
+
+def stacks(session: Session, *, user: str | None = None) -> tuple[list[int], list[int]]:
+    """(undo stack, redo stack) of original group ids for `user`, newest last, replayed from the log."""
+    user = resolve_user(user)
+    rows = session.execute(
+        select(LabelGroup.id, LabelGroup.source, LabelGroup.target_group_id)
+        .where(LabelGroup.user == user, LabelGroup.source.in_(UNDOABLE + ("undo", "redo")))
+        .order_by(LabelGroup.id)
+    )
+    undo_stack: list[int] = []
+    redo_stack: list[int] = []
+    for gid, source, target in rows:
+        if source in UNDOABLE:
+            undo_stack.append(gid)
+            redo_stack.clear()  # a new action forks history, as in an editor
+        elif source == "undo" and target in undo_stack:
+            undo_stack.remove(target)
+            redo_stack.append(target)
+        elif source == "redo" and target in redo_stack:
+            redo_stack.remove(target)
+            undo_stack.append(target)
+    return undo_stack, redo_stack
+
+
+def history(session: Session, image_id: int) -> list[LabelEventRecord]:
+    """Every label event of one image, oldest first."""
+    old, new = aliased(ImageClass), aliased(ImageClass)
+    rows = session.execute(
+        select(LabelEvent, Image.rel_path, old.name, new.name)
+        .join(Image, Image.id == LabelEvent.image_id)
+        .outerjoin(old, old.id == LabelEvent.old_class_id)
+        .outerjoin(new, new.id == LabelEvent.new_class_id)
+        .where(LabelEvent.image_id == image_id)
+        .order_by(LabelEvent.id)
+    )
+    return [
+        LabelEventRecord(id=e.id, image_id=e.image_id, rel_path=path, old=o, new=n, user=e.user,
+                         time=from_db(e.time), source=e.source, group_id=e.group_id)
+        for e, path, o, n in rows
+    ]
+
+
+def label_state(session: Session, image_id: int) -> LabelState:
+    row = session.execute(
+        select(Label.class_id, Label.version, Label.updated_by, Label.updated_at, ImageClass.name)
+        .outerjoin(ImageClass, ImageClass.id == Label.class_id)
+        .where(Label.image_id == image_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no image with id {image_id}")
+    return LabelState(image_id, row.name, row.version, row.updated_by, from_db(row.updated_at))
+
+
+# -- internals ---------------------------------------------------------------------------------
+
+def _with_group(state: LabelState, group_id: int) -> LabelState:
+    return LabelState(state.image_id, state.label, state.version, state.updated_by, state.updated_at, group_id)
+
+
+def _new_group(session: Session, user: str, source: str, target: int | None = None) -> int:
+    return session.execute(
+        insert(LabelGroup).values(user=user, source=source, target_group_id=target, created=utcnow(), size=0)
+        .returning(LabelGroup.id)
+    ).scalar_one()
+
+
+def _finish_group(session: Session, group_id: int, size: int, *, keep_empty: bool = False) -> None:
+    if size or keep_empty:
+        session.execute(update(LabelGroup).where(LabelGroup.id == group_id).values(size=size))
+    else:  # nothing changed: no action to undo
+        session.execute(delete(LabelGroup).where(LabelGroup.id == group_id))
+
+
+def _current(session: Session, image_ids: list[int]) -> dict[int, tuple[int | None, int, str | None]]:
+    """image id -> (class id, version, updated_by) for the given images."""
+    out = {}
+    for i in range(0, len(image_ids), CHUNK):
+        chunk = image_ids[i:i + CHUNK]
+        for iid, cid, ver, by in session.execute(
+            select(Label.image_id, Label.class_id, Label.version, Label.updated_by).where(Label.image_id.in_(chunk))
+        ):
+            out[iid] = (cid, ver, by)
+    return out
+
+
+def _conflict(session: Session, image_id: int, expected: int) -> LabelConflict:
+    row = session.execute(
+        select(Image.rel_path, Label.version, Label.updated_by, ImageClass.name)
+        .join(Label, Label.image_id == Image.id)
+        .outerjoin(ImageClass, ImageClass.id == Label.class_id)
+        .where(Image.id == image_id)
+    ).one()
+    return LabelConflict(image=f"{row.rel_path} (id {image_id})", expected_version=expected,
+                         version=row.version, user=row.updated_by, label=row.name)
+
+
+def _apply(session: Session, changes: Mapping[int, int | None], *, user: str, source: str, group_id: int,
+           expected: Mapping[int, int] | None) -> list[int]:
+    """Write new class ids for images; returns the ids that actually changed."""
+    ids = list(changes)
+    current = _current(session, ids)
+    unknown = [i for i in ids if i not in current]
+    if unknown:
+        raise NotFound(f"no image with id {unknown[0]}" + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""))
+    if expected:
+        for iid, ver in expected.items():
+            if iid in current and current[iid][1] != ver:
+                raise _conflict(session, iid, ver)
+    now = utcnow()
+    todo = [(iid, changes[iid], current[iid]) for iid in ids if current[iid][0] != changes[iid]]
+    if not todo:
+        return []
+    # Conditional on the version we read: if anything moved it (another writer on a non-SQLite
+    # backend, or a bug), rowcount tells and nobody's write is silently lost.
+    result = session.execute(
+        update(Label.__table__)
+        .where(Label.__table__.c.image_id == bindparam("iid"), Label.__table__.c.version == bindparam("ver"))
+        .values(class_id=bindparam("cid"), version=Label.__table__.c.version + 1, source=source,
+                updated_by=user, updated_at=now),
+        [{"iid": iid, "ver": cur[1], "cid": cid} for iid, cid, cur in todo],
+    )
+    if result.rowcount != len(todo):
+        after = _current(session, [t[0] for t in todo])
+        for iid, _, cur in todo:
+            if after[iid][1] != cur[1] + 1:
+                raise _conflict(session, iid, (expected or {}).get(iid, cur[1]))
+    session.execute(
+        update(Image.__table__).where(Image.__table__.c.id == bindparam("iid")).values(class_id=bindparam("cid")),
+        [{"iid": iid, "cid": cid} for iid, cid, _ in todo],
+    )
+    session.execute(insert(LabelEvent), [
+        {"image_id": iid, "group_id": group_id, "old_class_id": cur[0], "new_class_id": cid,
+         "user": user, "time": now, "source": source}
+        for iid, cid, cur in todo
+    ])
+    return [t[0] for t in todo]
+
+
+def _revert(session: Session, target: int, *, user: str, source: str) -> GroupResult:
+    group_id = _new_group(session, user, source, target)
+    events = session.execute(
+        select(LabelEvent.image_id, LabelEvent.old_class_id, LabelEvent.new_class_id)
+        .where(LabelEvent.group_id == target).order_by(LabelEvent.id)
+    ).all()
+    # undo: expect the target's "new", restore its "old"; redo: the other way round.
+    wanted = {iid: (new, old) if source == "undo" else (old, new) for iid, old, new in events}
+    current = _current(session, list(wanted))
+    changes, skipped = {}, []
+    for iid, (expect_now, restore) in wanted.items():
+        cur = current.get(iid)
+        if cur is None:
+            skipped.append((iid, "image no longer exists"))
+        elif cur[0] != expect_now:
+            skipped.append((iid, f"changed since by {cur[2] or 'unknown'}"))
+        else:
+            changes[iid] = restore
+    changed = _apply(session, changes, user=user, source=source, group_id=group_id, expected=None)
+    # Keep the group even when everything was skipped, so the stack moves on past it.
+    _finish_group(session, group_id, len(changed), keep_empty=True)
+    return GroupResult(group_id, source, target, changed, skipped)

@@ -1,0 +1,60 @@
+"""Bring a project file to the newest schema with Alembic, configured in code (no alembic.ini on disk,
+so it works from any working directory and from an installed wheel)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, text
+
+from core.store.errors import StoreError
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def alembic_config(url: str | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url)
+    return cfg
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(conn: Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate to `revision` (default newest). Refuses files from a newer Inspector."""
+    cfg = alembic_config()
+    script = ScriptDirectory.from_config(cfg)
+    with engine.connect() as conn:
+        current = current_revision(conn)
+        conn.rollback()
+        if current is not None and current not in {s.revision for s in script.walk_revisions()}:
+            raise StoreError(f"project schema {current!r} is newer than this Inspector understands; update Inspector")
+        if current == (script.get_current_head() if revision == "head" else revision):
+            return
+        # Batch migrations rebuild tables (copy, drop, rename). With foreign keys on, dropping a parent
+        # table would cascade-delete its children, so turn them off (only possible outside a
+        # transaction) and check them once the migration is done.
+        raw = conn.connection.dbapi_connection  # outside SQLAlchemy's transaction: PRAGMA is a no-op inside one
+        raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+            conn.commit()
+            broken = conn.execute(text("PRAGMA foreign_key_check")).fetchall()
+            conn.rollback()
+            if broken:
+                raise StoreError(f"migration left {len(broken)} broken references (first: {tuple(broken[0])})")
+        finally:
+            conn.rollback()
+            raw.execute("PRAGMA foreign_keys=ON")

@@ -1,0 +1,1 @@
+"""Alembic migrations of the project file; `core.store.migrate` runs them without an alembic.ini."""

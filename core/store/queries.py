@@ -1,0 +1,203 @@
+"""Finding images: filters, sort orders, pagination. Returns `ImageRecord`s.
+
+Two steps: first the ids of one page (only the tables the filter and the order need, so SQLite
+drives the query from one index and stops after `offset + limit` rows), then the details of those
+few ids. Every order ends with the image id, so pages are stable.
+"""
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from core.errors import InspectorError
+from core.store.classes import class_ids, class_names
+from core.store.clock import to_db
+from core.store.errors import NotFound, UnknownClass
+from core.store.records import ImageRecord
+from core.store.schema import Dataset, Image, ImageClass, Label, LabelEvent, Prediction, ReviewScore
+
+SORTS = ("name", "-name", "confidence", "-confidence", "score", "-score", "id", "-id")
+__all__ = ["ImageFilter", "SORTS", "class_names", "count_images", "get_image", "query_images", "image_records"]
+
+img = Image.__table__
+pred = Prediction.__table__
+rev = ReviewScore.__table__
+ev = LabelEvent.__table__
+
+
+@dataclass(kw_only=True, slots=True)
+class ImageFilter:
+    """All given criteria must hold. Lists mean "any of". Class names, not ids."""
+    labels: Sequence[str] | None = None
+    unlabeled: bool = False  # alone: only unlabeled images; with `labels`: those labels or unlabeled
+    splits: Sequence[str] | None = None
+    model_id: int | None = None  # needed by the prediction criteria below, and fills predicted/confidence/score
+    predicted: Sequence[str] | None = None
+    min_confidence: float | None = None
+    max_confidence: float | None = None
+    disagree: bool = False  # label differs from the model's top class (labelled images only)
+    suspected: bool = False  # has a review score for the model (suspected label error)
+    changed_by: str | None = None  # someone's manual/bulk/undo/redo changes, ever
+    changed_since: datetime | None = None  # any label event at or after this time
+    category: str | None = None
+    dataset_id: int | None = None
+    readable: bool | None = None
+    include_missing: bool = False  # images gone from disk since the last import
+
+
+def query_images(session: Session, flt: ImageFilter | None = None, *, sort: str = "name", offset: int = 0,
+                 limit: int = 200) -> list[ImageRecord]:
+    flt = flt or ImageFilter()
+    if sort not in SORTS:
+        raise InspectorError(f"unknown sort {sort!r}; choose one of {', '.join(SORTS)}")
+    if offset < 0 or limit < 0:
+        raise InspectorError("offset and limit must not be negative")
+    stmt = _ordered(_id_select(session, flt, sort), flt, sort).offset(offset).limit(limit)
+    ids = list(session.scalars(stmt))
+    return image_records(session, ids, model_id=flt.model_id)
+
+
+def count_images(session: Session, flt: ImageFilter | None = None) -> int:
+    flt = flt or ImageFilter()
+    inner = _id_select(session, flt, "id").subquery()
+    return session.scalar(select(func.count()).select_from(inner))
+
+
+def get_image(session: Session, id_or_path: int | str, *, model_id: int | None = None) -> ImageRecord:
+    """An image by id, by path relative to its dataset root, or by absolute path under a root."""
+    image_id = _resolve(session, id_or_path)
+    return image_records(session, [image_id], model_id=model_id)[0]
+
+
+def image_records(session: Session, ids: Sequence[int], *, model_id: int | None = None) -> list[ImageRecord]:
+    """Full records for the given ids, in the given order (ids that do not exist are left out)."""
+    if not ids:
+        return []
+    cols = [img, Dataset.root, Label.version, ImageClass.name.label("label_name")]
+    stmt = (select(*cols).join(Dataset, Dataset.id == img.c.dataset_id)
+            .outerjoin(Label, Label.image_id == img.c.id)
+            .outerjoin(ImageClass, ImageClass.id == img.c.class_id))
+    if model_id is not None:
+        pcls = ImageClass.__table__.alias("pcls")
+        stmt = (stmt.add_columns(pcls.c.name.label("pred_name"), pred.c.confidence, rev.c.score, rev.c.reason)
+                .outerjoin(pred, and_(pred.c.model_id == model_id, pred.c.image_id == img.c.id))
+                .outerjoin(pcls, pcls.c.id == pred.c.class_id)
+                .outerjoin(rev, and_(rev.c.model_id == model_id, rev.c.image_id == img.c.id)))
+    rows = {}
+    for i in range(0, len(ids), 500):
+        for r in session.execute(stmt.where(img.c.id.in_(list(ids[i:i + 500])))):
+            rows[r.id] = r
+    return [_record(rows[i], model_id is not None) for i in ids if i in rows]
+
+
+# -- internals ---------------------------------------------------------------------------------
+
+def _record(r, with_model: bool) -> ImageRecord:
+    root = r.root
+    return ImageRecord(
+        id=r.id, rel_path=r.rel_path, abs_path=_join(root, r.rel_path), label=r.label_name,
+        label_version=r.version or 0, split=r.split,
+        mask_path=_join(root, r.mask_rel_path) if r.mask_rel_path else None,
+        content_hash=r.content_hash, width=r.width, height=r.height, channels=r.channels,
+        readable=bool(r.readable), error=r.error, category=r.category, missing=bool(r.missing),
+        dataset_id=r.dataset_id, size_bytes=r.size_bytes,
+        predicted=r.pred_name if with_model else None, confidence=r.confidence if with_model else None,
+        score=r.score if with_model else None, reason=r.reason if with_model else None,
+    )
+
+
+def _join(root: str, rel: str) -> str:
+    return str(Path(root).joinpath(*PurePosixPath(rel).parts))
+
+
+def _ids_of(session: Session, names: Sequence[str]) -> list[int]:
+    known = class_ids(session)
+    for n in names:
+        if n not in known:
+            raise UnknownClass(n, class_names(session))
+    return [known[n] for n in names]
+
+
+def _id_select(session: Session, flt: ImageFilter, sort: str) -> Select:
+    stmt = select(img.c.id)
+    conds = []
+    if flt.labels is not None or flt.unlabeled:
+        either = []
+        if flt.labels:
+            either.append(img.c.class_id.in_(_ids_of(session, flt.labels)))
+        if flt.unlabeled:
+            either.append(img.c.class_id.is_(None))
+        conds.append(or_(*either) if either else img.c.class_id.in_([]))
+    if flt.splits is not None:
+        conds.append(img.c.split.in_(list(flt.splits)))
+    if not flt.include_missing:
+        conds.append(img.c.missing.is_(False))
+    if flt.readable is not None:
+        conds.append(img.c.readable.is_(flt.readable))
+    if flt.category is not None:
+        conds.append(img.c.category == flt.category)
+    if flt.dataset_id is not None:
+        conds.append(img.c.dataset_id == flt.dataset_id)
+
+    needs_pred = (flt.predicted is not None or flt.min_confidence is not None or flt.max_confidence is not None
+                  or flt.disagree or sort.lstrip("-") == "confidence")
+    needs_rev = flt.suspected or sort.lstrip("-") == "score"
+    if (needs_pred or needs_rev) and flt.model_id is None:
+        raise InspectorError("filtering or sorting by prediction, confidence or score needs a model")
+    if needs_pred:
+        stmt = stmt.join(pred, and_(pred.c.model_id == flt.model_id, pred.c.image_id == img.c.id))
+        if flt.predicted is not None:
+            conds.append(pred.c.class_id.in_(_ids_of(session, flt.predicted)))
+        if flt.min_confidence is not None:
+            conds.append(pred.c.confidence >= flt.min_confidence)
+        if flt.max_confidence is not None:
+            conds.append(pred.c.confidence <= flt.max_confidence)
+        if flt.disagree:
+            conds.append(img.c.class_id.is_not(None))
+            conds.append(or_(pred.c.class_id.is_(None), pred.c.class_id != img.c.class_id))
+    if needs_rev:
+        stmt = stmt.join(rev, and_(rev.c.model_id == flt.model_id, rev.c.image_id == img.c.id))
+    if flt.changed_by is not None:
+        conds.append(img.c.id.in_(select(ev.c.image_id).where(ev.c.user == flt.changed_by, ev.c.source != "import")))
+    if flt.changed_since is not None:
+        conds.append(img.c.id.in_(select(ev.c.image_id).where(ev.c.time >= to_db(flt.changed_since))))
+    return stmt.where(*conds)
+
+
+def _ordered(stmt: Select, flt: ImageFilter, sort: str) -> Select:
+    desc = sort.startswith("-")
+    key = sort.lstrip("-")
+    col = {"name": img.c.rel_path, "id": img.c.id, "confidence": pred.c.confidence, "score": rev.c.score}[key]
+    if key == "id":
+        return stmt.order_by(col.desc() if desc else col)
+    return stmt.order_by(col.desc(), img.c.id.desc()) if desc else stmt.order_by(col, img.c.id)
+
+
+def _resolve(session: Session, id_or_path: int | str) -> int:
+    if isinstance(id_or_path, int) or (isinstance(id_or_path, str) and id_or_path.strip().isdigit()):
+        image_id = int(id_or_path)
+        if session.get(Image, image_id) is None:
+            raise NotFound(f"no image with id {image_id}")
+        return image_id
+    text = str(id_or_path)
+    rel = posixpath.normpath(text.replace("\\", "/"))
+    candidates = list(session.scalars(select(img.c.id).where(img.c.rel_path == rel)))
+    if not candidates and Path(text).is_absolute():
+        for ds_id, root in session.execute(select(Dataset.id, Dataset.root)):
+            try:
+                inside = Path(text).relative_to(root).as_posix()
+            except ValueError:
+                continue
+            candidates += list(session.scalars(
+                select(img.c.id).where(img.c.dataset_id == ds_id, img.c.rel_path == inside)))
+    if not candidates:
+        raise NotFound(f"no image {text!r} in this project (give an id or a path relative to the dataset root)")
+    if len(candidates) > 1:
+        raise InspectorError(f"{text!r} names {len(candidates)} images in different datasets; give an id")
+    return candidates[0]

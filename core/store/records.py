@@ -1,0 +1,167 @@
+"""Plain records the store hands out (never ORM objects): safe to pass to worker threads, the GUI,
+other processes, JSON."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetRecord:
+    id: int
+    root: str
+    format: str
+    created: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRecord:
+    id: int
+    rel_path: str
+    abs_path: str
+    label: str | None
+    label_version: int
+    split: str | None
+    mask_path: str | None  # absolute, or None
+    content_hash: str | None
+    width: int | None
+    height: int | None
+    channels: int | None
+    readable: bool
+    error: str | None
+    category: str | None
+    missing: bool = False
+    dataset_id: int = 0
+    size_bytes: int | None = None
+    # Filled only when the query named a model:
+    predicted: str | None = None
+    confidence: float | None = None
+    score: float | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LabelState:
+    """The current label of one image after a write."""
+    image_id: int
+    label: str | None
+    version: int
+    updated_by: str | None
+    updated_at: datetime | None
+    group_id: int | None = None  # the action that wrote it; None when nothing changed
+
+
+@dataclass(frozen=True, slots=True)
+class LabelEventRecord:
+    id: int
+    image_id: int
+    rel_path: str
+    old: str | None
+    new: str | None
+    user: str
+    time: datetime
+    source: str
+    group_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class GroupResult:
+    """Outcome of a bulk set, an undo or a redo: one label_group, the images it changed, and the
+    ones it left alone because someone changed them since (image id, why)."""
+    group_id: int | None
+    source: str
+    target_group_id: int | None
+    changed: list[int] = field(default_factory=list)
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ImportReport:
+    dataset_id: int
+    root: str
+    new: int = 0
+    changed: int = 0  # content hash differs from the last import
+    unchanged: int = 0
+    missing: int = 0  # known to the project, not in this scan (kept, flagged missing)
+    restored: int = 0  # flagged missing before, present again
+    unreadable: int = 0
+    labels_set: int = 0  # labels written with source "import"
+    classes_added: list[str] = field(default_factory=list)
+    kept: list[tuple[str, str | None, str | None]] = field(default_factory=list)  # (rel_path, kept label, import's label)
+    duplicates: list[list[str]] = field(default_factory=list)  # groups of rel_paths with one content hash
+    conflicting_duplicates: list[list[tuple[str, str | None]]] = field(default_factory=list)  # same hash, different labels
+
+    def summary_lines(self) -> list[str]:
+        lines = [
+            f"{self.root}: {self.new} new, {self.changed} changed, {self.unchanged} unchanged, "
+            f"{self.missing} missing, {self.unreadable} unreadable",
+            f"labels: {self.labels_set} set from the import, {len(self.kept)} manual corrections kept",
+            f"duplicates: {len(self.duplicates)} groups of identical files, "
+            f"{len(self.conflicting_duplicates)} filed under different labels",
+        ]
+        if self.restored:
+            lines.append(f"{self.restored} images reappeared")
+        if self.classes_added:
+            lines.append(f"classes added: {', '.join(self.classes_added)}")
+        for group in self.conflicting_duplicates[:5]:
+            lines.append("  same file, different labels: " + ", ".join(f"{p} ({lbl})" for p, lbl in group))
+        return lines
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRecord:
+    id: int
+    name: str
+    path: str
+    arch: str
+    class_names: list[str]
+    parent_id: int | None
+    snapshot_id: int | None
+    created: datetime
+    meta: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRow:
+    image_id: int
+    abs_path: str
+    content_hash: str | None
+    label: str
+    split: str
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRecord:
+    id: int
+    created: datetime
+    event_position: int
+    seed: int
+    val_fraction: float
+    generated_val: bool
+    class_names: list[str]
+    rows: list[SnapshotRow]
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    id: int
+    backend: str
+    profile: str | None
+    state: str
+    config: dict[str, Any]
+    command: str | None
+    workdir: str | None
+    external_id: str | None
+    snapshot_id: int | None
+    base_model_id: int | None
+    result_model_id: int | None
+    created: datetime
+    updated: datetime
+    log_tail: str | None
+    error: str | None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("succeeded", "failed", "cancelled")

@@ -1,0 +1,46 @@
+"""Fixtures for store tests: real SQLite files in tmp_path, scans built by hand (no image files needed)."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from core.data.records import ScannedImage, ScanResult
+from core.store import open_project
+from core.store.ingest import import_scan
+
+
+def scanned(rel_path: str, label: str | None, *, split: str | None = None, content: str | None = None,
+            error: str | None = None, category: str | None = None) -> ScannedImage:
+    digest = hashlib.sha256((content or rel_path).encode()).hexdigest()
+    return ScannedImage(rel_path=rel_path, label=label, split=split, mask_rel_path=None, category=category,
+                        content_hash=digest, size_bytes=100, width=32, height=32, channels=3, error=error)
+
+
+def make_scan(root: Path, images: list[ScannedImage], classes: list[str] | None = None) -> ScanResult:
+    names = classes if classes is not None else sorted({im.label for im in images if im.label})
+    return ScanResult(root=Path(root), format="imagefolder", class_names=names, images=list(images))
+
+
+def small_scan(root: Path, n_per_class: int = 5) -> ScanResult:
+    images = []
+    for cls in ("good", "scratch", "dent"):
+        for i in range(n_per_class):
+            images.append(scanned(f"{cls}/{i:03d}.png", cls, split="train" if i % 5 else "test"))
+    return make_scan(root, images, ["good", "scratch", "dent"])
+
+
+@pytest.fixture
+def project(tmp_path):
+    p = open_project(tmp_path / "project.db")
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def loaded(project, tmp_path):
+    """A project with 15 images in three classes, imported as user "importer"."""
+    with project.session() as s:
+        import_scan(s, small_scan(tmp_path / "data"), user="importer")
+    return project

@@ -1,0 +1,148 @@
+"""Label set / bulk / undo / redo / history, and optimistic concurrency inside one process."""
+from __future__ import annotations
+
+import pytest
+
+from core.errors import InspectorError
+from core.store import LabelConflict, UnknownClass
+from core.store.labels import bulk_set_labels, history, redo, set_label, stacks, undo
+from core.store.queries import get_image
+
+
+def _label(project, image_id):
+    with project.session() as s:
+        return get_image(s, image_id).label
+
+
+def test_set_label_writes_event_and_version(loaded):
+    with loaded.session() as s:
+        rec = get_image(s, "good/001.png")
+        assert (rec.label, rec.label_version) == ("good", 1)
+        state = set_label(s, rec.id, "scratch", user="ann")
+    assert (state.label, state.version, state.updated_by) == ("scratch", 2, "ann")
+    with loaded.session() as s:
+        events = history(s, rec.id)
+    assert [(e.old, e.new, e.source, e.user) for e in events] == [
+        (None, "good", "import", "importer"), ("good", "scratch", "manual", "ann")]
+    assert get_image_label(loaded, rec.id) == "scratch"
+
+
+def get_image_label(project, image_id):
+    return _label(project, image_id)
+
+
+def test_same_label_is_a_no_op(loaded):
+    with loaded.session() as s:
+        rec = get_image(s, "good/001.png")
+        state = set_label(s, rec.id, "good", user="ann")
+        assert state.version == 1 and state.group_id is None
+        assert len(history(s, rec.id)) == 1
+        assert stacks(s, user="ann") == ([], [])
+
+
+def test_unknown_class_lists_known_ones(loaded):
+    with pytest.raises(UnknownClass, match="known classes: good, scratch, dent"):
+        with loaded.session() as s:
+            set_label(s, 1, "crack", user="ann")
+
+
+def test_user_defaults_to_os_user(loaded):
+    import getpass
+    with loaded.session() as s:
+        state = set_label(s, 1, "dent")
+    assert state.updated_by == getpass.getuser()
+
+
+def test_unlabel_with_none(loaded):
+    with loaded.session() as s:
+        set_label(s, 1, None, user="ann")
+        assert get_image(s, 1).label is None
+
+
+def test_stale_expected_version_is_refused(loaded):
+    with loaded.session() as s:
+        rec = get_image(s, "scratch/002.png")
+    with loaded.session() as s:
+        set_label(s, rec.id, "dent", user="bob", expected_version=rec.label_version)
+    with pytest.raises(LabelConflict) as info:
+        with loaded.session() as s:
+            set_label(s, rec.id, "good", user="ann", expected_version=rec.label_version)
+    msg = str(info.value)
+    assert "scratch/002.png" in msg and "bob" in msg and "dent" in msg
+    assert isinstance(info.value, InspectorError)
+    assert _label(loaded, rec.id) == "dent"  # the refused transaction wrote nothing
+
+
+def test_bulk_set_is_one_group_and_undoes_as_one(loaded):
+    with loaded.session() as s:
+        ids = [get_image(s, f"good/{i:03d}.png").id for i in range(5)]
+        other = get_image(s, "dent/000.png").id
+        set_label(s, other, "scratch", user="ann")
+        result = bulk_set_labels(s, ids, "dent", user="ann")
+    assert sorted(result.changed) == sorted(ids)
+    with loaded.session() as s:
+        assert {get_image(s, i).label for i in ids} == {"dent"}
+        undone = undo(s, user="ann")
+    assert undone.target_group_id == result.group_id and sorted(undone.changed) == sorted(ids)
+    with loaded.session() as s:
+        assert {get_image(s, i).label for i in ids} == {"good"}
+        assert get_image(s, other).label == "scratch"  # the earlier single change is not part of the group
+        undo(s, user="ann")
+        assert get_image(s, other).label == "dent"
+        assert undo(s, user="ann") is None  # imports are not on anyone's undo stack
+
+
+def test_undo_redo_are_new_events_per_user(loaded):
+    with loaded.session() as s:
+        a = get_image(s, "good/000.png").id
+        b = get_image(s, "good/001.png").id
+        set_label(s, a, "scratch", user="ann")
+        set_label(s, b, "dent", user="bob")
+        undo(s, user="ann")  # reverts ann's change only
+        assert get_image(s, a).label == "good" and get_image(s, b).label == "dent"
+        redo(s, user="ann")
+        assert get_image(s, a).label == "scratch"
+        assert redo(s, user="ann") is None
+        events = history(s, a)
+    assert [e.source for e in events] == ["import", "manual", "undo", "redo"]
+    assert [e.new for e in events] == ["good", "scratch", "good", "scratch"]
+
+
+def test_new_action_clears_redo_stack(loaded):
+    with loaded.session() as s:
+        set_label(s, 1, "scratch", user="ann")
+        undo(s, user="ann")
+        set_label(s, 2, "dent", user="ann")
+        assert redo(s, user="ann") is None
+        undo(s, user="ann")
+        undo(s, user="ann")  # nothing left: the first action was undone already
+        assert stacks(s, user="ann")[0] == []
+
+
+def test_undo_skips_images_changed_since_by_others(loaded):
+    with loaded.session() as s:
+        ids = [get_image(s, f"scratch/{i:03d}.png").id for i in range(3)]
+        bulk_set_labels(s, ids, "good", user="ann")
+        set_label(s, ids[0], "dent", user="bob")
+        result = undo(s, user="ann")
+        assert sorted(result.changed) == sorted(ids[1:])
+        assert result.skipped == [(ids[0], "changed since by bob")]
+        assert get_image(s, ids[0]).label == "dent"
+
+
+def test_bulk_with_expected_versions_refuses_all(loaded):
+    with loaded.session() as s:
+        recs = [get_image(s, f"dent/{i:03d}.png") for i in range(3)]
+        set_label(s, recs[1].id, "good", user="bob")
+    with pytest.raises(LabelConflict):
+        with loaded.session() as s:
+            bulk_set_labels(s, [r.id for r in recs], "scratch", user="ann",
+                            expected_versions={r.id: r.label_version for r in recs})
+    with loaded.session() as s:
+        assert [get_image(s, r.id).label for r in recs] == ["dent", "good", "dent"]
+
+
+def test_unknown_image_id(loaded):
+    with pytest.raises(InspectorError, match="no image with id 9999"):
+        with loaded.session() as s:
+            set_label(s, 9999, "good", user="ann")
