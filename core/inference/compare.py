@@ -1,0 +1,91 @@
+"""Metrics of a model version on the current labels, and two versions compared on the same images."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.errors import InspectorError
+from core.inference.metrics import Metrics, compute_metrics
+from core.inference.ranking import UNLABELED
+from core.inference.review import labels_for
+
+
+@dataclass
+class ModelComparison:
+    model_a: int
+    model_b: int
+    n: int  # labelled images predicted by both
+    metrics_a: Metrics
+    metrics_b: Metrics
+    changed: list[tuple[int, str, str]]  # (image id, prediction of a, prediction of b), any image predicted by both
+    fixed: list[int]  # wrong under a, right under b (current labels)
+    broken: list[int]  # right under a, wrong under b
+    alpha_change: list[np.ndarray] | None  # per layer alpha_b - alpha_a; None when the architectures differ
+
+
+def model_metrics(session, model_id: int) -> Metrics:
+    from core.store import models as store_models
+    from core.store import predictions as store_predictions
+
+    names = list(store_models.get_model(session, model_id).class_names)
+    ids, probs = store_predictions.load_predictions(session, model_id)
+    labels, _ = labels_for(session, [int(i) for i in ids], names)
+    keep = labels != UNLABELED
+    return compute_metrics(labels[keep], np.asarray(probs)[keep], names)
+
+
+def compare_models(session, model_a: int, model_b: int) -> ModelComparison:
+    from core.store import models as store_models
+    from core.store import predictions as store_predictions
+
+    rec_a, rec_b = store_models.get_model(session, model_a), store_models.get_model(session, model_b)
+    names_a, names_b = list(rec_a.class_names), list(rec_b.class_names)
+    if names_a != names_b:
+        raise InspectorError(f"models {model_a} and {model_b} have different classes; they cannot be compared image by image")
+    ids_a, probs_a = store_predictions.load_predictions(session, model_a)
+    ids_b, probs_b = store_predictions.load_predictions(session, model_b)
+    pos_a = {int(i): k for k, i in enumerate(ids_a)}
+    pos_b = {int(i): k for k, i in enumerate(ids_b)}
+    common = sorted(set(pos_a) & set(pos_b))
+    pa = np.asarray(probs_a)[[pos_a[i] for i in common]] if common else np.zeros((0, len(names_a)))
+    pb = np.asarray(probs_b)[[pos_b[i] for i in common]] if common else np.zeros((0, len(names_a)))
+    labels, _ = labels_for(session, common, names_a)
+    keep = labels != UNLABELED
+    top_a, top_b = pa.argmax(1), pb.argmax(1)
+    ids = np.array(common, dtype=np.int64)
+    changed = [(int(i), names_a[a], names_a[b]) for i, a, b in zip(ids, top_a, top_b) if a != b]
+    right_a, right_b = (top_a == labels) & keep, (top_b == labels) & keep
+    return ModelComparison(
+        model_a=model_a, model_b=model_b, n=int(keep.sum()),
+        metrics_a=compute_metrics(labels[keep], pa[keep], names_a),
+        metrics_b=compute_metrics(labels[keep], pb[keep], names_a),
+        changed=changed,
+        fixed=ids[~right_a & right_b].tolist(),
+        broken=ids[right_a & ~right_b].tolist(),
+        alpha_change=alpha_change(rec_a.path, rec_b.path),
+    )
+
+
+def checkpoint_alphas(path: str) -> list[np.ndarray]:
+    """Per attention layer, the alphas stored in a checkpoint, read without building the model."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        keys = [k for k in f.keys() if k.endswith("attn.alpha")]
+        return [f.get_tensor(k).float().numpy() for k in sorted(keys, key=_layer_order)]
+
+
+def alpha_change(path_a: str, path_b: str) -> list[np.ndarray] | None:
+    try:
+        a, b = checkpoint_alphas(path_a), checkpoint_alphas(path_b)
+    except OSError:
+        return None  # a checkpoint file moved or deleted: predictions can still be compared
+    if len(a) != len(b) or any(x.shape != y.shape for x, y in zip(a, b)):
+        return None
+    return [y - x for x, y in zip(a, b)]
+
+
+def _layer_order(key: str) -> tuple:
+    # "stages.1.blocks.10.attn.alpha": numeric parts compared as numbers, not strings.
+    return tuple(int(p) if p.isdigit() else p for p in key.split("."))

@@ -1,0 +1,95 @@
+"""Decode + resize image files in DataLoader worker processes, never failing a batch.
+
+Each item comes back as (position, uint8 (C, s, s) tensor, error message or ""). A file that cannot
+be read gives a zero image and its error: the caller stores nothing for it and counts it, and one
+bad file never stops a run of thousands.
+
+Decoding: PNG and JPEG go through torchvision's decoder (libpng / libjpeg-turbo, no PIL objects),
+asking it for the checkpoint's channel count directly; anything it does not handle the way
+`core.data.decode.load_image` does (other formats, 16-bit, alpha, palettes) goes through
+`load_image`, so prediction sees the pixels that import and training see.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from core.inference.preprocess import Preprocess
+
+_FAST_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"})
+
+
+class ImageFiles(Dataset):
+    def __init__(self, paths: Sequence[str | os.PathLike], pre: Preprocess):
+        self.paths = [str(p) for p in paths]
+        self.pre = pre
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> tuple[int, torch.Tensor, str]:
+        try:
+            return i, self.pre.to_uint8(decode(self.paths[i], self.pre.in_chans)), ""
+        except Exception as e:  # noqa: BLE001 - any failure on one file is that file's problem
+            s = self.pre.input_size
+            return i, torch.zeros(self.pre.in_chans, s, s, dtype=torch.uint8), _reason(e)
+
+
+def decode(path: str, in_chans: int) -> torch.Tensor:
+    """File -> (C, H, W) uint8 tensor with C = in_chans when the fast path applies, else 1 or 3."""
+    if Path(path).suffix.lower() in _FAST_SUFFIXES:
+        from torchvision.io import ImageReadMode, decode_image, read_file
+
+        data = read_file(path)
+        # Peek at the raw channel count first: alpha and palettes need load_image's compositing.
+        try:
+            t = decode_image(data, mode=ImageReadMode.UNCHANGED, apply_exif_orientation=True)
+        except RuntimeError:
+            t = None
+        if t is not None and t.dtype == torch.uint8 and t.shape[0] in (1, 3):
+            return t
+    from core.data.decode import load_image
+
+    a = load_image(path)
+    t = torch.from_numpy(a)
+    return t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1)
+
+
+def _reason(e: Exception) -> str:
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return msg[:300]
+
+
+def _worker_init(_: int) -> None:
+    # Workers decode one image each; extra intra-op threads would only fight the model for cores.
+    torch.set_num_threads(1)
+
+
+def _collate(items: list[tuple[int, torch.Tensor, str]]) -> tuple[list[int], torch.Tensor, list[str]]:
+    idx, imgs, errs = zip(*items)
+    return list(idx), torch.stack(imgs), list(errs)
+
+
+def make_loader(paths: Sequence[str | os.PathLike], pre: Preprocess, *, batch_size: int, num_workers: int,
+                pin_memory: bool = False) -> DataLoader:
+    return DataLoader(
+        ImageFiles(paths, pre),
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=_collate,
+        worker_init_fn=_worker_init if num_workers else None,
+        pin_memory=pin_memory,
+        prefetch_factor=4 if num_workers else None,
+        persistent_workers=False,
+    )
+
+
+def default_workers() -> int:
+    """One core for the model's threads, the rest decode; at most 8 (disk, not CPU, limits beyond)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(8, cores - 1))
