@@ -140,8 +140,16 @@ class SnapshotRecord:
     val_fraction: float
     generated_val: bool
     class_names: list[str]
-    rows: list[SnapshotRow]
+    rows: list[SnapshotRow]  # empty in list_snapshots(); get_snapshot() fills it
     note: str | None = None
+    count: int = 0
+
+    @property
+    def split_counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.rows:
+            out[r.split] = out.get(r.split, 0) + 1
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,139 @@
+"""`inspector import`, `label`, `history`, `export`: the project store from the command line."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("import", help="import (or re-import) a dataset folder or CSV manifest into a project",
+                       description="Scan a dataset and add it to a project file (created if missing). "
+                                   "Re-importing is safe: new, changed and missing files are detected, "
+                                   "and labels corrected by inspectors are kept.")
+    p.add_argument("path", metavar="PATH", help="dataset folder (ImageFolder or MVTec layout) or CSV manifest")
+    p.add_argument("--db", required=True, metavar="PROJECT.db", help="project file (created if it does not exist)")
+    p.add_argument("--format", default="auto", choices=["auto", "imagefolder", "mvtec", "csv"],
+                   help="dataset layout (default: auto-detect)")
+    p.add_argument("--path-column", metavar="C", help="CSV: column holding image paths (default: guessed)")
+    p.add_argument("--label-column", metavar="C", help="CSV: column holding labels (default: guessed)")
+    p.add_argument("--split-column", metavar="C", help="CSV: column holding train/val/test (default: guessed)")
+    p.add_argument("--root", metavar="DIR", help="CSV: folder the image paths are relative to (default: the CSV's folder)")
+    p.add_argument("--user", metavar="NAME", help="who imports (default: your login name)")
+    p.set_defaults(func=import_cmd)
+
+    p = sub.add_parser("label", help="set the label of one image",
+                       description="Set an image's label; recorded in its history with your user name.")
+    p.add_argument("image", metavar="IMAGE", help="image id, or path relative to the dataset root")
+    p.add_argument("label", metavar="CLASS", help="class name (must exist in the project)")
+    p.add_argument("--db", required=True, metavar="PROJECT.db", help="project file")
+    p.add_argument("--user", metavar="NAME", help="who labels (default: your login name)")
+    p.add_argument("--expect-version", type=int, metavar="V",
+                   help="refuse if the label's version is no longer V (someone changed it meanwhile)")
+    p.set_defaults(func=label_cmd)
+
+    p = sub.add_parser("history", help="label history of one image",
+                       description="Every label change of an image: when, who, from, to, and how (import, "
+                                   "manual, bulk, undo, redo).")
+    p.add_argument("image", metavar="IMAGE", help="image id, or path relative to the dataset root")
+    p.add_argument("--db", required=True, metavar="PROJECT.db", help="project file")
+    p.add_argument("--json", action="store_true", help="print JSON lines, one per event")
+    p.set_defaults(func=history_cmd)
+
+    p = sub.add_parser("export", help="export current labels as CSV and/or an ImageFolder tree of symlinks",
+                       description="Write the current labels: a CSV (path, label, split, abs_path, content_hash, "
+                                   "label_version, updated_by, readable, image_id) and/or DIR/<label>/<file> "
+                                   "symlinks (readable, labelled images only).")
+    p.add_argument("--db", required=True, metavar="PROJECT.db", help="project file")
+    p.add_argument("--out", metavar="FILE.csv", help="CSV file to write (replaced atomically)")
+    p.add_argument("--imagefolder", metavar="DIR", help="new or empty folder to fill with symlinks by label")
+    p.set_defaults(func=export_cmd)
+
+
+def _progress(prefix: str):
+    """A carriage-return progress line on stderr, at most ~10 updates a second."""
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == total or now - last[0] > 0.1:
+            last[0] = now
+            print(f"\r{prefix} {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+    return report
+
+
+def import_cmd(args: argparse.Namespace) -> int:
+    from core.data.scan import scan_dataset
+    from core.store import open_project
+    from core.store.ingest import import_scan
+
+    project = open_project(args.db)  # first: a bad --db fails before a long scan
+    try:
+        scan = scan_dataset(args.path, args.format, path_column=args.path_column, label_column=args.label_column,
+                            split_column=args.split_column, root=args.root, progress=_progress("scanning"))
+        with project.session(write=True) as s:
+            report = import_scan(s, scan, user=args.user, progress=_progress("storing"))
+    finally:
+        project.close()
+    print(f"imported {scan.format} dataset into {args.db}")
+    for line in report.summary_lines():
+        print(line)
+    return 0
+
+
+def label_cmd(args: argparse.Namespace) -> int:
+    from core.store import open_project
+    from core.store.labels import set_label
+    from core.store.queries import get_image
+
+    with open_project(args.db, create=False) as project, project.session(write=True) as s:
+        rec = get_image(s, args.image)
+        state = set_label(s, rec.id, args.label, user=args.user, expected_version=args.expect_version)
+    if state.group_id is None:
+        print(f"{rec.rel_path}: already {state.label} (version {state.version}); nothing changed")
+    else:
+        print(f"{rec.rel_path}: {rec.label or '(unlabeled)'} -> {state.label} "
+              f"(version {state.version}, by {state.updated_by})")
+    return 0
+
+
+def history_cmd(args: argparse.Namespace) -> int:
+    import json
+
+    from core.store import open_project
+    from core.store.labels import history
+    from core.store.queries import get_image
+
+    with open_project(args.db, create=False) as project, project.session() as s:
+        rec = get_image(s, args.image)
+        events = history(s, rec.id)
+    if args.json:
+        for e in events:
+            print(json.dumps({"time": e.time.isoformat(), "user": e.user, "old": e.old, "new": e.new,
+                              "source": e.source, "group": e.group_id, "event": e.id}))
+        return 0
+    print(f"{rec.rel_path} (id {rec.id}): now {rec.label or '(unlabeled)'}, version {rec.label_version}")
+    if not events:
+        print("  no label changes")
+    for e in events:
+        print(f"  {e.time:%Y-%m-%d %H:%M:%S}  {e.user:<12} {e.source:<7} {e.old or '-'} -> {e.new or '-'}")
+    return 0
+
+
+def export_cmd(args: argparse.Namespace) -> int:
+    from core.errors import InspectorError
+    from core.store import open_project
+    from core.store.export import export_csv, export_imagefolder
+
+    if not args.out and not args.imagefolder:
+        raise InspectorError("export: give --out FILE.csv, --imagefolder DIR, or both")
+    with open_project(args.db, create=False) as project, project.session() as s:
+        if args.out:
+            r = export_csv(s, args.out)
+            print(f"{args.out}: {r.written} images")
+        if args.imagefolder:
+            r = export_imagefolder(s, args.imagefolder)
+            print(f"{args.imagefolder}: {r.written} links; left out {r.unlabeled} unlabeled, "
+                  f"{r.unreadable} unreadable")
+    return 0
