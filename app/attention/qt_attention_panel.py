@@ -1,0 +1,239 @@
+"""The attention panel: every head of a layer as small multiples, alpha per head, overlays, ablation.
+
+Passive: it shows an `AttentionResult` and says what the user asked for through signals; the main
+window runs the workers (attention for a query point, ablated forward passes) and feeds it back.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt.utils import signals_blocked
+
+from app.attention.qt_alpha_bars import QtAlphaBars
+from app.attention.qt_head_tile import QtHeadTile
+from app.attention.records import AttentionResult, LayerMaps
+from app.attention.upsample import upsample_bilinear
+
+OVERLAY_MODES = ("Selected head", "Layer mean", "Rollout", "Off")
+COLUMNS = 4
+
+
+class QtAttentionPanel(QWidget):
+    overlay_changed = Signal(object)  # np.ndarray (H, W) at image size, or None
+    opacity_changed = Signal(float)
+    ablation_changed = Signal(object)  # frozenset[(layer, head)] switched off
+    query_cleared = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.result: AttentionResult | None = None
+        self.layer = -1  # -1 = last layer once a result arrives
+        self.head = 0
+        self.off: set[tuple[int, int]] = set()
+        self.tiles: list[QtHeadTile] = []
+
+        self.layer_combo = QComboBox()
+        self.layer_combo.setToolTip("Attention layer (earlier layers see the 14x14 grid, later ones 7x7)")
+        self.mode_combo = QComboBox()
+        self.mode_combo.addItems(OVERLAY_MODES)
+        self.mode_combo.setToolTip("What is drawn over the image")
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(50)
+        self.opacity.setFixedWidth(90)
+        self.opacity.setToolTip("Overlay opacity")
+        self.alpha_bars = QtAlphaBars()
+        self.alpha_bars.setMinimumHeight(110)
+        self.alpha_bars.setMaximumHeight(150)
+        self.grid = QGridLayout()
+        self.grid.setSpacing(4)
+        self.query_label = QLabel("query: every token (click the image to pick one)")
+        self.query_label.setStyleSheet("color: #aaaaaa;")
+        self.clear_query = QPushButton("All tokens")
+        self.clear_query.setToolTip("Average the attention over every query token again")
+        self.reset_heads = QPushButton("All heads on")
+        self.placeholder = QLabel("Select an image with a model's predictions to inspect its attention.")
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Layer"))
+        top.addWidget(self.layer_combo, 1)
+        top.addWidget(QLabel("Overlay"))
+        top.addWidget(self.mode_combo, 1)
+        top.addWidget(self.opacity)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.query_label, 1)
+        bottom.addWidget(self.clear_query)
+        bottom.addWidget(self.reset_heads)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(top)
+        lay.addWidget(self.alpha_bars)
+        lay.addLayout(self.grid, 1)
+        lay.addWidget(self.placeholder, 1)
+        lay.addLayout(bottom)
+
+        self.layer_combo.currentIndexChanged.connect(self._on_layer_changed)
+        self.mode_combo.currentIndexChanged.connect(lambda _i: self._emit_overlay())
+        self.opacity.valueChanged.connect(lambda v: self.opacity_changed.emit(v / 100.0))
+        self.alpha_bars.head_clicked.connect(self._on_head_selected)
+        self.reset_heads.clicked.connect(self._on_reset_heads)
+        self.clear_query.clicked.connect(self.query_cleared)
+        self._set_enabled(False)
+
+    # -- what the main window calls
+
+    @property
+    def mode(self) -> str:
+        return self.mode_combo.currentText()
+
+    @property
+    def current_layer(self) -> LayerMaps | None:
+        if self.result is None or not self.result.layers:
+            return None
+        return self.result.layers[self.layer]
+
+    def set_result(self, result: AttentionResult | None) -> None:
+        new_image = result is None or self.result is None or result.image_id != self.result.image_id
+        self.result = result
+        if result is None or not result.layers:
+            self._set_enabled(False)
+            self.overlay_changed.emit(None)
+            return
+        if new_image and self.off:
+            self.off.clear()
+            self.ablation_changed.emit(frozenset())
+        with signals_blocked(self.layer_combo):
+            names = [f"{l.layer}: {l.name} ({l.grid[0]}x{l.grid[1]}, {l.num_heads} heads)" for l in result.layers]
+            if [self.layer_combo.itemText(i) for i in range(self.layer_combo.count())] != names:
+                self.layer_combo.clear()
+                self.layer_combo.addItems(names)
+            if not 0 <= self.layer < len(result.layers):
+                self.layer = len(result.layers) - 1
+            self.layer_combo.setCurrentIndex(self.layer)
+        q = result.query
+        self.query_label.setText("query: every token (click the image to pick one)" if q is None
+                                 else f"query: pixel ({q[0]:.0f}, {q[1]:.0f})")
+        self.clear_query.setEnabled(q is not None)
+        self._set_enabled(True)
+        self._show_layer()
+
+    def select_layer(self, layer: int) -> None:
+        self.layer_combo.setCurrentIndex(layer)
+
+    def select_head(self, head: int) -> None:
+        self._on_head_selected(head)
+
+    def set_head_enabled(self, head: int, on: bool) -> None:
+        if 0 <= head < len(self.tiles):
+            self.tiles[head].checkbox.setChecked(on)
+
+    def overlay_map(self) -> np.ndarray | None:
+        """The map drawn over the image, at the image's size."""
+        r, lm = self.result, self.current_layer
+        if r is None or lm is None or self.mode == "Off":
+            return None
+        if self.mode == "Rollout":
+            m = r.rollout
+        elif self.mode == "Layer mean":
+            m = lm.mean_map()
+        else:
+            m = lm.maps[min(self.head, lm.num_heads - 1)]
+        return upsample_bilinear(m, r.image_size)
+
+    # -- handlers
+
+    def _on_layer_changed(self, index: int) -> None:
+        if index < 0 or self.result is None:
+            return
+        self.layer = index
+        self._show_layer()
+
+    def _on_head_selected(self, head: int) -> None:
+        lm = self.current_layer
+        if lm is None or not 0 <= head < lm.num_heads:
+            return
+        self.head = head
+        if self.mode_combo.currentText() != "Selected head":
+            with signals_blocked(self.mode_combo):
+                self.mode_combo.setCurrentText("Selected head")
+        self._refresh_selection()
+        self._emit_overlay()
+
+    def _on_head_toggled(self, head: int, on: bool) -> None:
+        key = (self.layer, head)
+        if on:
+            self.off.discard(key)
+        else:
+            self.off.add(key)
+        self._refresh_selection()
+        self.ablation_changed.emit(frozenset(self.off))
+
+    def _on_reset_heads(self) -> None:
+        if not self.off:
+            return
+        self.off.clear()
+        for t in self.tiles:
+            with signals_blocked(t.checkbox):
+                t.checkbox.setChecked(True)
+            t.canvas.enabled_head = True
+            t.canvas.update()
+        self._refresh_selection()
+        self.ablation_changed.emit(frozenset())
+
+    # -- drawing
+
+    def _show_layer(self) -> None:
+        lm = self.current_layer
+        if lm is None:
+            return
+        if len(self.tiles) != lm.num_heads:
+            for t in self.tiles:
+                self.grid.removeWidget(t)
+                t.deleteLater()
+            self.tiles = []
+            for h in range(lm.num_heads):
+                t = QtHeadTile(h)
+                t.selected.connect(self._on_head_selected)
+                t.toggled.connect(self._on_head_toggled)
+                self.grid.addWidget(t, h // COLUMNS, h % COLUMNS)
+                self.tiles.append(t)
+        self.head = min(self.head, lm.num_heads - 1)
+        for h, t in enumerate(self.tiles):
+            align = None if lm.alignment is None else float(lm.alignment[h])
+            t.set_map(lm.maps[h], float(lm.alphas[h]), float(lm.contributions[h]), align)
+            with signals_blocked(t.checkbox):
+                t.checkbox.setChecked((self.layer, h) not in self.off)
+            t.canvas.enabled_head = (self.layer, h) not in self.off
+        self._refresh_selection()
+        self._emit_overlay()
+
+    def _refresh_selection(self) -> None:
+        lm = self.current_layer
+        if lm is None:
+            return
+        for h, t in enumerate(self.tiles):
+            t.set_selected(h == self.head and self.mode == "Selected head")
+        self.alpha_bars.set_alphas(lm.alphas, self.head, {h for (l, h) in self.off if l == self.layer})
+
+    def _emit_overlay(self) -> None:
+        self._refresh_selection()
+        self.overlay_changed.emit(self.overlay_map())
+
+    def _set_enabled(self, on: bool) -> None:
+        for w in (self.layer_combo, self.mode_combo, self.opacity, self.alpha_bars, self.reset_heads, self.clear_query):
+            w.setEnabled(on)
+        self.placeholder.setVisible(not on)
+        for t in self.tiles:
+            t.setVisible(on)

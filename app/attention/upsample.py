@@ -1,0 +1,35 @@
+"""Token maps to image pixels (numpy, so the GUI thread never needs torch)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def upsample_bilinear(grid_map: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an (h, w) token map to (H, W) pixels, pixel centres aligned (align_corners=False).
+
+    The model sees the whole image resized to its input square, so token (i, j) covers the same
+    fraction of the image in both: the map stretches over the full image, whatever its aspect.
+    """
+    h, w = grid_map.shape
+    H, W = size
+    ys = np.clip((np.arange(H) + 0.5) * h / H - 0.5, 0, h - 1)
+    xs = np.clip((np.arange(W) + 0.5) * w / W - 0.5, 0, w - 1)
+    y0 = np.floor(ys).astype(int)
+    x0 = np.floor(xs).astype(int)
+    y1 = np.minimum(y0 + 1, h - 1)
+    x1 = np.minimum(x0 + 1, w - 1)
+    fy = (ys - y0)[:, None]
+    fx = (xs - x0)[None, :]
+    m = grid_map.astype(np.float32)
+    top = m[y0][:, x0] * (1 - fx) + m[y0][:, x1] * fx
+    bottom = m[y1][:, x0] * (1 - fx) + m[y1][:, x1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def pixel_to_token(xy: tuple[float, float], image_size: tuple[int, int], grid: tuple[int, int]) -> int:
+    """Index of the token whose cell holds image pixel (x, y)."""
+    H, W = image_size
+    h, w = grid
+    col = min(max(int(xy[0] * w / W), 0), w - 1)
+    row = min(max(int(xy[1] * h / H), 0), h - 1)
+    return row * w + col

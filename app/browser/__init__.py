@@ -1,0 +1,1 @@
+"""The dataset browser: a virtualised thumbnail grid over a filtered, sorted query."""

@@ -1,0 +1,61 @@
+"""Tiles from the project store (runs in worker threads, one session per call)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.browser.filter_state import FilterState
+from app.browser.tile import Tile
+
+
+@dataclass(frozen=True, slots=True)
+class TileQuery:
+    filters: FilterState
+    model_id: int | None
+    user: str
+
+
+def image_filter(q: TileQuery):
+    from core.store.queries import ImageFilter
+
+    f = q.filters
+    lo, hi = f.confidence
+    return ImageFilter(
+        labels=list(f.labels) or None,
+        unlabeled=f.unlabeled,
+        splits=[f.split] if f.split else None,
+        model_id=q.model_id,
+        predicted=(list(f.predicted) or None) if q.model_id is not None else None,
+        min_confidence=lo if q.model_id is not None and lo > 0.0 else None,
+        max_confidence=hi if q.model_id is not None and hi < 1.0 else None,
+        disagree=f.disagreement and q.model_id is not None,
+        suspected=f.suspected and q.model_id is not None,
+        changed_by=q.user if f.changed_by_me else None,
+    )
+
+
+def sort_key(q: TileQuery) -> str:
+    # Without a model there is no confidence or score to sort by.
+    return q.filters.sort if q.model_id is not None else "name"
+
+
+def to_tile(r) -> Tile:
+    return Tile(image_id=r.id, name=r.rel_path, abs_path=r.abs_path, content_hash=r.content_hash, label=r.label,
+                label_version=r.label_version, predicted=r.predicted, confidence=r.confidence,
+                review_score=r.score, mask_path=r.mask_path, split=r.split)
+
+
+class StoreTileSource:
+    def __init__(self, project):
+        self.project = project
+
+    def count(self, q: TileQuery) -> int:
+        from core.store.queries import count_images
+
+        with self.project.session() as s:
+            return int(count_images(s, image_filter(q)))
+
+    def page(self, q: TileQuery, offset: int, limit: int) -> list[Tile]:
+        from core.store.queries import query_images
+
+        with self.project.session() as s:
+            return [to_tile(r) for r in query_images(s, image_filter(q), sort=sort_key(q), offset=offset, limit=limit)]

@@ -1,0 +1,193 @@
+"""The image under inspection: pixels, mask, history, attention and ablation, each loaded by a
+worker and shown by passive widgets. Only the newest request matters: moving on to another image
+cancels work queued for the previous one, and late results for it are dropped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from app.attention.qt_attention_panel import QtAttentionPanel
+from app.attention.records import AblationResult, AttentionResult
+from app.attention.service import AttentionService
+from app.browser.tile import Tile
+from app.widgets.qt_history_panel import QtHistoryPanel
+from app.widgets.qt_image_view import QtImageView
+from app.widgets.qt_probability_bars import QtProbabilityBars
+from app.workers import Worker, Workers
+
+
+@dataclass(frozen=True, slots=True)
+class ImageDetail:
+    tile: Tile
+    image: np.ndarray
+    mask: np.ndarray | None
+
+
+class Inspection(QObject):
+    attention_ready = Signal(object)  # AttentionResult
+    detail_ready = Signal(object)  # ImageDetail
+
+    def __init__(self, workers: Workers, view: QtImageView, bars: QtProbabilityBars, attention: QtAttentionPanel,
+                 history: QtHistoryPanel, parent: QObject | None = None):
+        super().__init__(parent)
+        self._workers = workers
+        self.view, self.bars, self.attention, self.history = view, bars, attention, history
+        self.service = AttentionService()
+        self.ctx = None
+        self.tile: Tile | None = None
+        self.detail: ImageDetail | None = None
+        self.result: AttentionResult | None = None
+        self.query: tuple[float, float] | None = None
+        self._pending: dict[str, Worker] = {}
+        view.clicked.connect(self._on_image_clicked)
+        attention.overlay_changed.connect(self._on_overlay_changed)
+        attention.opacity_changed.connect(view.set_overlay_opacity)
+        attention.ablation_changed.connect(self._on_ablation_changed)
+        attention.query_cleared.connect(lambda: self._on_image_clicked(None, None))
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._pending)
+
+    def set_context(self, ctx) -> None:
+        model_changed = self.ctx is None or ctx.model_id != self.ctx.model_id
+        self.ctx = ctx
+        names = list(ctx.model.class_names) if ctx.model is not None else list(ctx.class_names)
+        if self.bars.class_names != names:
+            self.bars.set_classes(names)
+        if model_changed and self.tile is not None:
+            self.show(self.tile, force=True)
+
+    def show(self, tile: Tile | None, force: bool = False) -> None:
+        """Show a tile. The same image again (a page reload) only refreshes label-dependent parts."""
+        same = tile is not None and self.tile is not None and tile.image_id == self.tile.image_id
+        self.tile = tile
+        if same and not force:
+            self._update_label_marks()
+            return
+        self.detail, self.result, self.query = None, None, None
+        for key in ("detail", "attention", "ablation", "history"):
+            self._cancel(key)
+        if tile is None:
+            self.view.set_image(None)
+            self.bars.set_probabilities(None)
+            self.attention.set_result(None)
+            self.history.set_events(None, [])
+            return
+        self._run("detail", _load_detail, tile, on_result=self._on_detail)
+        self.reload_history()
+
+    def reload_history(self) -> None:
+        if self.tile is None or self.ctx is None:
+            return
+        ctx, tile = self.ctx, self.tile
+
+        def run(_c):
+            from core.store.labels import history
+
+            with ctx.project.session() as s:
+                return tile.image_id, history(s, tile.image_id)
+
+        self._run("history", run, on_result=self._on_history)
+
+    # -- handlers
+
+    def _on_detail(self, d: ImageDetail) -> None:
+        if self.tile is None or d.tile.image_id != self.tile.image_id:
+            return
+        self.detail = d
+        self.view.set_image(d.image, d.mask)
+        self.bars.set_probabilities(None)
+        self.detail_ready.emit(d)
+        self._request_attention()
+
+    def _on_history(self, r) -> None:
+        image_id, events = r
+        if self.tile is not None and image_id == self.tile.image_id:
+            self.history.set_events(self.tile.name, events)
+
+    def _on_image_clicked(self, x: float | None, y: float | None) -> None:
+        if self.detail is None:
+            return
+        self.query = None if x is None else (x, y)
+        self.view.set_query_point(self.query)
+        self._request_attention()
+
+    def _request_attention(self) -> None:
+        ctx, d = self.ctx, self.detail
+        if ctx is None or d is None or ctx.model is None:
+            self.attention.set_result(None)
+            return
+        self._run("attention", lambda _c, *a: self.service.analyse(*a), d.tile.image_id, ctx.model_id, ctx.model.path, d.image, d.mask,
+                  self.query, pool="model", on_result=self._on_attention, name="Attention")
+
+    def _on_attention(self, r: AttentionResult) -> None:
+        if self.tile is None or r.image_id != self.tile.image_id:
+            return
+        self.result = r
+        self.attention.set_result(r)
+        self._update_label_marks()
+        self.attention_ready.emit(r)
+
+    def _on_overlay_changed(self, heat) -> None:
+        if heat is not None and self.view.image_shape != heat.shape:
+            return  # a stale map for the previous image; the next result replaces it
+        self.view.set_overlay(heat)
+
+    def _on_ablation_changed(self, off: frozenset) -> None:
+        ctx, d = self.ctx, self.detail
+        if ctx is None or d is None or ctx.model is None:
+            return
+        if not off:
+            self._cancel("ablation")
+            self._update_label_marks()
+            return
+        self._run("ablation", lambda _c, *a: self.service.ablate(*a), d.tile.image_id, ctx.model.path, d.image, off, pool="model",
+                  on_result=self._on_ablation, name="Head ablation")
+
+    def _on_ablation(self, r: AblationResult) -> None:
+        if self.result is None or r.image_id != self.result.image_id or r.off != frozenset(self.attention.off):
+            return
+        self.bars.set_probabilities(r.probs, reference=self.result.probs, label=self._label_index())
+
+    def _update_label_marks(self) -> None:
+        if self.result is not None and not self.attention.off:
+            self.bars.set_probabilities(self.result.probs, label=self._label_index())
+
+    def _label_index(self) -> int | None:
+        if self.tile is None or self.tile.label is None:
+            return None
+        try:
+            return self.bars.class_names.index(self.tile.label)
+        except ValueError:
+            return None
+
+    # -- workers
+
+    def _run(self, key: str, fn, *args, pool: str = "default", on_result=None, name: str = "", **kw) -> None:
+        self._cancel(key)
+        w = self._workers.start(fn, *args, name=name or key.capitalize(), pool=pool, on_result=on_result, **kw)
+        self._pending[key] = w
+        w.signals.finished.connect(lambda key=key, w=w: self._pending.pop(key, None) if self._pending.get(key) is w else None)
+
+    def _cancel(self, key: str) -> None:
+        w = self._pending.pop(key, None)
+        if w is not None:
+            w.cancel()
+
+
+def _load_detail(_ctx, tile: Tile) -> ImageDetail:
+    from core.data.decode import load_image
+
+    image = load_image(tile.abs_path)
+    mask = None
+    if tile.mask_path:
+        try:
+            mask = load_image(tile.mask_path)
+            mask = (mask if mask.ndim == 2 else mask.max(axis=2)) > 0
+        except Exception:  # noqa: BLE001 - a broken mask must not hide the image
+            mask = None
+    return ImageDetail(tile, image, mask)

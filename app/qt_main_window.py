@@ -1,0 +1,356 @@
+"""The main window: browser (filters + thumbnail grid), image view, attention, history, models, jobs.
+
+It wires passive widgets to the workers that feed them; it never queries the database or runs a
+model on the GUI thread. torch is never imported here (see tests/app/test_startup.py).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.attention.qt_attention_panel import QtAttentionPanel
+from app.browser.filter_state import FilterState
+from app.browser.image_list_model import ImageListModel
+from app.browser.qt_filter_panel import QtFilterPanel
+from app.browser.qt_thumbnail_grid import QtThumbnailGrid
+from app.browser.store_source import StoreTileSource, TileQuery
+from app.browser.thumbnails import ThumbnailProvider
+from app.inspection import Inspection
+from app.labeling import Labeling, LabelOutcome
+from app.project_context import ProjectContext, open_context, reload_models
+from app.settings import Settings
+from app.widgets.qt_history_panel import QtHistoryPanel
+from app.widgets.qt_image_view import QtImageView
+from app.widgets.qt_label_legend import QtLabelLegend
+from app.widgets.qt_probability_bars import QtProbabilityBars
+from app.widgets.qt_task_status import QtTaskStatus
+from app.widgets.qt_welcome import QtWelcome
+from app.workers import Workers
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+
+
+class QtMainWindow(QMainWindow):
+    project_opened = Signal(object)  # ProjectContext
+
+    def __init__(self, settings: Settings | None = None, workers: Workers | None = None):
+        super().__init__()
+        self.settings = settings or Settings()
+        self.workers = workers or Workers(self)
+        self.ctx: ProjectContext | None = None
+        self.setWindowTitle("Inspector")
+        self.resize(1600, 1000)
+
+        # widgets
+        self.welcome = QtWelcome()
+        self.thumbs = ThumbnailProvider(self.workers, None, parent=self)
+        self.image_model = ImageListModel(self.workers, None, self.thumbs, parent=self)
+        self.grid = QtThumbnailGrid(self.image_model)
+        self.filters = QtFilterPanel()
+        self.image_view = QtImageView()
+        self.prob_bars = QtProbabilityBars()
+        self.legend = QtLabelLegend()
+        self.attention = QtAttentionPanel()
+        self.history = QtHistoryPanel()
+        self.image_title = QLabel("")
+        self.image_title.setStyleSheet("font-weight: bold; padding: 2px 4px;")
+        self.image_title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.task_status = QtTaskStatus(self.workers)
+        self.inspection = Inspection(self.workers, self.image_view, self.prob_bars, self.attention, self.history, self)
+        self.labeling = Labeling(self.workers, self)
+        self.models_panel = None  # created on demand by _build_optional_panels
+        self.jobs_panel = None
+
+        self._build_layout()
+        self._build_actions()
+        self._connect()
+        self.welcome.set_recent(self.settings.last_project)
+
+    # -- layout
+
+    def _build_layout(self) -> None:
+        self.stack = QStackedWidget()
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.setSpacing(2)
+        rl.addWidget(self.image_title)
+        self.image_split = QSplitter(Qt.Orientation.Vertical)
+        self.image_split.addWidget(self.image_view)
+        self.image_split.addWidget(self.prob_bars)
+        self.image_split.setStretchFactor(0, 4)
+        self.image_split.setStretchFactor(1, 1)
+        rl.addWidget(self.image_split, 1)
+        rl.addWidget(self.legend)
+        self.center_split = QSplitter(Qt.Orientation.Horizontal)
+        self.center_split.addWidget(self.grid)
+        self.center_split.addWidget(right)
+        self.center_split.setStretchFactor(0, 1)
+        self.center_split.setStretchFactor(1, 1)
+        self.center_split.setSizes([560, 560])
+        self.stack.addWidget(self.welcome)
+        self.stack.addWidget(self.center_split)
+        self.setCentralWidget(self.stack)
+
+        self.filter_dock = self._dock("Filters", self.filters, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.attention_dock = self._dock("Attention", self.attention, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.history_dock = self._dock("History", self.history, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.filter_dock.setMinimumWidth(230)
+        self.attention_dock.setMinimumWidth(420)
+        self.statusBar().addPermanentWidget(self.task_status)
+        self._set_workspace_visible(False)
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower()}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def add_panel(self, title: str, widget: QWidget) -> QDockWidget:
+        """Bottom panels (history, models, jobs) share one tabbed area."""
+        dock = self._dock(title, widget, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.history_dock, dock)
+        self.history_dock.raise_()
+        self.view_menu.addAction(dock.toggleViewAction())
+        dock.setVisible(self.stack.currentIndex() == 1)
+        return dock
+
+    def _build_actions(self) -> None:
+        m = self.menuBar().addMenu("&File")
+        self._action(m, "Open &dataset folder…", self._on_open_dataset, QKeySequence("Ctrl+Shift+O"))
+        self._action(m, "&Open project…", self._on_open_project, QKeySequence.StandardKey.Open)
+        self._action(m, "Create &demo project…", self._on_create_demo)
+        m.addSeparator()
+        self._action(m, "Set &user name…", self._on_set_user)
+        m.addSeparator()
+        self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        e = self.menuBar().addMenu("&Edit")
+        self.undo_action = self._action(e, "&Undo label change", self.labeling.undo, QKeySequence("Ctrl+Z"))
+        self.redo_action = self._action(e, "&Redo label change", self.labeling.redo, QKeySequence("Ctrl+Shift+Z"))
+        self.view_menu = self.menuBar().addMenu("&View")
+        for d in (self.filter_dock, self.attention_dock, self.history_dock):
+            self.view_menu.addAction(d.toggleViewAction())
+        for key, delta in (("J", 1), ("Right", 1), ("K", -1), ("Left", -1)):
+            QShortcut(QKeySequence(key), self, lambda d=delta: self.grid.step(d))
+        for i in range(9):
+            QShortcut(QKeySequence(str(i + 1)), self, lambda i=i: self._on_digit(i))
+
+    def _action(self, menu, text, slot, shortcut=None) -> QAction:
+        a = QAction(text, self)
+        if shortcut is not None:
+            a.setShortcut(shortcut)
+        a.triggered.connect(lambda _=False: slot())
+        menu.addAction(a)
+        return a
+
+    def _connect(self) -> None:
+        self.welcome.open_dataset.connect(self._on_open_dataset)
+        self.welcome.open_project.connect(self._on_open_project)
+        self.welcome.create_demo.connect(self._on_create_demo)
+        self.welcome.open_recent.connect(self.open_project)
+        self.filters.changed.connect(self._on_filters_changed)
+        self.grid.current_tile_changed.connect(self._on_current_tile_changed)
+        self.image_model.query_finished.connect(self._on_query_finished)
+        self.legend.class_chosen.connect(self._on_class_chosen)
+        self.labeling.changed.connect(self._on_labels_changed)
+        self.labeling.conflict.connect(self._on_label_conflict)
+        self.labeling.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+
+    def _set_workspace_visible(self, on: bool) -> None:
+        self.stack.setCurrentIndex(1 if on else 0)
+        for d in self.findChildren(QDockWidget):
+            d.setVisible(on)
+
+    # -- projects
+
+    def open_project(self, path: str | Path, on_done=None) -> None:
+        self.welcome.set_busy(f"Opening {path}…")
+        user = self.settings.user
+        self.workers.start(lambda _c: open_context(path, user), name="Open project", user_visible=True,
+                           on_result=lambda ctx: self._on_project_opened(ctx, on_done),
+                           on_error=lambda _e: self.welcome.set_busy(""))
+
+    def _on_project_opened(self, ctx: ProjectContext, on_done=None) -> None:
+        old = self.ctx
+        self.ctx = ctx
+        self.settings.last_project = str(ctx.path)
+        self.setWindowTitle(f"Inspector — {ctx.path.name} — {ctx.user}")
+        self.welcome.set_busy("")
+        self.image_model.source = StoreTileSource(ctx.project)
+        self.thumbs.cache_dir = ctx.thumbnail_dir
+        self.thumbs.clear()
+        self.labeling.ctx = ctx
+        self.inspection.set_context(ctx)
+        self.filters.set_classes(ctx.class_names)
+        self.legend.set_classes(ctx.class_names)
+        self._set_workspace_visible(True)
+        self._restore_layout()
+        if old is not None and old.project is not ctx.project:
+            old.project.close()
+        self.project_opened.emit(ctx)
+        self._run_query(on_done)
+
+    def set_context(self, ctx: ProjectContext) -> None:
+        """Models changed (new predictions, another model chosen): re-query with the same filters."""
+        self.ctx = ctx
+        self.labeling.ctx = ctx
+        self.inspection.set_context(ctx)
+        self.filters.set_classes(ctx.class_names)
+        self.legend.set_classes(ctx.class_names)
+        self._run_query()
+
+    def reload_models(self, model_id: int | None = None) -> None:
+        if self.ctx is None:
+            return
+        ctx = self.ctx
+        self.workers.start(lambda _c: reload_models(ctx, model_id), name="Load models", on_result=self.set_context)
+
+    def _run_query(self, on_done=None) -> None:
+        if self.ctx is None:
+            return
+        q = TileQuery(self.filters.state(), self.ctx.model_id, self.ctx.user)
+        self.image_model.set_query(q, on_done)
+
+    def apply_filter(self, state: FilterState) -> None:
+        self.filters.set_state(state)
+
+    # -- handlers
+
+    def _on_filters_changed(self, _state: FilterState) -> None:
+        self._run_query()
+
+    def _on_query_finished(self, total: int) -> None:
+        self.filters.set_count(total)
+        if total and not self.grid.currentIndex().isValid():
+            self.grid.select_row(0)
+
+    def _on_current_tile_changed(self, tile) -> None:
+        self.inspection.show(tile)
+        if tile is None:
+            self.image_title.setText("")
+            self.legend.set_current(None)
+            return
+        pred = f"   predicted {tile.predicted} ({tile.confidence:.1%})" if tile.predicted else ""
+        self.image_title.setText(f"{tile.name}   label {tile.label or '(unlabeled)'}{pred}")
+        self.legend.set_current(tile.label)
+
+    def _on_digit(self, i: int) -> None:
+        if self.ctx is not None and i < len(self.ctx.class_names):
+            self._on_class_chosen(self.ctx.class_names[i])
+
+    def _on_class_chosen(self, name: str) -> None:
+        tiles = self.grid.selected_tiles()
+        current = self.grid.current_tile()
+        if len(tiles) <= 1:
+            tiles = [current] if current is not None else []
+        self.labeling.assign(tiles, name)
+
+    def _on_labels_changed(self, out: LabelOutcome) -> None:
+        self.image_model.invalidate_rows(out.changed)
+        if self.inspection.tile is not None and self.inspection.tile.image_id in out.changed:
+            self.inspection.reload_history()
+
+    def _on_label_conflict(self, e) -> None:
+        self.image_model.refresh()
+        box = QMessageBox(QMessageBox.Icon.Warning, "Label changed by someone else",
+                          f"{e.user or 'Another inspector'} set this image to "
+                          f"“{e.label if e.label is not None else '(unlabeled)'}” (version {e.version}) after you loaded it "
+                          f"(version {e.expected_version}).\n\nYour change was not saved. The current value is shown now; "
+                          "press the digit again to override it.", QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.conflict_box = box
+
+    def _on_open_project(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", "", "Inspector projects (*.db *.sqlite);;All files (*)")
+        if path:
+            self.open_project(path)
+
+    def _on_open_dataset(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a dataset folder")
+        if not folder:
+            return
+        default = str(Path(folder).with_suffix(".inspector.db"))
+        db, _ = QFileDialog.getSaveFileName(self, "Save the project as", default, "Inspector projects (*.db)")
+        if db:
+            self.import_dataset(folder, db)
+
+    def import_dataset(self, folder: str, db: str) -> None:
+        from app.tasks import import_dataset
+
+        self.welcome.set_busy(f"Importing {folder}…")
+        user = self.settings.user
+        self.workers.start(import_dataset, folder, db, user, name="Import", user_visible=True,
+                           on_result=lambda report: self._on_imported(db, report),
+                           on_error=lambda _e: self.welcome.set_busy(""))
+
+    def _on_imported(self, db: str, report) -> None:
+        self.statusBar().showMessage(report.summary_lines()[0], 10000)
+        self.open_project(db)
+
+    def _on_create_demo(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the demo project")
+        if folder:
+            self.prepare_demo(folder)
+
+    def prepare_demo(self, folder: str | Path, on_done=None) -> None:
+        from app.tasks import prepare_demo
+
+        self.welcome.set_busy("Preparing the demo: data, model, predictions…")
+        self.workers.start(prepare_demo, str(folder), self.settings.user, name="Demo", user_visible=True,
+                           on_result=lambda db: self.open_project(db, on_done),
+                           on_error=lambda _e: self.welcome.set_busy(""))
+
+    def _on_set_user(self) -> None:
+        name, ok = QInputDialog.getText(self, "User name", "Your name in the label history:", text=self.settings.user)
+        if ok and name.strip():
+            self.settings.user = name.strip()
+            if self.ctx is not None:
+                self.set_context(self.ctx.with_user(name.strip()))
+                self.setWindowTitle(f"Inspector — {self.ctx.path.name} — {self.ctx.user}")
+
+    # -- persistence and shutdown
+
+    def _restore_layout(self) -> None:
+        if getattr(self, "_layout_restored", False):
+            return
+        self._layout_restored = True
+        geometry, state = self.settings.window_state()
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+
+    def closeEvent(self, ev) -> None:
+        if self.stack.currentIndex() == 1:
+            self.settings.save_window_state(self.saveGeometry(), self.saveState())
+        self.settings.sync()
+        self.shutdown()
+        super().closeEvent(ev)
+
+    def shutdown(self) -> None:
+        """Cancel every task and wait for the threads (a closed window leaves nothing running)."""
+        for t in self.findChildren(QTimer):
+            t.stop()
+        self.workers.shutdown()
+        if self.ctx is not None:
+            self.ctx.project.close()
+
+    def is_idle(self) -> bool:
+        return not self.workers.active and self.thumbs.idle and not self.image_model.querying

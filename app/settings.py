@@ -1,0 +1,59 @@
+"""Persistent user settings (QSettings, INI format): last project, user name, window layout.
+
+Tests point everything at a temporary folder with `use_settings_dir` so they never touch the real
+user configuration.
+"""
+from __future__ import annotations
+
+import getpass
+import os
+
+from PySide6.QtCore import QByteArray, QSettings
+
+ORGANIZATION = "Inspector"
+APPLICATION = "Inspector"
+
+
+def use_settings_dir(path: str | os.PathLike) -> None:
+    """Store settings under `path` instead of the user's configuration folder."""
+    for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
+        QSettings.setPath(QSettings.Format.IniFormat, scope, str(path))
+
+
+def default_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "inspector"
+
+
+class Settings:
+    def __init__(self) -> None:
+        self._s = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+
+    @property
+    def user(self) -> str:
+        return str(self._s.value("user/name", "") or default_user())
+
+    @user.setter
+    def user(self, name: str) -> None:
+        self._s.setValue("user/name", name.strip())
+
+    @property
+    def last_project(self) -> str | None:
+        v = self._s.value("project/last", "")
+        return str(v) if v else None
+
+    @last_project.setter
+    def last_project(self, path: str | None) -> None:
+        self._s.setValue("project/last", str(path or ""))
+
+    def window_state(self) -> tuple[QByteArray | None, QByteArray | None]:
+        return self._s.value("window/geometry"), self._s.value("window/state")
+
+    def save_window_state(self, geometry: QByteArray, state: QByteArray) -> None:
+        self._s.setValue("window/geometry", geometry)
+        self._s.setValue("window/state", state)
+
+    def sync(self) -> None:
+        self._s.sync()

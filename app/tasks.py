@@ -1,0 +1,98 @@
+"""Long background work of the GUI, as plain functions `fn(ctx, ...)` for `Workers.start`.
+
+Each takes a `TaskContext` for progress and cancellation, imports core/ and torch lazily, opens its
+own sessions and returns plain records. The `inspector demo` command uses the same functions.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+DEMO_DB = "demo.db"
+DEMO_DATA = "data"
+DEMO_MODEL = "models/demo_aan_s.safetensors"
+
+
+def import_dataset(ctx, folder: str, db: str, user: str):
+    """Scan a dataset folder and import it into a (new or existing) project file: ImportReport."""
+    from core.data.scan import scan_dataset
+    from core.store.ingest import import_scan
+    from core.store.project import open_project
+
+    def scanned(done: int, total: int) -> None:
+        ctx.check()
+        ctx.progress(done, total, f"scanning {done}/{total}")
+
+    scan = scan_dataset(folder, progress=scanned)
+    ctx.progress(0, 0, "writing the project")
+    with open_project(db) as project, project.session() as s:
+        return import_scan(s, scan, user=user)
+
+
+def predict(ctx, project, model_id: int, device: str = "auto"):
+    """Predict every image the model has not seen yet, then rank for review: PredictReport."""
+    from core.inference.predict import predict_project
+    from core.inference.review import review_model
+
+    def step(done: int, total: int) -> None:
+        ctx.progress(done, total, f"{done}/{total} images")
+
+    # num_workers=0: no decoding processes forked from a GUI process that has threads running.
+    report = predict_project(project, model_id, device=device, num_workers=0, progress=step,
+                             cancel=lambda: ctx.cancelled)
+    if not report.cancelled and report.predicted:
+        ctx.progress(0, 0, "ranking suspected label errors")
+        with project.session() as s:
+            review_model(s, model_id, save=True)
+    return report
+
+
+def prepare_demo(ctx, folder: str, user: str, *, n: int | None = None, epochs: int = 12, input_size: int = 128) -> str:
+    """Make whatever of the demo is missing (data, project, model, predictions); returns the project path.
+
+    Idempotent: a second run finds everything and returns at once.
+    """
+    from core.data.demo import make_demo_dataset
+    from core.store.project import open_project
+
+    root = Path(folder).expanduser().absolute()
+    root.mkdir(parents=True, exist_ok=True)
+    data, db, ckpt = root / DEMO_DATA, root / DEMO_DB, root / DEMO_MODEL
+    if not data.exists() or not any(data.iterdir()):
+        ctx.progress(0, 0, "making the demo images")
+        make_demo_dataset(data, **({"n": n} if n else {}))
+    ctx.check()
+    with open_project(db) as project:
+        if _image_count(project) == 0:
+            import_dataset(ctx, str(data), str(db), user)
+        ctx.check()
+        model_id = _demo_model(ctx, project, ckpt, epochs, input_size)
+        ctx.check()
+        predict(ctx, project, model_id)
+    return str(db)
+
+
+def _image_count(project) -> int:
+    from core.store.queries import count_images
+
+    with project.session() as s:
+        return count_images(s)
+
+
+def _demo_model(ctx, project, ckpt: Path, epochs: int, input_size: int) -> int:
+    from core.model.checkpoint import read_metadata
+    from core.store.models import list_models, register_model
+
+    with project.session() as s:
+        for m in list_models(s):
+            if Path(m.path) == ckpt:
+                return m.id
+    if not ckpt.exists():
+        from training.demo_train import train_demo_model
+
+        def step(message: str, fraction: float) -> None:
+            ctx.check()
+            ctx.progress(int(fraction * 1000), 1000, f"training the demo model: {message}")
+
+        train_demo_model(project, ckpt, epochs=epochs, input_size=input_size, progress=step)
+    with project.session() as s:
+        return register_model(s, str(ckpt), read_metadata(ckpt), name="demo")

@@ -1,0 +1,115 @@
+"""Zoomable, pannable image with an attention overlay, a mask outline and a query marker.
+
+Three ImageItems stacked by z-value in one ViewBox with locked aspect: the image (z 0), the
+overlay (z 10, colormap + opacity, its ColorBarItem lives beside the view) and the ground-truth
+mask outline (z 20). The overlay is always given at the image's exact pixel size, so the two line
+up by construction: the caller upsamples the token map, this view never rescales it.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+OVERLAY_CMAP = "inferno"
+
+
+class QtImageView(QWidget):
+    clicked = Signal(float, float)  # (x, y) in image pixels, only for clicks inside the image
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("#1e1e1e")
+        self.view: pg.ViewBox = self.graphics.addViewBox(row=0, col=0, lockAspect=True, invertY=True, enableMenu=False)
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.overlay_item = pg.ImageItem(axisOrder="row-major")
+        self.mask_item = pg.ImageItem(axisOrder="row-major")
+        self.overlay_item.setZValue(10)
+        self.mask_item.setZValue(20)
+        self.marker = pg.ScatterPlotItem(size=14, symbol="+", pen=pg.mkPen("#00e5ff", width=2), brush=None)
+        self.marker.setZValue(30)
+        for item in (self.image_item, self.overlay_item, self.mask_item, self.marker):
+            self.view.addItem(item)
+        self.colorbar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=pg.colormap.get(OVERLAY_CMAP),
+                                        interactive=False, width=12, label="attention")
+        self.colorbar.setImageItem(self.overlay_item)
+        self.graphics.addItem(self.colorbar, row=0, col=1)
+        self._shape: tuple[int, int] | None = None
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.graphics)
+        self.graphics.scene().sigMouseClicked.connect(self._on_scene_clicked)
+        self.set_overlay_opacity(0.5)
+
+    @property
+    def image_shape(self) -> tuple[int, int] | None:
+        return self._shape
+
+    def set_image(self, image: np.ndarray | None, mask: np.ndarray | None = None) -> None:
+        """image: uint8 (H, W) or (H, W, 3). Resets zoom when the size changes."""
+        self.clear_overlay()
+        self.marker.setData([])
+        if image is None:
+            self.image_item.clear()
+            self.mask_item.clear()
+            self._shape = None
+            return
+        shape = image.shape[:2]
+        self.image_item.setImage(image, levels=(0, 255), autoLevels=False)
+        self.set_mask(mask)
+        if shape != self._shape:
+            self._shape = shape
+            self.view.autoRange(padding=0.01)
+
+    def set_mask(self, mask: np.ndarray | None) -> None:
+        if mask is None or self._shape is None or mask.shape[:2] != self._shape:
+            self.mask_item.clear()
+            return
+        self.mask_item.setImage(mask_outline_rgba(mask > 0), autoLevels=False, levels=(0, 255))
+
+    def set_overlay(self, heat: np.ndarray | None, levels: tuple[float, float] | None = None) -> None:
+        """heat: float (H, W) at the image's exact size."""
+        if heat is None or self._shape is None:
+            self.clear_overlay()
+            return
+        if heat.shape != self._shape:
+            raise ValueError(f"overlay {heat.shape} does not match image {self._shape}")
+        lo, hi = levels if levels else (float(heat.min()), float(heat.max()))
+        if hi <= lo:
+            hi = lo + 1e-6
+        self.overlay_item.setImage(heat.astype(np.float32), autoLevels=False)
+        self.colorbar.setLevels((lo, hi))
+        self.overlay_item.show()
+
+    def clear_overlay(self) -> None:
+        self.overlay_item.clear()
+
+    def set_overlay_opacity(self, opacity: float) -> None:
+        self.overlay_item.setOpacity(float(opacity))
+
+    def set_query_point(self, xy: tuple[float, float] | None) -> None:
+        self.marker.setData([] if xy is None else [{"pos": xy}])
+
+    def _on_scene_clicked(self, ev) -> None:
+        if self._shape is None or ev.button() != pg.QtCore.Qt.MouseButton.LeftButton:
+            return
+        p = self.view.mapSceneToView(ev.scenePos())
+        h, w = self._shape
+        if 0 <= p.x() < w and 0 <= p.y() < h and self.view.sceneBoundingRect().contains(ev.scenePos()):
+            self.clicked.emit(float(p.x()), float(p.y()))
+
+
+def mask_outline_rgba(mask: np.ndarray, color: tuple[int, int, int] = (0, 255, 120)) -> np.ndarray:
+    """One-pixel outline of a boolean mask as an RGBA image (transparent elsewhere)."""
+    m = mask.astype(bool)
+    inner = m.copy()
+    inner[1:, :] &= m[:-1, :]
+    inner[:-1, :] &= m[1:, :]
+    inner[:, 1:] &= m[:, :-1]
+    inner[:, :-1] &= m[:, 1:]
+    edge = m & ~inner
+    rgba = np.zeros((*m.shape, 4), np.uint8)
+    rgba[edge] = (*color, 255)
+    return rgba
