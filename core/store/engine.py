@@ -7,10 +7,12 @@
   faster, but label corrections are the user's work: we pay about a millisecond for them.
 - foreign_keys=ON: SQLite's default is off.
 - busy_timeout: a writer waits up to 5 s for another process's write to finish instead of failing.
-- The driver's own transaction handling is switched off (autocommit) and we emit BEGIN ourselves:
-  pysqlite otherwise runs reads outside any transaction, so a session would not see one consistent
-  state. Write sessions use BEGIN IMMEDIATE: taking the write lock up front means a read-then-write
-  transaction waits for a competing writer instead of failing with SQLITE_BUSY.
+- Transactions: a plain session reads in autocommit (each statement sees the latest commit) and the
+  driver opens the transaction at the first write, so the write lock is taken by a statement that
+  has read nothing yet, which lets SQLite's busy handler wait for a competing writer. (A transaction
+  that has read and then writes cannot wait: SQLite refuses it at once with SQLITE_BUSY.)
+  `sqlite_begin="IMMEDIATE"` sessions take the write lock at BEGIN, for work that must read and
+  write one consistent state; `"DEFERRED"` gives a read-only session one consistent snapshot.
 """
 from __future__ import annotations
 
@@ -27,7 +29,6 @@ def make_engine(path: Path, *, synchronous: str = SYNCHRONOUS) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
-        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, see module docstring
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA journal_mode=WAL")
@@ -39,7 +40,8 @@ def make_engine(path: Path, *, synchronous: str = SYNCHRONOUS) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        mode = "IMMEDIATE" if conn.get_execution_options().get("sqlite_immediate") else "DEFERRED"
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        mode = conn.get_execution_options().get("sqlite_begin")
+        if mode:  # else the driver begins at the first write, see module docstring
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine

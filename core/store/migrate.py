@@ -49,6 +49,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         raw.execute("PRAGMA foreign_keys=OFF")
         try:
             cfg.attributes["connection"] = conn
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # all revisions or none: SQLite DDL is transactional
             command.upgrade(cfg, revision)
             conn.commit()
             broken = conn.execute(text("PRAGMA foreign_key_check")).fetchall()

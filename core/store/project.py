@@ -23,14 +23,19 @@ class Project:
         self.path = path
         self.engine = engine
         self._read = sessionmaker(bind=engine, expire_on_commit=False)
-        self._write = sessionmaker(bind=engine.execution_options(sqlite_immediate=True), expire_on_commit=False)
+        self._write = sessionmaker(bind=engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False)
+        self._snapshot = sessionmaker(bind=engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False)
 
     @contextmanager
-    def session(self, *, write: bool = False) -> Iterator[Session]:
-        """One transaction. `write=True` takes the write lock at BEGIN (use it when the work reads and
-        then writes, so a concurrent writer makes it wait instead of fail); the store's own write
-        functions start with a write, so plain sessions are safe for them too."""
-        maker = self._write if write else self._read
+    def session(self, *, write: bool = False, snapshot: bool = False) -> Iterator[Session]:
+        """One unit of work, committed on success, rolled back on error.
+
+        Plain: reads see the latest committed state statement by statement; the transaction starts
+        at the first write (the store's write functions start with a write, so their reads and
+        writes are one consistent state). `write=True` takes the write lock at BEGIN: for custom
+        read-then-write work. `snapshot=True`: a read-only session that sees one consistent state
+        throughout (do not write in it: a writer that committed meanwhile makes the write fail)."""
+        maker = self._write if write else self._snapshot if snapshot else self._read
         try:
             with maker.begin() as session:
                 yield session
