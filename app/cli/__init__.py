@@ -12,6 +12,7 @@ import sys
 
 COMMAND_MODULES = [
     "app.cli.model_cmds",
+    "app.cli.data_cmds",
     "app.cli.gui_cmds",
     "app.cli.store_cmds",
     "app.cli.infer_cmds",
