@@ -221,6 +221,17 @@ class QtMainWindow(QMainWindow):
         ctx = self.ctx
         self.workers.start(lambda _c: reload_models(ctx, model_id), name="Load models", on_result=self.set_context)
 
+    def start_prediction(self, model_id: int, on_done=None):
+        """Predict the project's images with a model version (resumable; cancel from the status bar)."""
+        from app.tasks import predict
+
+        return self.workers.start(predict, self.ctx.project, model_id, name="Predict", user_visible=True,
+                                  on_result=lambda report: self._on_predicted(report, model_id), on_done=on_done)
+
+    def _on_predicted(self, report, model_id: int) -> None:
+        self.statusBar().showMessage(report.summary(), 15000)
+        self.reload_models(model_id)
+
     def _run_query(self, on_done=None) -> None:
         if self.ctx is None:
             return

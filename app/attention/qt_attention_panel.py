@@ -208,6 +208,7 @@ class QtAttentionPanel(QWidget):
                 t.selected.connect(self._on_head_selected)
                 t.toggled.connect(self._on_head_toggled)
                 self.grid.addWidget(t, h // COLUMNS, h % COLUMNS)
+                t.setVisible(self.result is not None)
                 self.tiles.append(t)
         self.head = min(self.head, lm.num_heads - 1)
         for h, t in enumerate(self.tiles):

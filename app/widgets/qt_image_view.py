@@ -57,10 +57,10 @@ class QtImageView(QWidget):
             self._shape = None
             return
         shape = image.shape[:2]
+        resized, self._shape = shape != self._shape, shape
         self.image_item.setImage(image, levels=(0, 255), autoLevels=False)
         self.set_mask(mask)
-        if shape != self._shape:
-            self._shape = shape
+        if resized:
             self.view.autoRange(padding=0.01)
 
     def set_mask(self, mask: np.ndarray | None) -> None:

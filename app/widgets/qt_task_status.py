@@ -52,6 +52,7 @@ class QtTaskStatus(QWidget):
             return
         self._tasks.append(w)
         w.signals.progress.connect(lambda d, t, text, w=w: self._on_progress(w, d, t, text))
+        w.signals.cancelled.connect(lambda w=w: self.window().statusBar().showMessage(f"{w.name}: cancelled", 8000))
         self._refresh()
 
     def _on_task_finished(self, w: Worker) -> None:

@@ -26,13 +26,15 @@ def _settings_in_tmp(tmp_path_factory):
 def no_running_workers(qapp):
     """Fails a test that leaves a worker thread running (after a short grace period)."""
     yield
+    import shiboken6
     from PySide6.QtCore import QThreadPool
 
     import app.workers as workers
 
     leftovers = []
     for w in list(workers.instances):
-        if not w.wait(2000):
+        # A deleted Workers has no threads left: QThreadPool's destructor waits for its tasks.
+        if shiboken6.isValid(w) and not w.wait(2000):
             leftovers.append(f"{w.running_threads()} thread(s): {[t.name for t in w.active]}")
     qapp.processEvents()
     assert QThreadPool.globalInstance().waitForDone(2000), "the global thread pool still runs tasks"
@@ -134,3 +136,33 @@ def wait_idle(qtbot, win, timeout: int = 20000) -> None:
 @pytest.fixture
 def idle(qtbot):
     return lambda win, timeout=20000: wait_idle(qtbot, win, timeout)
+
+
+@pytest.fixture(scope="session")
+def big_project_template(tmp_path_factory) -> tuple[Path, int]:
+    """400 tiny images and a registered model without predictions: (project file, model id)."""
+    import torch
+    from PIL import Image
+
+    from core.data.scan import scan_dataset
+    from core.model import create_model
+    from core.model.checkpoint import CheckpointMeta, save_checkpoint
+    from core.store.ingest import import_scan
+    from core.store.models import register_model
+    from core.store.project import open_project
+
+    base = tmp_path_factory.mktemp("big")
+    rng = np.random.default_rng(1)
+    for i in range(400):
+        d = base / "data" / CLASSES[i % 3]
+        d.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (48, 48), dtype=np.uint8)).save(d / f"{i:04d}.png")
+    torch.manual_seed(0)
+    meta = CheckpointMeta(arch="aan_s", class_names=list(CLASSES), in_chans=1, input_size=64, mean=(0.5,), std=(0.25,))
+    ckpt = save_checkpoint(base / "tiny.safetensors", create_model("aan_s", 3, in_chans=1), meta)
+    with open_project(base / "big.db") as project:
+        with project.session() as s:
+            import_scan(s, scan_dataset(base / "data"), user="importer")
+        with project.session() as s:
+            model_id = register_model(s, str(ckpt), meta, name="tiny")
+    return base / "big.db", model_id

@@ -1,0 +1,75 @@
+"""The attention panel shows every head of the chosen layer with the model's alphas, the overlay
+matches the image pixel for pixel, and switching a head off changes the probabilities shown."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _model_alphas(win):
+    from core.model.checkpoint import load_checkpoint
+
+    model, _ = load_checkpoint(win.ctx.model.path)
+    return [a.detach().numpy() for a in model.alphas()]
+
+
+def test_attention_panel_heads_alphas_overlay_ablation(qtbot, window, idle):
+    win = window
+    win.grid.select_row(0)
+    qtbot.waitUntil(lambda: win.inspection.result is not None, timeout=20000)
+    idle(win)
+    panel = win.attention
+    alphas = _model_alphas(win)
+    for layer in (0, len(alphas) - 1):
+        panel.select_layer(layer)
+        lm = panel.current_layer
+        assert len(panel.tiles) == lm.num_heads == len(alphas[layer])
+        assert all(t.isVisible() for t in panel.tiles)
+        np.testing.assert_allclose(lm.alphas, alphas[layer], rtol=1e-6)
+        np.testing.assert_allclose(panel.alpha_bars.bars.opts["height"], alphas[layer], rtol=1e-6)
+
+    # the overlay is drawn at the image's exact size, on top of the image
+    h, w = win.image_view.image_shape
+    overlay = win.image_view.overlay_item.image
+    assert overlay is not None and overlay.shape == (h, w)
+    for mode in ("Layer mean", "Rollout", "Selected head"):
+        panel.mode_combo.setCurrentText(mode)
+        assert win.image_view.overlay_item.image.shape == (h, w)
+
+    # a click on the alpha bar chart selects a head
+    panel.select_head(2)
+    assert panel.head == 2 and panel.tiles[2].canvas.selected
+
+    before = win.prob_bars.probs.copy()
+    panel.set_head_enabled(1, False)
+    qtbot.waitUntil(lambda: not np.allclose(win.prob_bars.probs, before, atol=1e-7), timeout=20000)
+    assert panel.off == {(panel.layer, 1)}
+    panel.reset_heads.click()
+    qtbot.waitUntil(lambda: np.allclose(win.prob_bars.probs, before, atol=1e-6), timeout=20000)
+    idle(win)
+
+
+def test_query_point_changes_maps(qtbot, window, idle):
+    win = window
+    win.grid.select_row(0)
+    qtbot.waitUntil(lambda: win.inspection.result is not None, timeout=20000)
+    idle(win)
+    first = win.attention.current_layer.maps.copy()
+    win.image_view.clicked.emit(5.0, 5.0)
+    qtbot.waitUntil(lambda: win.inspection.result.query == (5.0, 5.0), timeout=20000)
+    assert not np.allclose(win.attention.current_layer.maps, first)
+    idle(win)
+
+
+def test_mask_outline_shown_for_defect_images(qtbot, window, idle):
+    from app.browser.filter_state import FilterState
+
+    win = window
+    win.apply_filter(FilterState(labels=("spot",)))
+    qtbot.waitUntil(lambda: win.image_model.rowCount() == 8 and not win.image_model.querying, timeout=10000)
+    win.grid.select_row(0)
+    qtbot.waitUntil(lambda: win.inspection.result is not None, timeout=20000)
+    assert win.inspection.detail.mask is not None
+    assert win.image_view.mask_item.image is not None
+    lm = win.attention.current_layer
+    assert lm.alignment is not None and len(lm.alignment) == lm.num_heads
+    idle(win)
