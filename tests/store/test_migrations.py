@@ -1,0 +1,141 @@
+"""Alembic: a project made by the first schema revision is upgraded on open with its data kept; the
+migrations and the ORM schema agree; foreign or newer files are refused with one clear line."""
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from core.store import StoreError, open_project
+from core.store.engine import make_engine
+from core.store.migrate import alembic_config, head_revision
+from core.store.models import get_model
+from core.store.predictions import load_predictions
+from core.store.queries import get_image
+from core.store.schema import Base
+
+FIRST = "0001_initial"
+
+
+def _make_rev1_project(path):
+    engine = make_engine(path)
+    cfg = alembic_config()
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, FIRST)
+        conn.commit()
+    engine.dispose()
+    probs = np.array([0.7, 0.2, 0.1], dtype="<f4").tobytes()
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.executescript(f"""
+            INSERT INTO dataset (id, root, format, created) VALUES (1, '/data/line3', 'imagefolder', '2026-01-01 00:00:00');
+            INSERT INTO class (id, name, "index") VALUES (1, 'good', 0), (2, 'scratch', 1), (3, 'dent', 2);
+            INSERT INTO image (id, dataset_id, rel_path, content_hash, readable, missing, class_id, added, split)
+                VALUES (1, 1, 'good/a.png', 'h1', 1, 0, 1, '2026-01-01 00:00:00', 'train'),
+                       (2, 1, 'scratch/b.png', 'h2', 1, 0, 2, '2026-01-01 00:00:00', 'val');
+            INSERT INTO label (image_id, class_id, version, source, updated_by, updated_at)
+                VALUES (1, 1, 1, 'import', 'old', '2026-01-01 00:00:00'), (2, 2, 2, 'manual', 'ann', '2026-01-02 00:00:00');
+            INSERT INTO label_group (id, user, source, created, size) VALUES (1, 'old', 'import', '2026-01-01 00:00:00', 2);
+            INSERT INTO label_event (image_id, group_id, old_class_id, new_class_id, user, time, source)
+                VALUES (1, 1, NULL, 1, 'old', '2026-01-01 00:00:00', 'import'),
+                       (2, 1, NULL, 1, 'old', '2026-01-01 00:00:00', 'import');
+            INSERT INTO model (id, name, path, arch, class_names, created, meta)
+                VALUES (1, 'v1', '/models/v1.safetensors', 'aan_s', '["good", "scratch", "dent"]', '2026-01-03 00:00:00', '{{}}');
+        """)
+        conn.execute("INSERT INTO prediction VALUES (1, 1, 0, 1, 0.7, 0.5, 0.8, ?)", (probs,))
+    conn.close()
+
+
+def _revision(path):
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_first_revision_project_is_upgraded_on_open_with_data_kept(tmp_path, monkeypatch):
+    path = tmp_path / "old.db"
+    _make_rev1_project(path)
+    assert _revision(path) == FIRST
+    assert "review_score" not in {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")}
+    monkeypatch.chdir(tmp_path)  # no alembic.ini anywhere near: the config is built in code
+    with open_project(path) as project:
+        assert _revision(path) == head_revision() != FIRST
+        with project.session() as s:
+            rec = get_image(s, "scratch/b.png")
+            assert (rec.label, rec.label_version, rec.split) == ("scratch", 2, "val")
+            assert get_model(s, 1).snapshot_id is None  # column added by the second revision
+            ids, probs = load_predictions(s, 1)  # the model table was rebuilt: its predictions survived
+            assert ids.tolist() == [1] and probs[0].tolist() == pytest.approx([0.7, 0.2, 0.1])
+        with project.session() as s:  # the new tables work
+            from core.store.snapshots import take_snapshot
+            snap = take_snapshot(s)
+        assert snap.count == 2 and snap.event_position == 2
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    conn.close()
+
+
+def test_migrations_match_the_orm_schema(project):
+    with project.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_every_revision_downgrades_and_upgrades_again(tmp_path):
+    engine = make_engine(tmp_path / "p.db")
+    cfg = alembic_config()
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        command.downgrade(cfg, "base")
+        command.upgrade(cfg, "head")
+        conn.commit()
+        assert MigrationContext.configure(conn).get_current_revision() == head_revision()
+    engine.dispose()
+
+
+def test_pragmas_are_set_on_every_connection(project):
+    with project.engine.connect() as conn:
+        pragma = lambda name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
+        assert pragma("journal_mode") == "wal"
+        assert pragma("foreign_keys") == 1
+        assert pragma("busy_timeout") == 5000
+        assert pragma("synchronous") == 2  # FULL
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "new.db"
+    open_project(path).close()
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+    conn.close()
+    with pytest.raises(StoreError, match="newer than this Inspector"):
+        open_project(path)
+
+
+def test_foreign_files_are_refused(tmp_path):
+    junk = tmp_path / "notes.db"
+    junk.write_text("this is not a database")
+    with pytest.raises(StoreError, match="not an Inspector project"):
+        open_project(junk)
+    with pytest.raises(StoreError, match="no such project file"):
+        open_project(tmp_path / "absent.db", create=False)
+    with pytest.raises(StoreError, match="is a folder"):
+        open_project(tmp_path)
+
+
+def test_migration_files_ship_as_package_data():
+    from pathlib import Path
+    import core.store.migrations.versions as versions
+    folder = Path(versions.__file__).parent
+    assert {p.name for p in folder.glob("0*.py")} == {"0001_initial.py", "0002_review_snapshots_jobs.py"}
+    assert (folder.parent / "script.py.mako").exists() and (folder.parent / "env.py").exists()
