@@ -1,0 +1,81 @@
+"""SLURM backend against a real single-node cluster (fixture slurm_cluster), and script rendering."""
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from training.backends import CANCELLED, QUEUED, RUNNING, SUCCEEDED, BackendError, JobSpec
+from training.backends.slurm import SlurmBackend, safe_job_name
+from training.profiles import Profile, ProfileError
+
+HOSTILE = "a;$(touch${IFS}PWNED)`touch${IFS}PWNED2`"
+CPU = Profile(name="test", backend="slurm", partition="debug", gpus=0, nproc=1, cpus_per_task=1, mem="2G", time="10")
+
+
+def make_job(tmp_path: Path, dataset, job_config, folder: str = "job", **overrides) -> JobSpec:
+    job_dir = tmp_path / folder
+    job_dir.mkdir()
+    manifest = dataset(tmp_path / "data", n=12)
+    spec = JobSpec(name=f"x; rm -rf / $(touch PWNED)\n#SBATCH --gpus=8", job_dir=job_dir, config_path=job_dir / "job.json")
+    job_config(spec.config_path, manifest, spec.out_dir, **overrides)
+    return spec
+
+
+def test_render_quotes_and_validates_everything(tmp_path):
+    spec = JobSpec(name="x; rm -rf / $(touch y)\n#SBATCH --gpus=8", job_dir=tmp_path / HOSTILE,
+                   config_path=tmp_path / HOSTILE / "job.json")
+    script = SlurmBackend(CPU.with_overrides(gpus=2, nproc=2)).render(spec)
+    directives = [l for l in script.splitlines() if l.startswith("#SBATCH")]
+    assert re.fullmatch(r"#SBATCH --job-name=[A-Za-z0-9._-]+", directives[0]), directives[0]
+    assert "#SBATCH --gpus-per-node=2" in directives and not any("--gpus=8" in d for d in directives)
+    run = next(l for l in script.splitlines() if "training.finetune" in l)
+    argv = shlex.split(run)  # what bash will see: the hostile path is one literal argument
+    assert argv[:2] == ["srun", "--ntasks=1"] and argv[-1] == str((tmp_path / HOSTILE / "job.json").resolve())
+    assert "--nproc_per_node=2" in argv
+    assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
+    assert "--gpus-per-node" not in SlurmBackend(CPU).render(spec)  # omitted for CPU jobs
+    assert safe_job_name("$(reboot)") == "reboot"
+    with pytest.raises(BackendError, match="whitespace"):
+        SlurmBackend(CPU).render(JobSpec(name="n", job_dir=tmp_path / "a b", config_path=tmp_path / "a b" / "j"))
+    for bad in ({"partition": "gpu\n#SBATCH --x"}, {"mem": "1G; reboot"}, {"time": "$(x)"}, {"account": "a b"}):
+        with pytest.raises(ProfileError):
+            Profile(name="p", backend="slurm", **bad)
+
+
+@pytest.mark.slurm
+def test_submitted_job_succeeds_and_nothing_hostile_runs(slurm_cluster, tmp_path, dataset, job_config, waiter):
+    spec = make_job(tmp_path, dataset, job_config, folder=HOSTILE, epochs=1, max_steps_per_epoch=1)
+    backend = SlurmBackend(CPU)
+    job_id = backend.submit(spec)
+    assert job_id.isdigit()
+    seen = {backend.status(job_id, spec.job_dir).state}
+    final = waiter(lambda: (s := backend.status(job_id, spec.job_dir), seen.add(s.state))[0].final and s,
+                   timeout=120, message="the SLURM job to end")
+    assert final.state == SUCCEEDED, final.detail + "\n" + backend.logs(job_id, spec.job_dir, tail=40)
+    assert seen <= {QUEUED, RUNNING, SUCCEEDED}
+    assert (spec.out_dir / "best.safetensors").exists()
+    assert (spec.job_dir / "exit_code").read_text().strip() == "0"
+    assert "#SBATCH --job-name=" in (spec.job_dir / "job.sbatch").read_text()
+    assert not list(tmp_path.rglob("PWNED*")) and not list(Path.cwd().glob("PWNED*"))
+
+
+@pytest.mark.slurm
+def test_cancel_reaches_cancelled(slurm_cluster, tmp_path, dataset, job_config, waiter):
+    spec = make_job(tmp_path, dataset, job_config, epochs=1000, max_steps_per_epoch=2)
+    backend = SlurmBackend(CPU)
+    job_id = backend.submit(spec)
+    waiter(lambda: backend.status(job_id, spec.job_dir).state == RUNNING, timeout=60, message="RUNNING")
+    backend.cancel(job_id, spec.job_dir)
+    final = waiter(lambda: (s := backend.status(job_id, spec.job_dir)).final and s, timeout=60, message="CANCELLED")
+    assert final.state == CANCELLED, final
+
+
+@pytest.mark.slurm
+def test_gpu_request_on_gpu_less_node_fails_with_scheduler_message(slurm_cluster, tmp_path, dataset, job_config):
+    spec = make_job(tmp_path, dataset, job_config)
+    with pytest.raises(BackendError, match="Requested node configuration is not available"):
+        SlurmBackend(CPU.with_overrides(gpus=8)).submit(spec)
