@@ -96,27 +96,28 @@ def make_demo_dataset(
 ) -> Path:
     """Write the dataset under `out_dir` and return the category folder (what to import)."""
     plan = plan_demo_dataset(n, noise, seed)
-    out = Path(out_dir)
+    out = Path(os.path.abspath(out_dir))
     target = out / CATEGORY
     if os.path.lexists(target) and not overwrite:
         raise InspectorError(f"{target} already exists; choose another folder or remove it")
-    out.mkdir(parents=True, exist_ok=True)
-    # Build beside the target and rename at the end: an interrupted run leaves no half dataset
-    # that a later `inspector demo` would mistake for a finished one.
-    staging = out / f".{CATEGORY}.partial-{os.getpid()}"
+    # Build in a hidden folder beside `out_dir` and move the finished tree in at the end: even a
+    # killed run leaves nothing inside `out_dir` that a later run would take for a finished dataset.
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.demo-partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     seeds = np.random.SeedSequence([seed, 2]).spawn(n)
     try:
+        tree = staging / CATEGORY
         for it in plan:
-            (staging / it.split / it.given_label).mkdir(parents=True, exist_ok=True)
+            (tree / it.split / it.given_label).mkdir(parents=True, exist_ok=True)
             if it.mask_rel_path:
-                (staging / it.mask_rel_path).parent.mkdir(parents=True, exist_ok=True)
+                (tree / it.mask_rel_path).parent.mkdir(parents=True, exist_ok=True)
 
         def write(it: DemoItem) -> None:
             sample = render_sample(it.true_label, np.random.default_rng(seeds[it.index]), IMAGE_SIZE)
-            _save_png(staging / it.rel_path, sample.image)
+            _save_png(tree / it.rel_path, sample.image)
             if it.mask_rel_path:
-                _save_png(staging / it.mask_rel_path, sample.mask.astype(np.uint8) * 255)
+                _save_png(tree / it.mask_rel_path, sample.mask.astype(np.uint8) * 255)
 
         if progress:
             progress(0, n)
@@ -124,13 +125,14 @@ def make_demo_dataset(
             for done, _ in enumerate(pool.map(write, plan), 1):
                 if progress:
                     progress(done, n)
+        _write_true_labels(staging / TRUE_LABELS, plan)
+        out.mkdir(exist_ok=True)
         if os.path.lexists(target):
             shutil.rmtree(target)
-        os.replace(staging, target)
-    except BaseException:
+        os.replace(tree, target)
+        os.replace(staging / TRUE_LABELS, out / TRUE_LABELS)
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
-        raise
-    _write_true_labels(out / TRUE_LABELS, plan)
     return target
 
 
@@ -161,6 +163,4 @@ def _write_true_labels(path: Path, plan: list[DemoItem]) -> None:
     writer.writerow(["rel_path", "true_label", "given_label"])
     for it in sorted(plan, key=lambda it: it.rel_path):
         writer.writerow([it.rel_path, it.true_label, it.given_label])
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(buf.getvalue(), encoding="utf-8")
-    os.replace(tmp, path)
+    path.write_text(buf.getvalue(), encoding="utf-8")

@@ -37,7 +37,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     assert _tree_digest(tmp_path / "a") == _tree_digest(tmp_path / "b")
     assert _tree_digest(tmp_path / "a") != _tree_digest(tmp_path / "c")
     assert a.name == CATEGORY and a.parent == tmp_path / "a"
-    assert not [p for p in (tmp_path / "a").iterdir() if p.name.startswith(".")]  # no staging left
+    assert not [p for p in tmp_path.rglob(".*")]  # no staging left behind
 
 
 def test_layout_scans_as_mvtec_with_masks_for_every_defect(tmp_path):
