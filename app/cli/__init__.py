@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "app.cli.gui_cmds",
     "app.cli.store_cmds",
     "app.cli.infer_cmds",
+    "app.cli.train_cmds",
 ]
 
 

@@ -130,3 +130,57 @@ def wait_for(predicate, *, timeout: float, interval: float = 0.2, message: str =
 def waiter():
     """wait_for(predicate, timeout=..., message=...) -> the predicate's truthy value."""
     return wait_for
+
+
+# --- a project with imported images (the store, for training.jobs and the CLI) -----------------
+
+
+def make_project(tmp_path: Path, *, n_per_class: int = 8):
+    """An ImageFolder tree of tiny grayscale PNGs imported into tmp_path/project.db; returns the open Project."""
+    from core.data.scan import scan_dataset
+    from core.store import open_project
+    from core.store.ingest import import_scan
+
+    rng = np.random.default_rng(1)
+    root = tmp_path / "images"
+    for c, label in enumerate(CLASSES):
+        (root / label).mkdir(parents=True, exist_ok=True)
+        for i in range(n_per_class):
+            a = rng.integers(90, 130, (48, 48), dtype=np.uint8)
+            if label == "scratch":
+                a[10 + i : 13 + i, 5:43] = 250
+            Image.fromarray(a).save(root / label / f"{label}_{i:02d}.png")
+    project = open_project(tmp_path / "project.db")
+    with project.session() as s:
+        import_scan(s, scan_dataset(root, "imagefolder"), user="tester")
+    return project
+
+
+@pytest.fixture
+def project_factory():
+    """make_project(tmp_path, n_per_class=8) -> an open core.store Project with labelled images."""
+    opened = []
+
+    def make(tmp_path: Path, **kw):
+        p = make_project(tmp_path, **kw)
+        opened.append(p)
+        return p
+
+    yield make
+    for p in opened:
+        p.close()
+
+
+@pytest.fixture
+def base_checkpoint():
+    """write(path, arch="aan_s", classes=CLASSES) -> a grayscale 64 px Inspector checkpoint."""
+    def write(path: Path, arch: str = "aan_s", classes: list[str] | None = None) -> Path:
+        from core.model import create_model
+        from core.model.checkpoint import CheckpointMeta, save_checkpoint
+
+        classes = classes or CLASSES
+        model = create_model("aan_s", len(classes), in_chans=1)
+        meta = CheckpointMeta(arch=arch, class_names=classes, in_chans=1, input_size=64, mean=(0.5,), std=(0.25,))
+        return save_checkpoint(path, model, meta)
+
+    return write

@@ -1,0 +1,181 @@
+"""`inspector finetune`, `inspector jobs`, `inspector job cancel|logs`."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "finetune", help="fine-tune (or train from scratch) on a frozen snapshot of the project's labels",
+        description="Takes a snapshot of the current labels, writes a job folder next to the project file and "
+                    "submits torchrun locally or an sbatch script to SLURM. Prints the exact command or script. "
+                    "Backend profiles: $XDG_CONFIG_HOME/inspector/backends.toml (built-ins: local-cpu, local-gpu, "
+                    "local-8gpu, slurm-cpu, slurm-gpu).")
+    p.add_argument("--db", required=True, metavar="PROJECT.db", help="project file")
+    p.add_argument("--base", required=True, metavar="CKPT|ARCH",
+                   help="checkpoint to fine-tune, or an architecture name (aan_s) to train from scratch")
+    p.add_argument("--backend", choices=("local", "slurm"), help="default: the profile's (local-cpu if no profile)")
+    p.add_argument("--profile", metavar="NAME", help="backend profile (default: local-cpu, or slurm-gpu with --backend slurm)")
+    p.add_argument("--profiles-file", metavar="TOML", help="profiles file instead of the user config one")
+    p.add_argument("--gpus", type=int, metavar="N", help="GPUs per node; 0 trains on CPU (gloo)")
+    p.add_argument("--nproc", type=int, metavar="N", help="processes per node (default: one per GPU)")
+    p.add_argument("--partition", metavar="P", help="SLURM partition")
+    p.add_argument("--epochs", type=int, default=10, metavar="E")
+    p.add_argument("--batch-size", type=int, metavar="B", help="per process (default 64 on GPU, 16 on CPU)")
+    p.add_argument("--lr", type=float, help="peak learning rate at a global batch of 256 (scaled linearly)")
+    p.add_argument("--input-size", type=int, metavar="PX", help="default: the base checkpoint's, or 224")
+    p.add_argument("--class-balanced", action="store_true", help="sample every class equally often")
+    p.add_argument("--freeze-stem", action="store_true", help="keep the convolutional stem fixed")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-steps-per-epoch", type=int, metavar="N", help="cap epochs (smoke tests)")
+    p.add_argument("--wait", action="store_true", help="follow the job until it ends; non-zero exit if it failed")
+    p.add_argument("--poll", type=float, default=2.0, metavar="S", help="seconds between checks with --wait")
+    p.set_defaults(func=finetune)
+
+    p = sub.add_parser("jobs", help="fine-tuning jobs of a project (refreshes unfinished ones)")
+    p.add_argument("--db", required=True, metavar="PROJECT.db", help="project file")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.set_defaults(func=jobs)
+
+    p = sub.add_parser("job", help="act on one job: cancel, logs")
+    jsub = p.add_subparsers(dest="job_command", metavar="ACTION", required=True)
+    c = jsub.add_parser("cancel", help="stop a job (SIGTERM: it saves its resume state first)")
+    c.add_argument("id", type=int, metavar="ID")
+    c.add_argument("--db", required=True, metavar="PROJECT.db", help="project file")
+    c.set_defaults(func=job_cancel)
+    c = jsub.add_parser("logs", help="the end of a job's log")
+    c.add_argument("id", type=int, metavar="ID")
+    c.add_argument("--db", required=True, metavar="PROJECT.db", help="project file")
+    c.add_argument("--tail", type=int, default=50, metavar="N")
+    c.set_defaults(func=job_logs)
+
+
+def _choose_profile(args: argparse.Namespace):
+    from training.profiles import DEFAULT_FOR_BACKEND, ProfileError, get_profile
+
+    profile = get_profile(args.profile or DEFAULT_FOR_BACKEND[args.backend or "local"], args.profiles_file)
+    if args.backend and profile.backend != args.backend:
+        raise ProfileError(f"profile {profile.name} is a {profile.backend} profile, not {args.backend}")
+    nproc = args.nproc
+    if nproc is None and args.gpus:
+        nproc = args.gpus  # more GPUs asked for: one process each, not the profile's old count
+    return profile.with_overrides(gpus=args.gpus, nproc=nproc, partition=args.partition)
+
+
+def finetune(args: argparse.Namespace) -> int:
+    from core.store import open_project
+    from training.jobs import submit_finetune
+
+    profile = _choose_profile(args)
+    with open_project(args.db, create=False) as project:
+        job = submit_finetune(project, base=args.base, profile=profile, epochs=args.epochs, batch_size=args.batch_size,
+                              lr=args.lr, input_size=args.input_size, class_balanced=args.class_balanced,
+                              freeze_stem=args.freeze_stem, seed=args.seed, max_steps_per_epoch=args.max_steps_per_epoch)
+        print(f"job {job.id}: submitted to {job.backend} (profile {profile.name}, id {job.external_id}), "
+              f"snapshot {job.snapshot_id}")
+        print(f"folder: {job.workdir}")
+        print(job.command)
+        sys.stdout.flush()
+        if not args.wait:
+            return 0
+        return _follow(project, job.id, args.poll)
+
+
+def _follow(project, job_id: int, poll: float) -> int:
+    from training.jobs import job_progress, refresh_job
+
+    last = None
+    while True:
+        job = refresh_job(project, job_id)
+        line = f"job {job_id}: {job.state}  {job_progress(job).line()}"
+        if line != last:
+            print(line, flush=True)
+            last = line
+        if job.finished:
+            break
+        time.sleep(poll)
+    if job.state == "succeeded":
+        from core.store.models import get_model
+
+        with project.session() as s:
+            model = get_model(s, job.result_model_id)
+        print(f"job {job_id}: model {model.id} ({model.name}) registered: {model.path}")
+        return 0
+    print(f"inspector: job {job_id} {job.state}: {job.error or ''}".rstrip(), file=sys.stderr)
+    tail = (job.log_tail or "").splitlines()[-15:]
+    if tail:
+        print("\n".join(tail), file=sys.stderr)
+    return 1
+
+
+def jobs(args: argparse.Namespace) -> int:
+    from core.store import open_project
+    from core.store.jobs import list_jobs
+    from training.backends import BackendError
+    from training.jobs import job_progress, refresh_job
+
+    with open_project(args.db, create=False) as project:
+        with project.session() as s:
+            records = list_jobs(s)
+        fresh = []
+        for job in records:
+            if not job.finished:
+                try:
+                    job = refresh_job(project, job.id)
+                except BackendError as e:  # one unreachable scheduler must not hide the other jobs
+                    print(f"inspector: job {job.id}: {e}", file=sys.stderr)
+            fresh.append(job)
+    if args.json:
+        out = []
+        for job in fresh:
+            progress = job_progress(job)
+            out.append({
+                "id": job.id, "state": job.state, "backend": job.backend, "profile": job.profile,
+                "external_id": job.external_id, "snapshot_id": job.snapshot_id, "base_model_id": job.base_model_id,
+                "result_model_id": job.result_model_id, "created": job.created.isoformat(),
+                "updated": job.updated.isoformat(), "workdir": job.workdir, "error": job.error,
+                "epochs_done": progress.epoch or 0, "epochs": progress.epochs, "val_acc": progress.val_acc,
+                "val_balanced_acc": progress.val_balanced_acc, "command": job.command,
+            })
+        print(json.dumps(out, indent=2))
+        return 0
+    if not fresh:
+        print("no jobs")
+        return 0
+    print(f"{'id':>4}  {'state':<10} {'backend':<7} {'profile':<12} {'created':<19}  progress")
+    for job in fresh:
+        detail = job_progress(job).line()
+        if job.result_model_id is not None:
+            detail += f"  -> model {job.result_model_id}"
+        if job.error and job.state != "succeeded":
+            detail += f"  ({job.error})"
+        print(f"{job.id:>4}  {job.state:<10} {job.backend:<7} {job.profile or '':<12} "
+              f"{job.created.strftime('%Y-%m-%d %H:%M:%S'):<19}  {detail}")
+    return 0
+
+
+def job_cancel(args: argparse.Namespace) -> int:
+    from core.store import open_project
+    from training.jobs import cancel_job
+
+    with open_project(args.db, create=False) as project:
+        job = cancel_job(project, args.id)
+    print(f"job {job.id}: {job.state}" + (f" ({job.error})" if job.error else ""))
+    return 0
+
+
+def job_logs(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from core.store import open_project
+    from core.store.jobs import get_job
+    from training.backends.base import LOG_FILE, tail_file
+
+    with open_project(args.db, create=False) as project, project.session() as s:
+        job = get_job(s, args.id)
+    if job.workdir:
+        print(tail_file(Path(job.workdir) / LOG_FILE, args.tail))
+    return 0

@@ -1,0 +1,230 @@
+"""Fine-tuning jobs of a project: snapshot the labels, write the job folder, submit, follow, register.
+
+A job folder lives next to the project file, `<project>.jobs/<job id>/`:
+  manifest.csv   the frozen label snapshot (path, content_hash, label, split)
+  job.json       the FinetuneConfig the training reads
+  command.txt    the exact torchrun command (local) / job.sbatch: the batch script (slurm)
+  train.log      stdout and stderr of the job
+  out/           metrics.jsonl, resume.pt, best/last.safetensors, result.json (training.finetune)
+
+The store records the job (backend, the profile as used, rendered command, external id, state,
+log tail); everything else is in the folder, so a job can be followed from any process.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from training.backends import FINAL_STATES, SUCCEEDED, BackendError, JobSpec, make_backend
+from training.backends.base import OUT_DIR
+from training.config import FinetuneConfig
+from training.metrics_log import METRICS_FILE, read_metrics
+from training.profiles import Profile
+
+MANIFEST_FILE = "manifest.csv"
+CONFIG_FILE = "job.json"
+LOG_TAIL_LINES = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    epoch: int | None  # epochs finished
+    epochs: int
+    global_step: int | None
+    loss: float | None
+    val_acc: float | None
+    val_balanced_acc: float | None
+    images_per_s: float | None
+
+    def line(self) -> str:
+        parts = [f"epoch {self.epoch or 0}/{self.epochs}"]
+        if self.global_step is not None:
+            parts.append(f"step {self.global_step}")
+        if self.loss is not None:
+            parts.append(f"loss {self.loss:.4f}")
+        if self.images_per_s is not None:
+            parts.append(f"{self.images_per_s:.1f} img/s")
+        if self.val_acc is not None:
+            parts.append(f"val acc {self.val_acc:.3f} balanced {self.val_balanced_acc:.3f}")
+        return "  ".join(parts)
+
+
+def jobs_root(project) -> Path:
+    return Path(project.path).with_suffix(".jobs")
+
+
+def submit_finetune(project, *, base: str, profile: Profile, epochs: int = 10, batch_size: int | None = None,
+                    lr: float | None = None, input_size: int | None = None, in_chans: int | None = None,
+                    class_balanced: bool = False, freeze_stem: bool = False, seed: int = 0, val_fraction: float = 0.2,
+                    num_workers: int | None = None, max_steps_per_epoch: int | None = None, **extra: Any):
+    """Snapshot the labels, write the job folder and submit. Returns the JobRecord (its `command`
+    is the rendered command or batch script). A refused submission leaves the job 'failed' with
+    the scheduler's message, and raises BackendError with it."""
+    from core.store.jobs import create_job, update_job
+    from core.store.snapshots import take_snapshot
+
+    base_meta, base_path = _base_checkpoint(base)
+    with project.session() as s:
+        base_model_id = _register_base(s, base_path, base_meta) if base_meta is not None else None
+        snap = take_snapshot(s, seed=seed, val_fraction=val_fraction)
+        job = create_job(s, backend=profile.backend, profile=profile.name, snapshot_id=snap.id,
+                         base_model_id=base_model_id, state="queued")
+    # The job is committed before anything runs: a crash from here on leaves a visible, failed job.
+    job_dir = jobs_root(project) / str(job.id)
+    try:
+        job_dir.mkdir(parents=True, exist_ok=False)
+        class_names = list(snap.class_names)
+        if base_meta is not None and sorted(base_meta.class_names) == sorted(class_names):
+            class_names = list(base_meta.class_names)  # same classes: keep the trained head as it is
+        _write_manifest(snap.rows, job_dir / MANIFEST_FILE)
+        cfg = FinetuneConfig(
+            manifest=str(job_dir / MANIFEST_FILE), class_names=class_names,
+            base=str(base_path) if base_path else base,
+            input_size=input_size or (base_meta.input_size if base_meta else 224),
+            in_chans=in_chans or (base_meta.in_chans if base_meta else 3),
+            out_dir=str(job_dir / OUT_DIR), epochs=epochs, batch_size=batch_size or (64 if profile.gpus else 16),
+            class_balanced=class_balanced, freeze_stem=freeze_stem, seed=seed, device=profile.device,
+            num_workers=num_workers if num_workers is not None else (8 if profile.gpus else 1),
+            max_steps_per_epoch=max_steps_per_epoch, job_id=str(job.id), snapshot_id=snap.id,
+            parent=str(base_model_id) if base_model_id is not None else None,
+            **({"lr": lr} if lr is not None else {}), **extra,
+        )
+        cfg.save(job_dir / CONFIG_FILE)
+        spec = JobSpec(name=f"inspector-{Path(project.path).stem}-job{job.id}", job_dir=job_dir,
+                       config_path=job_dir / CONFIG_FILE)
+        backend = make_backend(profile)
+        rendered = backend.render(spec)
+        if profile.backend == "local":
+            (job_dir / "command.txt").write_text(rendered + "\n")
+        config = {"finetune": cfg.to_dict(), "profile": {"name": profile.name, **profile.to_dict()}}
+        with project.session() as s:
+            update_job(s, job.id, command=rendered, workdir=str(job_dir), config=config)
+        external_id = backend.submit(spec)
+    except BaseException as e:
+        message = str(e) if isinstance(e, Exception) else type(e).__name__
+        with project.session() as s:
+            update_job(s, job.id, state="failed", error=message or type(e).__name__)
+        raise
+    with project.session() as s:
+        return update_job(s, job.id, external_id=external_id)
+
+
+def refresh_job(project, job_id: int):
+    """Ask the backend, store state and log tail; on success register the best checkpoint as a new
+    model version (parent: the base model; snapshot: the job's). Returns the JobRecord."""
+    from core.store.jobs import get_job, update_job
+
+    with project.session() as s:
+        job = get_job(s, job_id)
+    if job.state in FINAL_STATES and (job.state != SUCCEEDED or job.result_model_id is not None):
+        return job
+    if not job.external_id or not job.workdir:
+        return job  # still being submitted (or the submission failed and said so)
+    backend = make_backend(_profile_of(job))
+    status = backend.status(job.external_id, Path(job.workdir))
+    log_tail = backend.logs(job.external_id, Path(job.workdir), tail=LOG_TAIL_LINES)
+    if status.state == SUCCEEDED:
+        return _register_result(project, job, log_tail)
+    changes: dict[str, Any] = {"state": status.state, "log_tail": log_tail}
+    if status.final and status.state != SUCCEEDED:
+        changes["error"] = status.detail or status.state
+    with project.session() as s:
+        current = get_job(s, job_id)
+        if current.state in FINAL_STATES:  # another process finished it meanwhile
+            return current
+        return update_job(s, job_id, **changes)
+
+
+def cancel_job(project, job_id: int):
+    from core.store.errors import NotFound
+    from core.store.jobs import get_job
+
+    with project.session() as s:
+        job = get_job(s, job_id)
+    if job.state in FINAL_STATES:
+        raise BackendError(f"job {job_id} already {job.state}")
+    if not job.external_id:
+        raise NotFound(f"job {job_id} has no backend id yet (still being submitted)")
+    make_backend(_profile_of(job)).cancel(job.external_id, Path(job.workdir))
+    return refresh_job(project, job_id)
+
+
+def job_progress(job) -> Progress:
+    records = read_metrics(Path(job.workdir or ".") / OUT_DIR / METRICS_FILE) if job.workdir else []
+    epochs = int(job.config.get("finetune", {}).get("epochs", 0))
+    last_step = next((r for r in reversed(records) if r["kind"] == "step"), None)
+    last_epoch = next((r for r in reversed(records) if r["kind"] == "epoch"), None)
+    return Progress(
+        epoch=last_epoch["epoch"] + 1 if last_epoch else None, epochs=epochs,
+        global_step=last_step["global_step"] if last_step else None, loss=last_step["loss"] if last_step else None,
+        val_acc=last_epoch.get("val_acc") if last_epoch else None,
+        val_balanced_acc=last_epoch.get("val_balanced_acc") if last_epoch else None,
+        images_per_s=last_step["images_per_s"] if last_step else None,
+    )
+
+
+def _register_result(project, job, log_tail: str):
+    import json
+
+    from core.model.checkpoint import read_metadata
+    from core.store.jobs import get_job, update_job
+    from core.store.models import register_model
+
+    result_path = Path(job.workdir) / OUT_DIR / "result.json"
+    try:
+        result = json.loads(result_path.read_text())
+        best = Path(result["best_checkpoint"])
+        meta = read_metadata(best)
+    except (OSError, ValueError, KeyError) as e:
+        with project.session() as s:
+            return update_job(s, job.id, state="failed", log_tail=log_tail,
+                              error=f"the job ended well but left no usable result ({e})")
+    with project.session() as s:
+        model_id = register_model(s, best, meta, parent_id=job.base_model_id, snapshot_id=job.snapshot_id,
+                                  name=f"job{job.id}-best")
+        current = get_job(s, job.id)
+        if current.result_model_id is not None:
+            return current
+        return update_job(s, job.id, state=SUCCEEDED, result_model_id=model_id, log_tail=log_tail, error=None)
+
+
+def _profile_of(job) -> Profile:
+    """The profile as it was when submitted (stored with the job), not as the config file says today."""
+    raw = dict(job.config.get("profile") or {})
+    if not raw:
+        raise BackendError(f"job {job.id} has no stored backend profile")
+    return Profile(**raw)
+
+
+def _base_checkpoint(base: str):
+    """(metadata, resolved path) for a checkpoint file; (None, None) for an architecture name."""
+    from core.model import model_names
+    from core.model.checkpoint import read_metadata
+
+    if base in model_names():
+        return None, None
+    path = Path(base).expanduser()
+    if not path.exists():
+        from training.config import ConfigError
+
+        raise ConfigError(f"--base {base!r} is neither an architecture ({', '.join(model_names())}) nor a checkpoint file")
+    return read_metadata(path), path.resolve()
+
+
+def _register_base(session, path: Path, meta) -> int:
+    from core.store.models import register_model
+
+    return register_model(session, path, meta)  # returns the existing id when already known
+
+
+def _write_manifest(rows, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "content_hash", "label", "split"])
+        for r in rows:
+            w.writerow([r.abs_path, r.content_hash or "", r.label, r.split])
+    os.replace(tmp, path)
