@@ -41,6 +41,15 @@ def apply_dark_palette(app: QApplication) -> None:
     p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor("#777777"))
     p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor("#777777"))
     app.setPalette(p)
+    # Fusion draws unchecked boxes in the Base colour: invisible on a dark window without a border.
+    app.setStyleSheet(
+        "QCheckBox::indicator { width: 13px; height: 13px; border: 1px solid #8a8a8a; border-radius: 2px;"
+        " background: #1e1e1e; }"
+        "QCheckBox::indicator:checked { background: #4c9be8; border-color: #4c9be8;"
+        " image: url(none); }"
+        "QCheckBox::indicator:disabled { border-color: #555555; }"
+        "QDockWidget::title { padding: 3px; background: #333333; }"
+    )
 
 
 def run_gui(db: str | None = None, *, screenshot: str | None = None, demo_dir: str | None = None) -> int:
@@ -55,6 +64,9 @@ def run_gui(db: str | None = None, *, screenshot: str | None = None, demo_dir: s
         on_done = shooter.start
     else:
         on_done = None
+    if screenshot:
+        # A failed open or demo must not leave a headless run waiting forever.
+        win.workers.failed.connect(lambda name, _msg: name in ("Open project", "Demo", "Import") and shooter.fail())
     if demo_dir:
         win.prepare_demo(demo_dir, on_done)
     elif db:
@@ -83,6 +95,11 @@ class ScreenshotWhenIdle:
 
     def start(self) -> None:
         self.timer.start()
+
+    def fail(self) -> None:
+        self.timer.stop()
+        self.win.close()
+        QApplication.instance().exit(1)
 
     def _on_tick(self) -> None:
         self.waited += self.timer.interval()

@@ -32,6 +32,7 @@ from app.browser.store_source import StoreTileSource, TileQuery
 from app.browser.thumbnails import ThumbnailProvider
 from app.inspection import Inspection
 from app.labeling import Labeling, LabelOutcome
+from app.models.qt_models_panel import QtModelsPanel
 from app.project_context import ProjectContext, open_context, reload_models
 from app.settings import Settings
 from app.widgets.qt_history_panel import QtHistoryPanel
@@ -73,11 +74,11 @@ class QtMainWindow(QMainWindow):
         self.task_status = QtTaskStatus(self.workers)
         self.inspection = Inspection(self.workers, self.image_view, self.prob_bars, self.attention, self.history, self)
         self.labeling = Labeling(self.workers, self)
-        self.models_panel = None  # created on demand by _build_optional_panels
-        self.jobs_panel = None
 
         self._build_layout()
         self._build_actions()
+        self.models_panel = QtModelsPanel(self.workers)
+        self.models_dock = self.add_panel("Models", self.models_panel)
         self._connect()
         self.welcome.set_recent(self.settings.last_project)
 
@@ -100,9 +101,9 @@ class QtMainWindow(QMainWindow):
         self.center_split = QSplitter(Qt.Orientation.Horizontal)
         self.center_split.addWidget(self.grid)
         self.center_split.addWidget(right)
-        self.center_split.setStretchFactor(0, 1)
+        self.center_split.setStretchFactor(0, 0)  # extra width goes to the image
         self.center_split.setStretchFactor(1, 1)
-        self.center_split.setSizes([560, 560])
+        self.center_split.setSizes([490, 600])
         self.stack.addWidget(self.welcome)
         self.stack.addWidget(self.center_split)
         self.setCentralWidget(self.stack)
@@ -110,8 +111,8 @@ class QtMainWindow(QMainWindow):
         self.filter_dock = self._dock("Filters", self.filters, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.attention_dock = self._dock("Attention", self.attention, Qt.DockWidgetArea.RightDockWidgetArea)
         self.history_dock = self._dock("History", self.history, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.filter_dock.setMinimumWidth(230)
-        self.attention_dock.setMinimumWidth(420)
+        self.filter_dock.setMinimumWidth(220)
+        self.attention_dock.setMinimumWidth(440)
         self.statusBar().addPermanentWidget(self.task_status)
         self._set_workspace_visible(False)
 
@@ -171,6 +172,9 @@ class QtMainWindow(QMainWindow):
         self.labeling.changed.connect(self._on_labels_changed)
         self.labeling.conflict.connect(self._on_label_conflict)
         self.labeling.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.models_panel.use_model.connect(self.reload_models)
+        self.models_panel.predict_requested.connect(self.start_prediction)
+        self.models_panel.filter_requested.connect(self._on_confusion_cell)
 
     def _set_workspace_visible(self, on: bool) -> None:
         self.stack.setCurrentIndex(1 if on else 0)
@@ -203,6 +207,7 @@ class QtMainWindow(QMainWindow):
         self._restore_layout()
         if old is not None and old.project is not ctx.project:
             old.project.close()
+        self.models_panel.set_context(ctx)
         self.project_opened.emit(ctx)
         self._run_query(on_done)
 
@@ -213,6 +218,7 @@ class QtMainWindow(QMainWindow):
         self.inspection.set_context(ctx)
         self.filters.set_classes(ctx.class_names)
         self.legend.set_classes(ctx.class_names)
+        self.models_panel.set_context(ctx)
         self._run_query()
 
     def reload_models(self, model_id: int | None = None) -> None:
@@ -260,6 +266,13 @@ class QtMainWindow(QMainWindow):
         pred = f"   predicted {tile.predicted} ({tile.confidence:.1%})" if tile.predicted else ""
         self.image_title.setText(f"{tile.name}   label {tile.label or '(unlabeled)'}{pred}")
         self.legend.set_current(tile.label)
+
+    def _on_confusion_cell(self, label: str, predicted: str) -> None:
+        """Show the images of one confusion-matrix cell, with the predictions of the model it belongs to."""
+        self.apply_filter(FilterState(labels=(label,), predicted=(predicted,), sort=self.filters.state().sort))
+        chosen = self.models_panel.selected_id
+        if chosen is not None and self.ctx is not None and chosen != self.ctx.model_id:
+            self.reload_models(chosen)
 
     def _on_digit(self, i: int) -> None:
         if self.ctx is not None and i < len(self.ctx.class_names):
@@ -345,8 +358,15 @@ class QtMainWindow(QMainWindow):
         geometry, state = self.settings.window_state()
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
-        if isinstance(state, QByteArray):
-            self.restoreState(state)
+        if isinstance(state, QByteArray) and self.restoreState(state):
+            return
+        QTimer.singleShot(0, self._default_layout)
+
+    def _default_layout(self) -> None:
+        self.resizeDocks([self.filter_dock, self.attention_dock], [230, 560], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.history_dock], [170], Qt.Orientation.Vertical)
+        grid = 3 * self.grid.gridSize().width() + self.grid.verticalScrollBar().sizeHint().width() + 6
+        self.center_split.setSizes([grid, max(self.center_split.width() - grid, 300)])
 
     def closeEvent(self, ev) -> None:
         if self.stack.currentIndex() == 1:

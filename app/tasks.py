@@ -10,6 +10,7 @@ from pathlib import Path
 DEMO_DB = "demo.db"
 DEMO_DATA = "data"
 DEMO_MODEL = "models/demo_aan_s.safetensors"
+DEMO_NOISE = 0.06
 
 
 def import_dataset(ctx, folder: str, db: str, user: str):
@@ -51,19 +52,24 @@ def prepare_demo(ctx, folder: str, user: str, *, n: int | None = None, epochs: i
 
     Idempotent: a second run finds everything and returns at once.
     """
-    from core.data.demo import make_demo_dataset
+    from core.data.demo import CATEGORY, make_demo_dataset
     from core.store.project import open_project
 
     root = Path(folder).expanduser().absolute()
     root.mkdir(parents=True, exist_ok=True)
     data, db, ckpt = root / DEMO_DATA, root / DEMO_DB, root / DEMO_MODEL
-    if not data.exists() or not any(data.iterdir()):
-        ctx.progress(0, 0, "making the demo images")
-        make_demo_dataset(data, **({"n": n} if n else {}))
+    images = data / CATEGORY
+    if not images.exists():
+        def made(done: int, total: int) -> None:
+            ctx.check()
+            ctx.progress(done, total, f"making the demo images {done}/{total}")
+
+        # A few planted label errors, so that the review ranking has something to find.
+        make_demo_dataset(data, noise=DEMO_NOISE, progress=made, **({"n": n} if n else {}))
     ctx.check()
     with open_project(db) as project:
         if _image_count(project) == 0:
-            import_dataset(ctx, str(data), str(db), user)
+            import_dataset(ctx, str(images), str(db), user)
         ctx.check()
         model_id = _demo_model(ctx, project, ckpt, epochs, input_size)
         ctx.check()
@@ -84,7 +90,7 @@ def _demo_model(ctx, project, ckpt: Path, epochs: int, input_size: int) -> int:
 
     with project.session() as s:
         for m in list_models(s):
-            if Path(m.path) == ckpt:
+            if Path(m.path).resolve() == ckpt.resolve():
                 return m.id
     if not ckpt.exists():
         from training.demo_train import train_demo_model
@@ -93,6 +99,16 @@ def _demo_model(ctx, project, ckpt: Path, epochs: int, input_size: int) -> int:
             ctx.check()
             ctx.progress(int(fraction * 1000), 1000, f"training the demo model: {message}")
 
-        train_demo_model(project, ckpt, epochs=epochs, input_size=input_size, progress=step)
+        train_demo_model(_labelled_items(project), ckpt, epochs=epochs, input_size=input_size, progress=step)
     with project.session() as s:
         return register_model(s, str(ckpt), read_metadata(ckpt), name="demo")
+
+
+def _labelled_items(project) -> list[tuple[str, str, str]]:
+    """(path, label, split) of every labelled image, for the demo trainer."""
+    from core.store.queries import ImageFilter, count_images, query_images
+
+    with project.session() as s:
+        flt = ImageFilter(readable=True)
+        rows = query_images(s, flt, sort="id", limit=count_images(s, flt))
+    return [(r.abs_path, r.label, r.split or "train") for r in rows if r.label is not None]

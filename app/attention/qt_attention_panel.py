@@ -50,7 +50,7 @@ class QtAttentionPanel(QWidget):
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(50)
-        self.opacity.setFixedWidth(90)
+        self.opacity.setFixedWidth(110)
         self.opacity.setToolTip("Overlay opacity")
         self.alpha_bars = QtAlphaBars()
         self.alpha_bars.setMinimumHeight(110)
@@ -66,12 +66,14 @@ class QtAttentionPanel(QWidget):
         self.placeholder.setWordWrap(True)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
-        top = QHBoxLayout()
-        top.addWidget(QLabel("Layer"))
-        top.addWidget(self.layer_combo, 1)
-        top.addWidget(QLabel("Overlay"))
-        top.addWidget(self.mode_combo, 1)
-        top.addWidget(self.opacity)
+        top = QGridLayout()
+        top.addWidget(QLabel("Layer"), 0, 0)
+        top.addWidget(self.layer_combo, 0, 1, 1, 3)
+        top.addWidget(QLabel("Overlay"), 1, 0)
+        top.addWidget(self.mode_combo, 1, 1)
+        top.addWidget(QLabel("Opacity"), 1, 2, Qt.AlignmentFlag.AlignRight)
+        top.addWidget(self.opacity, 1, 3)
+        top.setColumnStretch(1, 1)
         bottom = QHBoxLayout()
         bottom.addWidget(self.query_label, 1)
         bottom.addWidget(self.clear_query)
@@ -80,8 +82,9 @@ class QtAttentionPanel(QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(top)
         lay.addWidget(self.alpha_bars)
-        lay.addLayout(self.grid, 1)
+        lay.addLayout(self.grid)
         lay.addWidget(self.placeholder, 1)
+        lay.addStretch(0)
         lay.addLayout(bottom)
 
         self.layer_combo.currentIndexChanged.connect(self._on_layer_changed)
@@ -115,7 +118,7 @@ class QtAttentionPanel(QWidget):
             self.off.clear()
             self.ablation_changed.emit(frozenset())
         with signals_blocked(self.layer_combo):
-            names = [f"{l.layer}: {l.name} ({l.grid[0]}x{l.grid[1]}, {l.num_heads} heads)" for l in result.layers]
+            names = [f"layer {l.layer}  ·  {l.grid[0]}×{l.grid[1]} tokens  ·  {l.num_heads} heads" for l in result.layers]
             if [self.layer_combo.itemText(i) for i in range(self.layer_combo.count())] != names:
                 self.layer_combo.clear()
                 self.layer_combo.addItems(names)

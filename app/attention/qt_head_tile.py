@@ -27,7 +27,14 @@ class _MapCanvas(QWidget):
         self.selected = False
         self.enabled_head = True
         self.setMinimumSize(72, 72)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMaximumHeight(128)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, w: int) -> int:
+        return min(w, 128)
 
     def paintEvent(self, _ev) -> None:
         p = QPainter(self)

@@ -10,8 +10,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -24,29 +22,38 @@ from app.browser.filter_state import SORTS, FilterState
 DEBOUNCE_MS = 200
 
 
-class _ClassList(QListWidget):
-    """Checkable class names; nothing checked means 'any'."""
+class _ClassList(QWidget):
+    """A check box per class; nothing checked means 'any'."""
+
+    itemChanged = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._lay = QVBoxLayout(self)
+        self._lay.setContentsMargins(0, 0, 0, 0)
+        self._lay.setSpacing(1)
+        self.boxes: list[QCheckBox] = []
 
     def set_classes(self, names: list[str]) -> None:
         checked = set(self.checked())
-        with signals_blocked(self):
-            self.clear()
-            for n in names:
-                it = QListWidgetItem(n)
-                it.setFlags(it.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-                it.setCheckState(Qt.CheckState.Checked if n in checked else Qt.CheckState.Unchecked)
-                self.addItem(it)
-        self.setFixedHeight(min(max(len(names), 2), 7) * 20 + 6)
+        for b in self.boxes:
+            self._lay.removeWidget(b)
+            b.deleteLater()
+        self.boxes = []
+        for n in names:
+            b = QCheckBox(n)
+            b.setChecked(n in checked)
+            b.toggled.connect(lambda _on: self.itemChanged.emit())
+            self._lay.addWidget(b)
+            self.boxes.append(b)
 
     def checked(self) -> tuple[str, ...]:
-        return tuple(self.item(i).text() for i in range(self.count())
-                     if self.item(i).checkState() == Qt.CheckState.Checked)
+        return tuple(b.text() for b in self.boxes if b.isChecked())
 
     def set_checked(self, names: tuple[str, ...]) -> None:
-        with signals_blocked(self):
-            for i in range(self.count()):
-                it = self.item(i)
-                it.setCheckState(Qt.CheckState.Checked if it.text() in names else Qt.CheckState.Unchecked)
+        for b in self.boxes:
+            with signals_blocked(b):
+                b.setChecked(b.text() in names)
 
 
 class QtFilterPanel(QWidget):

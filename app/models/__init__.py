@@ -1,0 +1,1 @@
+"""Model versions: lineage, metrics on the current labels, comparisons."""

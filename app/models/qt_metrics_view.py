@@ -1,0 +1,54 @@
+"""Metrics of one model version on the current labels: summary, per-class table, confusion matrix."""
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+
+from app.models.qt_confusion_matrix import QtConfusionMatrix
+
+
+def _fmt(x: float) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
+
+
+class QtMetricsView(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.summary = QLabel("Select a model with predictions")
+        self.summary.setWordWrap(True)
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["class", "precision", "recall", "F1", "support"])
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.confusion = QtConfusionMatrix()
+        self.confusion.setToolTip("Click a cell to show those images in the browser")
+        self.confusion.setMinimumWidth(260)
+        left = QVBoxLayout()
+        left.addWidget(self.summary)
+        left.addWidget(self.table, 1)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(left, 3)
+        lay.addWidget(self.confusion, 2)
+
+    def set_metrics(self, name: str, m) -> None:
+        """m: core.inference.metrics.Metrics."""
+        self.summary.setText(
+            f"<b>{name}</b> on the current labels: {m.n} images · accuracy <b>{m.accuracy:.1%}</b> · "
+            f"balanced {m.balanced_accuracy:.1%} · ECE {m.ece:.3f}")
+        self.table.setRowCount(len(m.per_class))
+        for r, c in enumerate(m.per_class):
+            for col, v in enumerate((c.name, _fmt(c.precision), _fmt(c.recall), _fmt(c.f1), str(c.support))):
+                it = QTableWidgetItem(v)
+                if col:
+                    it.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(r, col, it)
+        self.confusion.set_matrix(m.confusion, [c.name for c in m.per_class])
+
+    def clear(self, text: str) -> None:
+        self.summary.setText(text)
+        self.table.setRowCount(0)
+        self.confusion.set_matrix([], [])

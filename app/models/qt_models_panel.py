@@ -1,0 +1,159 @@
+"""Model versions as a lineage tree, with their metrics on the current labels and comparisons."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.models import tasks
+from app.models.qt_compare_view import QtCompareView
+from app.models.qt_metrics_view import QtMetricsView
+from app.workers import Workers
+
+
+class QtModelsPanel(QWidget):
+    use_model = Signal(int)  # browse with this model's predictions
+    predict_requested = Signal(int)
+    filter_requested = Signal(str, str)  # label, predicted (from a confusion-matrix cell)
+
+    def __init__(self, workers: Workers, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._workers = workers
+        self.ctx = None
+        self.rows: list[tasks.ModelRow] = []
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["model", "id", "arch", "created", "predictions"])
+        self.tree.setColumnWidth(0, 200)
+        self.use_button = QPushButton("Browse with it")
+        self.use_button.setToolTip("Show this model's predictions, confidences and label-error scores in the browser")
+        self.predict_button = QPushButton("Predict")
+        self.predict_button.setToolTip("Predict every image this model has not seen yet")
+        self.compare_with = QComboBox()
+        self.compare_button = QPushButton("Compare")
+        self.compare_button.setToolTip("Compare the selected model (after) with the one chosen here (before)")
+        self.metrics = QtMetricsView()
+        self.compare_view = QtCompareView()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.metrics, "Metrics")
+        self.tabs.addTab(self.compare_view, "Compare")
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.use_button)
+        buttons.addWidget(self.predict_button)
+        buttons.addStretch(1)
+        cmp = QHBoxLayout()
+        cmp.addWidget(QLabel("vs"))
+        cmp.addWidget(self.compare_with, 1)
+        cmp.addWidget(self.compare_button)
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(self.tree, 1)
+        ll.addLayout(buttons)
+        ll.addLayout(cmp)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(self.tabs)
+        split.setStretchFactor(1, 2)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(split)
+
+        self.tree.currentItemChanged.connect(self._on_selection_changed)
+        self.use_button.clicked.connect(lambda: self.selected_id is not None and self.use_model.emit(self.selected_id))
+        self.predict_button.clicked.connect(lambda: self.selected_id is not None and self.predict_requested.emit(self.selected_id))
+        self.compare_button.clicked.connect(self._on_compare_clicked)
+        self.metrics.confusion.cell_clicked.connect(self.filter_requested)
+
+    @property
+    def selected_id(self) -> int | None:
+        it = self.tree.currentItem()
+        return None if it is None else it.data(0, Qt.ItemDataRole.UserRole)
+
+    def set_context(self, ctx) -> None:
+        self.ctx = ctx
+        self.refresh()
+
+    def refresh(self) -> None:
+        if self.ctx is None:
+            return
+        self._workers.start(tasks.list_model_rows, self.ctx.project, name="List models", on_result=self._on_rows)
+
+    def select_model(self, model_id: int) -> None:
+        for it in self._items():
+            if it.data(0, Qt.ItemDataRole.UserRole) == model_id:
+                self.tree.setCurrentItem(it)
+
+    def compare(self, before: int, after: int) -> None:
+        self.select_model(after)
+        self.compare_with.setCurrentIndex(max(self.compare_with.findData(before), 0))
+        self._on_compare_clicked()
+
+    def _items(self) -> list[QTreeWidgetItem]:
+        out, stack = [], [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
+        while stack:
+            it = stack.pop()
+            out.append(it)
+            stack.extend(it.child(i) for i in range(it.childCount()))
+        return out
+
+    def _on_rows(self, rows: list[tasks.ModelRow]) -> None:
+        keep = self.selected_id if self.selected_id is not None else (self.ctx.model_id if self.ctx else None)
+        self.rows = rows
+        self.tree.clear()
+        items: dict[int, QTreeWidgetItem] = {}
+        current = self.ctx.model_id if self.ctx else None
+        for row in sorted(rows, key=lambda r: r.record.id):
+            m = row.record
+            text = m.name + ("  (browsing)" if m.id == current else "")
+            it = QTreeWidgetItem([text, str(m.id), m.arch, m.created.strftime("%Y-%m-%d %H:%M"), str(row.predictions)])
+            it.setData(0, Qt.ItemDataRole.UserRole, m.id)
+            parent = items.get(m.parent_id)
+            (parent.addChild(it) if parent is not None else self.tree.addTopLevelItem(it))
+            items[m.id] = it
+        self.tree.expandAll()
+        self.compare_with.clear()
+        for row in rows:
+            self.compare_with.addItem(f"{row.record.name} (id {row.record.id})", row.record.id)
+        if keep in items:
+            self.tree.setCurrentItem(items[keep])
+        elif items:
+            self.tree.setCurrentItem(items[max(items)])
+
+    def _on_selection_changed(self, *_args) -> None:
+        mid = self.selected_id
+        row = next((r for r in self.rows if r.record.id == mid), None)
+        self.predict_button.setEnabled(row is not None)
+        self.use_button.setEnabled(row is not None and row.predictions > 0)
+        if row is None or row.predictions == 0:
+            self.metrics.clear("No predictions from this model yet: press Predict." if row else "")
+            return
+        self._workers.start(tasks.metrics, self.ctx.project, mid, name="Model metrics", on_result=self._on_metrics)
+
+    def _on_metrics(self, r) -> None:
+        model_id, m = r
+        if model_id != self.selected_id:
+            return
+        name = next((x.record.name for x in self.rows if x.record.id == model_id), str(model_id))
+        self.metrics.set_metrics(name, m)
+
+    def _on_compare_clicked(self) -> None:
+        after, before = self.selected_id, self.compare_with.currentData()
+        if after is None or before is None or self.ctx is None:
+            return
+        names = {r.record.id: r.record.name for r in self.rows}
+        self.compare_view.summary.setText("Comparing…")
+        self.tabs.setCurrentWidget(self.compare_view)
+        self._workers.start(tasks.compare, self.ctx.project, before, after, name="Compare models",
+                            on_result=lambda r: self.compare_view.set_comparison(
+                                names.get(before, str(before)), names.get(after, str(after)), *r))
