@@ -5,12 +5,13 @@ import csv
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import InspectorError
+from core.store.paths import join_root
 from core.store.schema import Dataset, Image, ImageClass, Label
 
 img = Image.__table__
@@ -36,7 +37,7 @@ def export_csv(session: Session, out: str | os.PathLike) -> ExportReport:
         w = csv.writer(f)
         w.writerow(COLUMNS)
         for r in _rows(session, report):
-            w.writerow([r.rel_path, r.name or "", r.split or "", _join(r.root, r.rel_path), r.content_hash or "",
+            w.writerow([r.rel_path, r.name or "", r.split or "", join_root(r.root, r.rel_path), r.content_hash or "",
                         r.version or 0, r.updated_by or "", int(bool(r.readable)), r.id])
             report.written += 1
     os.replace(tmp, out)
@@ -59,7 +60,7 @@ def export_imagefolder(session: Session, out_dir: str | os.PathLike) -> ExportRe
             continue
         target = _safe_dir(out_dir, r.name) / r.rel_path.replace("/", "__")
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(_join(r.root, r.rel_path), target)
+        os.symlink(join_root(r.root, r.rel_path), target)
         report.written += 1
     return report
 
@@ -85,6 +86,3 @@ def _safe_dir(out_dir: Path, label: str) -> Path:
         raise InspectorError(f"class name {label!r} cannot be a folder name")
     return out_dir / label
 
-
-def _join(root: str, rel: str) -> str:
-    return str(Path(root).joinpath(*PurePosixPath(rel).parts))

@@ -5,9 +5,9 @@ Every change writes the current label (table `label`, with a version counter), i
 Undo and redo are new groups of new events, never deletions; they work per user like an editor's
 stack, replayed from that user's groups, so any process sees the same stack.
 
-Each function starts by inserting its label_group row: the first statement of the transaction is a
-write, so SQLite takes the write lock at once (waiting up to busy_timeout for another writer) and
-everything read afterwards is the latest committed state.
+Transactions start at the first write (see core.store.engine). `set_label` reads first and then
+writes conditionally on the version it read; the bulk functions and undo/redo insert their
+label_group row first, so everything they read afterwards is read under the write lock.
 """
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session, aliased
 
 from core.errors import InspectorError
 from core.store.classes import class_id as _class_id
+from core.store.classes import class_names
 from core.store.clock import from_db, utcnow
-from core.store.errors import LabelConflict, NotFound
+from core.store.errors import LabelConflict, NotFound, UnknownClass
 from core.store.records import GroupResult, LabelEventRecord, LabelState
 from core.store.schema import Image, ImageClass, Label, LabelEvent, LabelGroup
 from core.store.users import resolve_user
@@ -31,17 +32,50 @@ CHUNK = 500  # rows per IN (...) list: well under SQLite's variable limit
 def set_label(session: Session, image_id: int, label: str | None, *, user: str | None = None,
               source: str = "manual", expected_version: int | None = None) -> LabelState:
     """Set one image's label (None = unlabeled). With `expected_version`, refuse with LabelConflict if
-    anyone changed the label since the caller read that version."""
+    anyone changed the label since the caller read that version.
+
+    The hot path of labelling (one statement to read, four to write): read the current row, then
+    write conditionally on the version read. If another process wrote in between, the conditional
+    UPDATE matches no row: with `expected_version` that is a conflict; without, we re-read (now
+    inside our write transaction, so nobody can move it again) and write on top."""
     if source not in ("manual", "bulk", "import"):
         raise InspectorError(f"label source must be manual, bulk or import, not {source!r}")
     user = resolve_user(user)
-    new_id = _class_id(session, label)
-    group_id = _new_group(session, user, source)
-    versions = None if expected_version is None else {image_id: expected_version}
-    changed = _apply(session, {image_id: new_id}, user=user, source=source, group_id=group_id, expected=versions)
-    _finish_group(session, group_id, len(changed))
-    state = label_state(session, image_id)
-    return state if not changed else _with_group(state, group_id)
+    new_id_q = select(ImageClass.id).where(ImageClass.name == label).scalar_subquery()
+    group_id = None
+    for _attempt in range(2):
+        row = session.execute(
+            select(Label.class_id, Label.version, Label.updated_by, Label.updated_at, new_id_q)
+            .where(Label.image_id == image_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"no image with id {image_id}")
+        cur_id, version, by, at, new_id = row
+        if label is not None and new_id is None:
+            raise UnknownClass(label, class_names(session))
+        if expected_version is not None and version != expected_version:
+            raise _conflict(session, image_id, expected_version)
+        if cur_id == new_id:
+            if group_id is not None:
+                _finish_group(session, group_id, 0)
+            return LabelState(image_id, label, version, by, from_db(at))
+        if group_id is None:
+            group_id = _new_group(session, user, source, size=1)  # first write: the transaction starts here
+        now = utcnow()
+        moved = session.execute(
+            update(Label).where(Label.image_id == image_id, Label.version == version)
+            .values(class_id=new_id, version=version + 1, source=source, updated_by=user, updated_at=now)
+        ).rowcount == 0
+        if not moved:
+            break
+        if expected_version is not None:
+            raise _conflict(session, image_id, expected_version)
+    else:  # unreachable on SQLite: the second read happens under our write lock
+        raise _conflict(session, image_id, version)
+    session.execute(update(Image).where(Image.id == image_id).values(class_id=new_id))
+    session.execute(insert(LabelEvent).values(image_id=image_id, group_id=group_id, old_class_id=cur_id,
+                                              new_class_id=new_id, user=user, time=now, source=source))
+    return LabelState(image_id, label, version + 1, user, from_db(now), group_id)
 
 
 def bulk_set_labels(session: Session, image_ids: Iterable[int], label: str | None, *, user: str | None = None,
@@ -132,13 +166,9 @@ def label_state(session: Session, image_id: int) -> LabelState:
 
 # -- internals ---------------------------------------------------------------------------------
 
-def _with_group(state: LabelState, group_id: int) -> LabelState:
-    return LabelState(state.image_id, state.label, state.version, state.updated_by, state.updated_at, group_id)
-
-
-def _new_group(session: Session, user: str, source: str, target: int | None = None) -> int:
+def _new_group(session: Session, user: str, source: str, target: int | None = None, size: int = 0) -> int:
     return session.execute(
-        insert(LabelGroup).values(user=user, source=source, target_group_id=target, created=utcnow(), size=0)
+        insert(LabelGroup).values(user=user, source=source, target_group_id=target, created=utcnow(), size=size)
         .returning(LabelGroup.id)
     ).scalar_one()
 

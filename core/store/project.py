@@ -12,7 +12,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.store import migrate
-from core.store.engine import make_engine
+from core.store.engine import SYNCHRONOUS, make_engine
 from core.store.errors import StoreError
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -57,8 +57,9 @@ class Project:
         return f"Project({str(self.path)!r})"
 
 
-def open_project(path: str | os.PathLike, *, create: bool = True) -> Project:
-    """Open (and if needed create, then migrate to the newest schema) a project file."""
+def open_project(path: str | os.PathLike, *, create: bool = True, synchronous: str = SYNCHRONOUS) -> Project:
+    """Open (and if needed create, then migrate to the newest schema) a project file.
+    `synchronous="FULL"` makes every commit survive power loss too (see core.store.engine)."""
     path = Path(path).expanduser().absolute()
     if not path.exists():
         if not create:
@@ -71,7 +72,7 @@ def open_project(path: str | os.PathLike, *, create: bool = True) -> Project:
         with open(path, "rb") as f:
             if f.read(16) != SQLITE_MAGIC:
                 raise StoreError(f"{path}: not an Inspector project (not an SQLite file)")
-    engine = make_engine(path)
+    engine = make_engine(path, synchronous=synchronous)
     try:
         migrate.upgrade(engine)
     except DatabaseError as e:

@@ -10,7 +10,7 @@ import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -19,6 +19,7 @@ from core.errors import InspectorError
 from core.store.classes import class_ids, class_names
 from core.store.clock import to_db
 from core.store.errors import NotFound, UnknownClass
+from core.store.paths import join_root
 from core.store.records import ImageRecord
 from core.store.schema import Dataset, Image, ImageClass, Label, LabelEvent, Prediction, ReviewScore
 
@@ -26,6 +27,8 @@ SORTS = ("name", "-name", "confidence", "-confidence", "score", "-score", "id", 
 __all__ = ["ImageFilter", "SORTS", "class_names", "count_images", "get_image", "query_images", "image_records"]
 
 img = Image.__table__
+_RECORD_COLUMNS = ("id", "rel_path", "split", "mask_rel_path", "content_hash", "width", "height", "channels",
+                   "readable", "error", "category", "missing", "dataset_id", "size_bytes")
 pred = Prediction.__table__
 rev = ReviewScore.__table__
 ev = LabelEvent.__table__
@@ -79,41 +82,38 @@ def image_records(session: Session, ids: Sequence[int], *, model_id: int | None 
     """Full records for the given ids, in the given order (ids that do not exist are left out)."""
     if not ids:
         return []
-    cols = [img, Dataset.root, Label.version, ImageClass.name.label("label_name")]
-    stmt = (select(*cols).join(Dataset, Dataset.id == img.c.dataset_id)
-            .outerjoin(Label, Label.image_id == img.c.id)
-            .outerjoin(ImageClass, ImageClass.id == img.c.class_id))
+    # Core tables and only what ImageRecord needs: the ORM result path and unused columns (such as
+    # the `added` timestamp, parsed per row) cost more than the query itself on a 200-row page.
+    ds, lab, cls = Dataset.__table__, Label.__table__, ImageClass.__table__
+    cols = [img.c[c] for c in _RECORD_COLUMNS] + [ds.c.root, lab.c.version, cls.c.name]
+    stmt = (select(*cols).join(ds, ds.c.id == img.c.dataset_id)
+            .outerjoin(lab, lab.c.image_id == img.c.id)
+            .outerjoin(cls, cls.c.id == img.c.class_id))
     if model_id is not None:
-        pcls = ImageClass.__table__.alias("pcls")
-        stmt = (stmt.add_columns(pcls.c.name.label("pred_name"), pred.c.confidence, rev.c.score, rev.c.reason)
+        pcls = cls.alias("pcls")
+        stmt = (stmt.add_columns(pcls.c.name, pred.c.confidence, rev.c.score, rev.c.reason)
                 .outerjoin(pred, and_(pred.c.model_id == model_id, pred.c.image_id == img.c.id))
                 .outerjoin(pcls, pcls.c.id == pred.c.class_id)
                 .outerjoin(rev, and_(rev.c.model_id == model_id, rev.c.image_id == img.c.id)))
     rows = {}
     for i in range(0, len(ids), 500):
         for r in session.execute(stmt.where(img.c.id.in_(list(ids[i:i + 500])))):
-            rows[r.id] = r
-    return [_record(rows[i], model_id is not None) for i in ids if i in rows]
+            rows[r[0]] = r
+    return [_record(rows[i]) for i in ids if i in rows]
 
 
 # -- internals ---------------------------------------------------------------------------------
 
-def _record(r, with_model: bool) -> ImageRecord:
-    root = r.root
+def _record(r) -> ImageRecord:
+    (iid, rel, split, mask, chash, w, h, ch, readable, error, category, missing, ds_id, size,
+     root, version, label, *model) = r
+    predicted, confidence, score, reason = model or (None, None, None, None)
     return ImageRecord(
-        id=r.id, rel_path=r.rel_path, abs_path=_join(root, r.rel_path), label=r.label_name,
-        label_version=r.version or 0, split=r.split,
-        mask_path=_join(root, r.mask_rel_path) if r.mask_rel_path else None,
-        content_hash=r.content_hash, width=r.width, height=r.height, channels=r.channels,
-        readable=bool(r.readable), error=r.error, category=r.category, missing=bool(r.missing),
-        dataset_id=r.dataset_id, size_bytes=r.size_bytes,
-        predicted=r.pred_name if with_model else None, confidence=r.confidence if with_model else None,
-        score=r.score if with_model else None, reason=r.reason if with_model else None,
+        id=iid, rel_path=rel, abs_path=join_root(root, rel), label=label, label_version=version or 0,
+        split=split, mask_path=join_root(root, mask) if mask else None, content_hash=chash, width=w, height=h,
+        channels=ch, readable=bool(readable), error=error, category=category, missing=bool(missing),
+        dataset_id=ds_id, size_bytes=size, predicted=predicted, confidence=confidence, score=score, reason=reason,
     )
-
-
-def _join(root: str, rel: str) -> str:
-    return str(Path(root).joinpath(*PurePosixPath(rel).parts))
 
 
 def _ids_of(session: Session, names: Sequence[str]) -> list[int]:

@@ -11,7 +11,7 @@ import csv
 import json
 import os
 from collections import defaultdict
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import func, insert, select, update
@@ -21,6 +21,7 @@ from core.errors import InspectorError
 from core.store.classes import class_names
 from core.store.clock import from_db, utcnow
 from core.store.errors import NotFound
+from core.store.paths import join_root
 from core.store.records import SnapshotRecord, SnapshotRow
 from core.store.schema import Dataset, Image, ImageClass, LabelEvent, Snapshot
 from core.store.schema import SnapshotRow as SnapshotRowTable
@@ -50,7 +51,7 @@ def take_snapshot(session: Session, *, seed: int = 0, val_fraction: float = 0.2,
     generated = "val" not in splits.values()
     if generated:
         splits.update(_stratified_val(rows, names, seed, val_fraction))
-    values = [{"snapshot_id": snap_id, "image_id": r.id, "abs_path": _join(r.root, r.rel_path),
+    values = [{"snapshot_id": snap_id, "image_id": r.id, "abs_path": join_root(r.root, r.rel_path),
                "content_hash": r.content_hash, "label": r.name, "split": splits[r.id]} for r in rows]
     for k in range(0, len(values), CHUNK):
         session.execute(insert(SnapshotRowTable.__table__), values[k:k + CHUNK])
@@ -114,6 +115,3 @@ def _stratified_val(rows, names: list[str], seed: int, fraction: float) -> dict[
             out[ids[int(i)]] = "val"
     return out
 
-
-def _join(root: str, rel: str) -> str:
-    return str(Path(root).joinpath(*PurePosixPath(rel).parts))

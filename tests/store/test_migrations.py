@@ -108,7 +108,12 @@ def test_pragmas_are_set_on_every_connection(project):
         assert pragma("journal_mode") == "wal"
         assert pragma("foreign_keys") == 1
         assert pragma("busy_timeout") == 5000
-        assert pragma("synchronous") == 2  # FULL
+        assert pragma("synchronous") == 1  # NORMAL: survives a process kill (see engine.py)
+
+
+def test_full_synchronous_on_request(tmp_path):
+    with open_project(tmp_path / "p.db", synchronous="full") as project, project.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
 
 
 def test_newer_schema_is_refused(tmp_path):
