@@ -138,8 +138,8 @@ def _scratch(rng: np.random.Generator, g: _Grid, background: np.ndarray) -> tupl
     mid = (start + end) / 2 + bend
     pts = (1 - t) ** 2 * start + 2 * (1 - t) * t * mid + t**2 * end
     d, u = _polyline_distance(pts, g)
-    width = rng.uniform(0.6, 1.8)
-    contrast = rng.uniform(0.09, 0.24) * (1 if rng.random() < 0.65 else -1)
+    width = rng.uniform(1.0, 2.4)
+    contrast = rng.uniform(0.12, 0.3) * (1 if rng.random() < 0.65 else -1)
     taper = np.sin(np.pi * np.clip(u, 0, 1)) ** 0.4  # fades out at both ends
     field = contrast * taper * np.exp(-0.5 * (d / width) ** 2)
     return field, _GREY
@@ -156,14 +156,14 @@ def _crack(rng: np.random.Generator, g: _Grid, background: np.ndarray) -> tuple[
     """A jagged dark fissure, sometimes branched, with a faint bright lip."""
     s = g.size
     psi = rng.uniform(0, 2 * np.pi)
-    main = _walk(rng, rng.uniform(0.15 * s, 0.85 * s, size=2), psi, int(rng.integers(10, 28)), s)
+    main = _walk(rng, rng.uniform(0.15 * s, 0.85 * s, size=2), psi, int(rng.integers(14, 30)), s)
     d, _ = _polyline_distance(main, g)
     if rng.random() < 0.6:
         at = main[int(rng.integers(2, len(main) - 1))]
         branch = _walk(rng, at, psi + rng.choice([-1, 1]) * rng.uniform(0.5, 1.2), int(rng.integers(4, 12)), s)
         d = np.minimum(d, _polyline_distance(branch, g)[0])
-    width = rng.uniform(0.6, 1.3)
-    depth = rng.uniform(0.1, 0.3)
+    width = rng.uniform(0.8, 1.6)
+    depth = rng.uniform(0.15, 0.35)
     field = -depth * np.exp(-0.5 * (d / width) ** 2) + 0.25 * depth * np.exp(-0.5 * ((d - 2.2 * width) / width) ** 2)
     return field, _GREY
 
@@ -182,13 +182,13 @@ def _spot(rng: np.random.Generator, g: _Grid, background: np.ndarray) -> tuple[n
     yy, xx = g.yy[lo[0]:hi[0], lo[1]:hi[1]], g.xx[lo[0]:hi[0], lo[1]:hi[1]]
     for _ in range(int(rng.integers(1, 4))):
         cy, cx = centre + np.clip(rng.normal(0, 10, size=2), -30, 30)
-        ry, rx = rng.uniform(2.5, 11, size=2)
+        ry, rx = rng.uniform(3.5, 12, size=2)
         rot = rng.uniform(0, np.pi)
         dy, dx = yy - cy, xx - cx
         a = (dy * np.cos(rot) + dx * np.sin(rot)) / ry
         b = (-dy * np.sin(rot) + dx * np.cos(rot)) / rx
         r = np.sqrt(a**2 + b**2)
-        blob = sign * rng.uniform(0.08, 0.25) / (1 + np.exp(np.minimum((r - 1) * 6, 50.0)))
+        blob = sign * rng.uniform(0.1, 0.28) / (1 + np.exp(np.minimum((r - 1) * 6, 50.0)))
         window[...] = np.where(np.abs(blob) > np.abs(window), blob, window)
     return field, _GREY
 
@@ -197,16 +197,16 @@ def _contamination(rng: np.random.Generator, g: _Grid, background: np.ndarray) -
     """An irregular stain (oil, residue): smooths out the brushing and shifts the tone locally."""
     s = g.size
     cy, cx = rng.uniform(0.2 * s, 0.8 * s, size=2)
-    radius = rng.uniform(10, 30)
+    radius = rng.uniform(14, 34)
     r2 = ((g.yy - cy) ** 2 + (g.xx - cx) ** 2) / (2 * radius**2)
     shape = np.exp(-r2) + 0.4 * _filtered_noise(rng, g, 0.03, 0.03) * np.exp(-r2 / 4)
-    cover = 1 / (1 + np.exp(-(shape - 0.5) * 14))
+    cover = 1 / (1 + np.exp(np.clip(-(shape - 0.5) * 24, -50, 50)))
     # Flatten the brushing under the stain but keep the illumination: pull towards a low-pass copy.
     lowpass = np.fft.irfft2(np.fft.rfft2(background) * np.exp(-(g.fx**2 + g.fy**2) / 0.02**2), s=(s, s))
     smudge = 0.6 * (lowpass - background)
     dark = rng.random() < 0.65
-    level = rng.uniform(0.07, 0.16) * (-1 if dark else 1)
-    speckle = 0.02 * _filtered_noise(rng, g, 0.25, 0.25)
+    level = rng.uniform(0.1, 0.2) * (-1 if dark else 1)
+    speckle = 0.035 * _filtered_noise(rng, g, 0.25, 0.25)  # grainy residue, unlike the brushing
     field = cover * (smudge + level + speckle)
     # Oil and rust darken blue most (a brown stain); dried residue lightens towards warm white.
     colour = np.array([0.7, 0.88, 1.0]) if dark else np.array([1.0, 0.95, 0.88])
