@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+# Register the plugins we accept now rather than lazily inside scan worker threads.
+from PIL import BmpImagePlugin, JpegImagePlugin, PngImagePlugin, TiffImagePlugin, WebPImagePlugin  # noqa: F401
 
 from core.data.errors import ImageDecodeError
 
