@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 # Register the plugins we accept now rather than lazily inside scan worker threads.
 from PIL import BmpImagePlugin, JpegImagePlugin, PngImagePlugin, TiffImagePlugin, WebPImagePlugin  # noqa: F401
 
@@ -137,6 +137,8 @@ def _read(path: str | os.PathLike) -> bytes:
 
 def _upright(img: Image.Image) -> Image.Image:
     try:
+        if img.getexif().get(ExifTags.Base.Orientation, 1) == 1:
+            return img  # exif_transpose would copy the whole image for nothing
         return ImageOps.exif_transpose(img) or img
     except Exception:
         # A broken EXIF block should not cost the user the image; show it as stored.
