@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from core.errors import InspectorError
 from core.store.classes import class_ids
 from core.store.models import get_model
-from core.store.schema import Prediction, ReviewScore
+from core.store.errors import NotFound
+from core.store.schema import Image, Prediction, ReviewScore
 
 CHUNK = 5000
 pred = Prediction.__table__
@@ -32,6 +33,7 @@ def save_predictions(session: Session, model_id: int, image_ids: Sequence[int], 
                              f"{len(model.class_names)} classes of model {model.name}")
     if not np.isfinite(p).all():
         raise InspectorError("probabilities contain NaN or infinity")
+    paths = _rel_paths(session, ids.tolist())
     known = class_ids(session)
     to_class = [known.get(n) for n in model.class_names]
     order = np.argsort(-p, axis=1)
@@ -40,6 +42,7 @@ def save_predictions(session: Session, model_id: int, image_ids: Sequence[int], 
     second = p[np.arange(len(p)), order[:, 1]] if p.shape[1] > 1 else np.zeros(len(p), np.float32)
     entropy = -(p * np.log(np.clip(p, 1e-12, None))).sum(axis=1)
     rows = [{"model_id": model_id, "image_id": int(i), "top_index": int(t), "class_id": to_class[int(t)],
+             "rel_path": paths[int(i)],
              "confidence": float(c), "margin": float(c - s), "entropy": float(e),
              "probs": p[k].astype("<f4").tobytes()}
             for k, (i, t, c, s, e) in enumerate(zip(ids, top, conf, second, entropy))]
@@ -50,6 +53,17 @@ def save_predictions(session: Session, model_id: int, image_ids: Sequence[int], 
                         [{"iid": r["image_id"]} for r in chunk])
         session.execute(insert(pred), chunk)
     return len(rows)
+
+
+def _rel_paths(session: Session, ids: list[int]) -> dict[int, str]:
+    img = Image.__table__
+    out: dict[int, str] = {}
+    for k in range(0, len(ids), 500):
+        out.update(session.execute(select(img.c.id, img.c.rel_path).where(img.c.id.in_(ids[k:k + 500]))).all())
+    missing = [i for i in ids if i not in out]
+    if missing:
+        raise NotFound(f"no image with id {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    return out
 
 
 def predicted_image_ids(session: Session, model_id: int) -> set[int]:

@@ -174,9 +174,13 @@ def _ordered(stmt: Select, flt: ImageFilter, sort: str) -> Select:
     desc = sort.startswith("-")
     key = sort.lstrip("-")
     col = {"name": img.c.rel_path, "id": img.c.id, "confidence": pred.c.confidence, "score": rev.c.score}[key]
+    tie = pred.c.image_id if key == "confidence" else rev.c.image_id if key == "score" else img.c.id
+    if key == "name" and flt.predicted is not None:
+        # The same order, from prediction's copy of rel_path: ix_prediction_class_path serves it.
+        col, tie = pred.c.rel_path, pred.c.image_id
     if key == "id":
         return stmt.order_by(col.desc() if desc else col)
-    return stmt.order_by(col.desc(), img.c.id.desc()) if desc else stmt.order_by(col, img.c.id)
+    return stmt.order_by(col.desc(), tie.desc()) if desc else stmt.order_by(col, tie)
 
 
 def _resolve(session: Session, id_or_path: int | str) -> int:

@@ -171,8 +171,11 @@ class Model(Base):
 class Prediction(Base):
     __tablename__ = "prediction"
     __table_args__ = (
-        Index("ix_prediction_class_conf", "model_id", "class_id", "confidence"),
-        Index("ix_prediction_conf", "model_id", "confidence"),
+        # Each ends with image_id, the tie-breaker of every order: a page is one index range scan
+        # that stops after offset + limit entries, with no sort.
+        Index("ix_prediction_class_conf", "model_id", "class_id", "confidence", "image_id"),
+        Index("ix_prediction_class_path", "model_id", "class_id", "rel_path", "image_id"),
+        Index("ix_prediction_conf", "model_id", "confidence", "image_id"),
         Index("ix_prediction_image", "image_id"),
     )
 
@@ -180,6 +183,9 @@ class Prediction(Base):
     image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"), primary_key=True)
     top_index: Mapped[int] = mapped_column(Integer)  # index into model.class_names
     class_id: Mapped[int | None] = mapped_column(ForeignKey("class.id"))  # same class in project terms
+    # Copy of image.rel_path (which never changes: a new path is a new image) so "predicted as X,
+    # sorted by name" is an index scan instead of a join and a sort over every such image.
+    rel_path: Mapped[str] = mapped_column(Text)
     confidence: Mapped[float] = mapped_column(Float)
     margin: Mapped[float] = mapped_column(Float)
     entropy: Mapped[float] = mapped_column(Float)
@@ -188,7 +194,7 @@ class Prediction(Base):
 
 class ReviewScore(Base):
     __tablename__ = "review_score"
-    __table_args__ = (Index("ix_review_score_model_score", "model_id", "score"),)
+    __table_args__ = (Index("ix_review_score_model_score", "model_id", "score", "image_id"),)
 
     model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"), primary_key=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"), primary_key=True)

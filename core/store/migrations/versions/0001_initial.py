@@ -102,13 +102,15 @@ def upgrade() -> None:
         sa.Column("image_id", sa.Integer(), sa.ForeignKey("image.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("top_index", sa.Integer(), nullable=False),
         sa.Column("class_id", sa.Integer(), sa.ForeignKey("class.id")),
+        sa.Column("rel_path", sa.Text(), nullable=False),
         sa.Column("confidence", sa.Float(), nullable=False),
         sa.Column("margin", sa.Float(), nullable=False),
         sa.Column("entropy", sa.Float(), nullable=False),
         sa.Column("probs", sa.LargeBinary(), nullable=False),
     )
-    op.create_index("ix_prediction_class_conf", "prediction", ["model_id", "class_id", "confidence"])
-    op.create_index("ix_prediction_conf", "prediction", ["model_id", "confidence"])
+    op.create_index("ix_prediction_class_conf", "prediction", ["model_id", "class_id", "confidence", "image_id"])
+    op.create_index("ix_prediction_class_path", "prediction", ["model_id", "class_id", "rel_path", "image_id"])
+    op.create_index("ix_prediction_conf", "prediction", ["model_id", "confidence", "image_id"])
     op.create_index("ix_prediction_image", "prediction", ["image_id"])
 
 

@@ -43,7 +43,7 @@ def upgrade() -> None:
         sa.Column("score", sa.Float(), nullable=False),
         sa.Column("reason", sa.Text()),
     )
-    op.create_index("ix_review_score_model_score", "review_score", ["model_id", "score"])
+    op.create_index("ix_review_score_model_score", "review_score", ["model_id", "score", "image_id"])
     op.create_table(
         "job",
         sa.Column("id", sa.Integer(), primary_key=True),
