@@ -32,6 +32,7 @@ from app.browser.store_source import StoreTileSource, TileQuery
 from app.browser.thumbnails import ThumbnailProvider
 from app.inspection import Inspection
 from app.labeling import Labeling, LabelOutcome
+from app.jobs.qt_jobs_panel import QtJobsPanel
 from app.models.qt_models_panel import QtModelsPanel
 from app.project_context import ProjectContext, open_context, reload_models
 from app.settings import Settings
@@ -79,6 +80,8 @@ class QtMainWindow(QMainWindow):
         self._build_actions()
         self.models_panel = QtModelsPanel(self.workers)
         self.models_dock = self.add_panel("Models", self.models_panel)
+        self.jobs_panel = QtJobsPanel(self.workers)
+        self.jobs_dock = self.add_panel("Jobs", self.jobs_panel)
         self._connect()
         self.welcome.set_recent(self.settings.last_project)
 
@@ -144,6 +147,10 @@ class QtMainWindow(QMainWindow):
         e = self.menuBar().addMenu("&Edit")
         self.undo_action = self._action(e, "&Undo label change", self.labeling.undo, QKeySequence("Ctrl+Z"))
         self.redo_action = self._action(e, "&Redo label change", self.labeling.redo, QKeySequence("Ctrl+Shift+Z"))
+        t = self.menuBar().addMenu("&Model")
+        self._action(t, "&Fine-tune…", self.open_finetune_dialog, QKeySequence("Ctrl+T"))
+        self._action(t, "&Predict with the current model", lambda: self.ctx and self.ctx.model_id and
+                     self.start_prediction(self.ctx.model_id))
         self.view_menu = self.menuBar().addMenu("&View")
         for d in (self.filter_dock, self.attention_dock, self.history_dock):
             self.view_menu.addAction(d.toggleViewAction())
@@ -175,6 +182,8 @@ class QtMainWindow(QMainWindow):
         self.models_panel.use_model.connect(self.reload_models)
         self.models_panel.predict_requested.connect(self.start_prediction)
         self.models_panel.filter_requested.connect(self._on_confusion_cell)
+        self.jobs_panel.finetune_requested.connect(self.open_finetune_dialog)
+        self.jobs_panel.predict_and_compare.connect(self.predict_and_compare)
 
     def _set_workspace_visible(self, on: bool) -> None:
         self.stack.setCurrentIndex(1 if on else 0)
@@ -208,6 +217,7 @@ class QtMainWindow(QMainWindow):
         if old is not None and old.project is not ctx.project:
             old.project.close()
         self.models_panel.set_context(ctx)
+        self.jobs_panel.set_context(ctx)
         self.project_opened.emit(ctx)
         self._run_query(on_done)
 
@@ -219,6 +229,7 @@ class QtMainWindow(QMainWindow):
         self.filters.set_classes(ctx.class_names)
         self.legend.set_classes(ctx.class_names)
         self.models_panel.set_context(ctx)
+        self.jobs_panel.set_context(ctx)
         self._run_query()
 
     def reload_models(self, model_id: int | None = None) -> None:
@@ -234,9 +245,33 @@ class QtMainWindow(QMainWindow):
         return self.workers.start(predict, self.ctx.project, model_id, name="Predict", user_visible=True,
                                   on_result=lambda report: self._on_predicted(report, model_id), on_done=on_done)
 
+    def predict_and_compare(self, new_id: int, base_id: int | None) -> None:
+        """After a fine-tune: predict with the new version, then show it against its base."""
+        base = base_id if base_id is not None else (self.ctx.model_id if self.ctx else None)
+
+        def compare() -> None:
+            if base is not None and base != new_id:
+                self.models_panel.compare(base, new_id)
+            self.models_dock.raise_()
+
+        self.start_prediction(new_id, on_done=compare)
+
+    def open_finetune_dialog(self):
+        from app.jobs.qt_finetune_dialog import QtFinetuneDialog
+
+        if self.ctx is None:
+            return None
+        dialog = QtFinetuneDialog(self.ctx.project, self.ctx.models, self.ctx.model_id, self)
+        dialog.accepted.connect(lambda: self.jobs_panel.submit(dialog.request()))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        self.jobs_dock.raise_()
+        return dialog
+
     def _on_predicted(self, report, model_id: int) -> None:
         self.statusBar().showMessage(report.summary(), 15000)
         self.reload_models(model_id)
+        self.models_panel.refresh()
 
     def _run_query(self, on_done=None) -> None:
         if self.ctx is None:
@@ -379,6 +414,7 @@ class QtMainWindow(QMainWindow):
         """Cancel every task and wait for the threads (a closed window leaves nothing running)."""
         for t in self.findChildren(QTimer):
             t.stop()
+        self.jobs_panel.stop()
         self.workers.shutdown()
         if self.ctx is not None:
             self.ctx.project.close()

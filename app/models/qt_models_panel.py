@@ -31,6 +31,7 @@ class QtModelsPanel(QWidget):
         self._workers = workers
         self.ctx = None
         self.rows: list[tasks.ModelRow] = []
+        self._pending_compare: tuple[int, int] | None = None
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["model", "id", "arch", "created", "predictions"])
         self.tree.setColumnWidth(0, 200)
@@ -95,9 +96,17 @@ class QtModelsPanel(QWidget):
                 self.tree.setCurrentItem(it)
 
     def compare(self, before: int, after: int) -> None:
+        """Select `after` and compare it with `before`, once the list knows both (it may be new)."""
+        self._pending_compare = (before, after)
+        self.refresh()
+
+    def _run_pending_compare(self) -> None:
+        before, after = self._pending_compare
+        self._pending_compare = None
         self.select_model(after)
         self.compare_with.setCurrentIndex(max(self.compare_with.findData(before), 0))
-        self._on_compare_clicked()
+        if self.selected_id == after:
+            self._on_compare_clicked()
 
     def _items(self) -> list[QTreeWidgetItem]:
         out, stack = [], [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
@@ -129,6 +138,8 @@ class QtModelsPanel(QWidget):
             self.tree.setCurrentItem(items[keep])
         elif items:
             self.tree.setCurrentItem(items[max(items)])
+        if self._pending_compare is not None:
+            self._run_pending_compare()
 
     def _on_selection_changed(self, *_args) -> None:
         mid = self.selected_id

@@ -1,0 +1,1 @@
+"""Fine-tuning jobs: submit (with the rendered command shown first), follow, cancel."""

@@ -1,0 +1,40 @@
+"""Fine-tune from the GUI: the dialog shows the command before submission; the job runs on the local
+CPU backend, the panel follows it, and on success predicts with the new model and compares."""
+from __future__ import annotations
+
+import pytest
+
+
+def test_finetune_dialog_renders_command(qtbot, window):
+    dialog = window.open_finetune_dialog()
+    qtbot.addWidget(dialog)
+    dialog.profile.setCurrentIndex(dialog.profile.findData("local-cpu"))
+    assert "torch.distributed.run" in dialog.preview.toPlainText()
+    slurm = dialog.profile.findData("slurm-gpu")
+    dialog.profile.setCurrentIndex(slurm)
+    text = dialog.preview.toPlainText()
+    assert "#SBATCH --gpus-per-node=8" in text and "training.finetune" in text
+    dialog.partition.setText("a100")
+    assert "--partition=a100" in dialog.preview.toPlainText()
+    dialog.reject()
+
+
+@pytest.mark.slow
+def test_local_job_to_comparison(qtbot, window, idle, monkeypatch, tmp_path):
+    from app.jobs.tasks import FinetuneRequest
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))  # built-in profiles only
+    win = window
+    panel = win.jobs_panel
+    base_id = win.ctx.model_id
+    panel.submit(FinetuneRequest(base=win.ctx.model.path, profile="local-cpu", epochs=1, nproc=1))
+    qtbot.waitUntil(lambda: any(v.job.state in ("running", "succeeded", "failed") for v in panel.views), timeout=30000)
+    qtbot.waitUntil(lambda: panel.views and panel.views[-1].job.finished, timeout=240000)
+    job = panel.views[-1].job
+    assert job.state == "succeeded", f"job {job.state}: {job.error}\n{job.log_tail}"
+    assert panel.offer_button.isVisible()
+    assert panel.loss_curve.getData()[0] is not None and len(panel.loss_curve.getData()[0]) > 0
+    panel.offer_button.click()
+    qtbot.waitUntil(lambda: "predictions changed" in win.models_panel.compare_view.summary.text(), timeout=120000)
+    assert win.models_panel.selected_id == job.result_model_id
+    idle(win)
