@@ -50,13 +50,13 @@ def read_manifest(path: str | Path, class_names: list[str]) -> dict[str, list[Sa
     return splits
 
 
-def load_pil(path: str, in_chans: int):
-    """Decode with EXIF orientation applied; 1-channel models get grayscale, 3-channel get RGB."""
-    from PIL import Image, ImageOps
+def load_uint8(path: str, in_chans: int) -> torch.Tensor:
+    """(in_chans, H, W) uint8, decoded exactly as inference decodes (EXIF orientation, 16-bit
+    stretch, alpha on white, ITU-R 601 gray): a model must see the same pixels in training and use."""
+    from core.inference.loader import decode
+    from core.inference.preprocess import match_channels
 
-    with Image.open(path) as im:
-        im = ImageOps.exif_transpose(im)
-        return im.convert("L" if in_chans == 1 else "RGB")
+    return match_channels(decode(path, in_chans), in_chans)
 
 
 class SampleDataset(Dataset):
@@ -70,7 +70,7 @@ class SampleDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         s = self.samples[i]
-        return self.transform(load_pil(s.path, self.in_chans)), s.label
+        return self.transform(load_uint8(s.path, self.in_chans)), s.label
 
     @property
     def targets(self) -> list[int]:
