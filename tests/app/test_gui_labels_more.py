@@ -1,0 +1,69 @@
+"""Bulk relabel of a multi-selection, a conflict with another inspector, and keyboard navigation."""
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, Qt
+
+from app.browser.filter_state import FilterState
+
+
+def _labels(project_path):
+    from core.store.project import open_project
+    from core.store.queries import query_images
+
+    with open_project(project_path) as p, p.session() as s:
+        return {r.id: r.label for r in query_images(s, limit=1000)}
+
+
+def test_bulk_relabel_and_undo_as_one(qtbot, window, project_path, idle):
+    win = window
+    win.apply_filter(FilterState(labels=("good",)))
+    qtbot.waitUntil(lambda: win.image_model.rowCount() == 8 and not win.image_model.querying, timeout=10000)
+    sel = win.grid.selectionModel()
+    for row in range(3):
+        sel.select(win.image_model.index(row), QItemSelectionModel.SelectionFlag.Select)
+    ids = [t.image_id for t in win.grid.selected_tiles()]
+    assert len(ids) == 3
+    qtbot.keyClick(win.grid, Qt.Key.Key_2)
+    qtbot.waitUntil(lambda: all(_labels(project_path)[i] == "scratch" for i in ids), timeout=10000)
+    idle(win)
+    from core.store.labels import history
+    from core.store.project import open_project
+
+    with open_project(project_path) as p, p.session() as s:
+        assert all(history(s, i)[-1].source == "bulk" and history(s, i)[-1].user == "tester" for i in ids)
+    win.labeling.undo()
+    qtbot.waitUntil(lambda: all(_labels(project_path)[i] == "good" for i in ids), timeout=10000)
+    idle(win)
+
+
+def test_conflict_shows_the_other_value(qtbot, window, project_path, idle):
+    from core.store.labels import set_label
+    from core.store.project import open_project
+
+    win = window
+    win.grid.select_row(0)
+    qtbot.waitUntil(lambda: win.inspection.detail is not None, timeout=10000)
+    tile = win.grid.current_tile()
+    with open_project(project_path) as p, p.session() as s:  # another inspector, another process
+        set_label(s, tile.image_id, "spot", user="alice")
+    qtbot.keyClick(win.grid, Qt.Key.Key_2)
+    qtbot.waitUntil(lambda: getattr(win, "conflict_box", None) is not None, timeout=10000)
+    text = win.conflict_box.text()
+    assert "alice" in text and "spot" in text
+    assert _labels(project_path)[tile.image_id] == "spot"  # nothing overwritten
+    assert any("label of" in m for _, _, m in win.task_status.errors)
+    win.conflict_box.close()
+    idle(win)
+
+
+def test_keyboard_navigation_follows_filter_order(qtbot, window, idle):
+    win = window
+    win.grid.select_row(0)
+    first = win.grid.current_tile().image_id
+    qtbot.keyClick(win.grid, Qt.Key.Key_J)
+    assert win.grid.currentIndex().row() == 1
+    qtbot.keyClick(win.grid, Qt.Key.Key_K)
+    assert win.grid.current_tile().image_id == first
+    qtbot.keyClick(win.grid, Qt.Key.Key_Right)
+    assert win.grid.currentIndex().row() == 1
+    idle(win)

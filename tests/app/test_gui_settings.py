@@ -1,0 +1,64 @@
+"""Settings persist (user name, last project, window layout) in the test's own settings folder;
+errors from workers reach the status bar; importing a dataset folder runs in a worker."""
+from __future__ import annotations
+
+from app.settings import Settings
+
+
+def test_settings_persist_in_tmp(qtbot, project_path, tmp_path):
+    from app.qt_main_window import QtMainWindow
+
+    s = Settings()
+    s.user = "bob"
+    win = QtMainWindow(Settings())
+    qtbot.addWidget(win)
+    win.show()
+    win.open_project(project_path)
+    qtbot.waitUntil(lambda: win.ctx is not None and win.is_idle(), timeout=15000)
+    assert win.ctx.user == "bob"
+    win.attention_dock.hide()
+    win.close()
+    again = Settings()
+    assert again.last_project == str(project_path) and again.user == "bob"
+    geometry, state = again.window_state()
+    assert geometry is not None and state is not None
+    win2 = QtMainWindow(Settings())
+    qtbot.addWidget(win2)
+    win2.show()
+    win2.open_project(project_path)
+    qtbot.waitUntil(lambda: win2.ctx is not None and win2.is_idle(), timeout=15000)
+    assert not win2.attention_dock.isVisible()  # the layout came back
+    win2.attention_dock.show()
+    win2.close()
+
+
+def test_worker_errors_reach_the_status_bar(qtbot, window):
+    from core.errors import InspectorError
+
+    def boom(_ctx):
+        raise InspectorError("the camera share is offline")
+
+    with qtbot.waitSignal(window.workers.failed, timeout=5000):
+        window.workers.start(boom, name="Load")
+    assert "camera share is offline" in window.task_status.error_label.text()
+    assert window.task_status.errors[-1][1:] == ("Load", "the camera share is offline")
+
+
+def test_import_dataset_folder(qtbot, tmp_path):
+    from PIL import Image
+
+    from app.qt_main_window import QtMainWindow
+
+    for cls in ("ok", "dent"):
+        (tmp_path / "ds" / cls).mkdir(parents=True)
+        for i in range(3):
+            Image.new("L", (32, 32), 40 * i).save(tmp_path / "ds" / cls / f"{i}.png")
+    win = QtMainWindow(Settings())
+    qtbot.addWidget(win)
+    win.show()
+    win.import_dataset(str(tmp_path / "ds"), str(tmp_path / "ds.db"))
+    assert win.task_status.current is not None  # progress bar and cancel shown meanwhile
+    qtbot.waitUntil(lambda: win.ctx is not None and win.is_idle(), timeout=20000)
+    assert win.image_model.rowCount() == 6 and win.ctx.class_names == ["dent", "ok"]
+    assert win.legend.buttons[0].text().startswith("1")
+    win.shutdown()
