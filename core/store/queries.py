@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, false, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from core.errors import InspectorError
@@ -55,14 +55,21 @@ class ImageFilter:
 
 
 def query_images(session: Session, flt: ImageFilter | None = None, *, sort: str = "name", offset: int = 0,
-                 limit: int = 200) -> list[ImageRecord]:
+                 limit: int = 200, after: ImageRecord | None = None) -> list[ImageRecord]:
+    """One page of images matching `flt`, in `sort` order (ties broken by id).
+
+    Pages by `offset`, or, cheaper deep into a large result, by `after`: the last record of the
+    previous page (keyset pagination: the page starts right after it in the index, whatever the
+    offset; for confidence/score orders the record must come from a query naming the same model)."""
     flt = flt or ImageFilter()
     if sort not in SORTS:
         raise InspectorError(f"unknown sort {sort!r}; choose one of {', '.join(SORTS)}")
     if offset < 0 or limit < 0:
         raise InspectorError("offset and limit must not be negative")
-    stmt = _ordered(_id_select(session, flt, sort), flt, sort).offset(offset).limit(limit)
-    ids = list(session.scalars(stmt))
+    stmt, (col, tie) = _ordered(_id_select(session, flt, sort), flt, sort)
+    if after is not None:
+        stmt = stmt.where(_after(col, tie, sort, after))
+    ids = list(session.scalars(stmt.offset(offset).limit(limit)))
     return image_records(session, ids, model_id=flt.model_id)
 
 
@@ -137,7 +144,7 @@ def _id_select(session: Session, flt: ImageFilter, sort: str) -> Select:
     if flt.splits is not None:
         conds.append(img.c.split.in_(list(flt.splits)))
     if not flt.include_missing:
-        conds.append(img.c.missing.is_(False))
+        conds.append(img.c.missing == false())  # "= 0", which the (..., missing, rel_path) indexes serve
     if flt.readable is not None:
         conds.append(img.c.readable.is_(flt.readable))
     if flt.category is not None:
@@ -170,7 +177,8 @@ def _id_select(session: Session, flt: ImageFilter, sort: str) -> Select:
     return stmt.where(*conds)
 
 
-def _ordered(stmt: Select, flt: ImageFilter, sort: str) -> Select:
+def _ordered(stmt: Select, flt: ImageFilter, sort: str):
+    """(ordered statement, (sort column, tie-breaker column))."""
     desc = sort.startswith("-")
     key = sort.lstrip("-")
     col = {"name": img.c.rel_path, "id": img.c.id, "confidence": pred.c.confidence, "score": rev.c.score}[key]
@@ -179,8 +187,20 @@ def _ordered(stmt: Select, flt: ImageFilter, sort: str) -> Select:
         # The same order, from prediction's copy of rel_path: ix_prediction_class_path serves it.
         col, tie = pred.c.rel_path, pred.c.image_id
     if key == "id":
-        return stmt.order_by(col.desc() if desc else col)
-    return stmt.order_by(col.desc(), tie.desc()) if desc else stmt.order_by(col, tie)
+        return stmt.order_by(col.desc() if desc else col), (col, None)
+    order = (col.desc(), tie.desc()) if desc else (col, tie)
+    return stmt.order_by(*order), (col, tie)
+
+
+def _after(col, tie, sort: str, rec: ImageRecord):
+    key = sort.lstrip("-")
+    value = {"name": rec.rel_path, "id": rec.id, "confidence": rec.confidence, "score": rec.score}[key]
+    if value is None:
+        raise InspectorError(f"`after` record has no {key}: take it from a query with the same model")
+    if tie is None:
+        return col < value if sort.startswith("-") else col > value
+    # Row-value comparison: (col, tie) > (value, id) is one index seek on SQLite.
+    return tuple_(col, tie) < tuple_(value, rec.id) if sort.startswith("-") else tuple_(col, tie) > tuple_(value, rec.id)
 
 
 def _resolve(session: Session, id_or_path: int | str) -> int:

@@ -120,3 +120,28 @@ def test_relocate_dataset_moves_every_abs_path(loaded, tmp_path):
         assert rec.abs_path == str(new_root.resolve() / "good" / "000.png")
         with pytest.raises(InspectorError, match="not a folder"):
             relocate_dataset(s, tmp_path / "absent")
+
+
+def test_keyset_pages_equal_offset_pages(predicted):
+    project, model_id, _ = predicted
+    cases = [(ImageFilter(), "name"), (ImageFilter(), "-name"), (ImageFilter(labels=["good", "dent"]), "-id"),
+             (ImageFilter(model_id=model_id), "-confidence"), (ImageFilter(model_id=model_id, predicted=["good"]), "name"),
+             (ImageFilter(model_id=model_id, suspected=True), "-score")]
+    with project.session() as s:
+        for flt, sort in cases:
+            full = query_images(s, flt, sort=sort)
+            pages, last = [], None
+            while True:
+                page = query_images(s, flt, sort=sort, limit=2, after=last)
+                if not page:
+                    break
+                pages += page
+                last = page[-1]
+            assert [r.id for r in pages] == [r.id for r in full], (flt, sort)
+
+
+def test_predicted_filter_sorted_by_name_matches_image_names(predicted):
+    project, model_id, _ = predicted
+    with project.session() as s:
+        recs = query_images(s, ImageFilter(model_id=model_id, predicted=["scratch", "dent"]), sort="name")
+        assert _paths(recs) == sorted(_paths(recs)) and len(recs) == 10

@@ -49,9 +49,9 @@ def upgrade() -> None:
         sa.Column("added", sa.DateTime(), nullable=False),
         sa.UniqueConstraint("dataset_id", "rel_path", name="uq_image_dataset_path"),
     )
-    op.create_index("ix_image_path", "image", ["rel_path"])
-    op.create_index("ix_image_class_path", "image", ["class_id", "rel_path"])
-    op.create_index("ix_image_split_path", "image", ["split", "rel_path"])
+    op.create_index("ix_image_path", "image", ["missing", "rel_path"])
+    op.create_index("ix_image_class_path", "image", ["class_id", "missing", "rel_path"])
+    op.create_index("ix_image_split_path", "image", ["split", "missing", "rel_path"])
     op.create_index("ix_image_hash", "image", ["content_hash"])
     op.create_table(
         "label",
