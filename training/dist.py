@@ -15,6 +15,7 @@ class DistInfo:
     local_rank: int
     world_size: int
     device: torch.device
+    control_group: object = None  # gloo group for host-side flags when the main backend is NCCL
 
     @property
     def is_main(self) -> bool:
@@ -45,11 +46,25 @@ def init_distributed(device_name: str) -> DistInfo:
     if device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
         # Ranks share the cores; oversubscribing them makes every rank slower.
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
+    control = None
     if "RANK" in os.environ:
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend, timeout=datetime.timedelta(minutes=30),
                                 device_id=device if device.type == "cuda" else None)
-    return DistInfo(rank, local_rank, world, device)
+        if backend == "nccl":
+            # A CPU group for the per-step "anyone got SIGTERM?" vote: voting over NCCL would make
+            # every step wait for the GPU to drain before the host could read the answer.
+            control = dist.new_group(backend="gloo")
+    return DistInfo(rank, local_rank, world, device, control)
+
+
+def any_rank(flag: bool, info: DistInfo) -> bool:
+    """True on every rank if `flag` is true on any rank (CPU only, no GPU synchronisation)."""
+    if not dist.is_initialized():
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0])
+    dist.all_reduce(t, op=dist.ReduceOp.MAX, group=info.control_group)
+    return bool(t[0] > 0)
 
 
 def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:

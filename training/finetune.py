@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 from training import resume
 from training.config import ConfigError, FinetuneConfig
 from training.data import build_datasets, resolve_class_names
-from training.dist import DistInfo, all_reduce_sum, barrier, init_distributed, shutdown
+from training.dist import DistInfo, all_reduce_sum, any_rank, barrier, init_distributed, shutdown
 from training.evaluate import evaluate
 from training.metrics_log import METRICS_FILE, MetricsWriter
 from training.model_setup import build_model, fingerprint, freeze_stem, param_groups
@@ -90,7 +90,8 @@ def train_one_epoch(*, model, net, loader, optimizer, scheduler, stop: StopReque
         net.stem.eval()  # frozen BatchNorm statistics too, not only frozen weights
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if use_cuda else contextlib.nullcontext()
     step = first_step
-    loss_total, loss_count = 0.0, 0
+    loss_sum = torch.zeros((), device=info.device)  # on the device: no host sync per step
+    window_loss, window_steps, epoch_loss, epoch_steps = 0.0, 0, 0.0, 0
     window_images, window_start = 0, time.perf_counter()
     stopped = False
     for images, targets in loader:
@@ -109,22 +110,30 @@ def train_one_epoch(*, model, net, loader, optimizer, scheduler, stop: StopReque
         scheduler.step()
         step += 1
         global_step += 1
-        # One tiny all-reduce per step: the ranks agree on the mean loss and on whether anyone got
-        # SIGTERM, so they all stop after the same step and save consistent state.
-        sync = all_reduce_sum(torch.tensor([loss.detach().float().item(), float(stop.requested)], device=info.device))
-        mean_loss = float(sync[0]) / info.world_size
-        loss_total += mean_loss
-        loss_count += 1
+        loss_sum += loss.detach()
+        window_steps += 1
         window_images += images.shape[0] * info.world_size
-        if log is not None and (step % cfg.log_every == 0 or step == steps_per_epoch):
-            elapsed = time.perf_counter() - window_start
-            log.write("step", epoch=epoch, step=step, global_step=global_step, loss=round(mean_loss, 5),
-                      lr=optimizer.param_groups[0]["lr"], images_per_s=round(window_images / max(elapsed, 1e-9), 2))
-            window_images, window_start = 0, time.perf_counter()
-        if float(sync[1]) > 0:
+        if step % cfg.log_every == 0 or step == steps_per_epoch:
+            # Mean loss over ranks and steps of the window: one all-reduce per log line.
+            window_loss = float(all_reduce_sum(loss_sum.clone())) / info.world_size
+            epoch_loss += window_loss
+            epoch_steps += window_steps
+            if log is not None:
+                elapsed = time.perf_counter() - window_start
+                log.write("step", epoch=epoch, step=step, global_step=global_step,
+                          loss=round(window_loss / window_steps, 5), lr=optimizer.param_groups[0]["lr"],
+                          images_per_s=round(window_images / max(elapsed, 1e-9), 2))
+            loss_sum.zero_()
+            window_steps, window_images, window_start = 0, 0, time.perf_counter()
+        # Every rank votes after every step, so all of them stop after the same step and save
+        # consistent state.
+        if any_rank(stop.requested, info):
             stopped = True
             break
-    return step, global_step, (loss_total / loss_count if loss_count else float("nan")), stopped
+    if window_steps:  # steps since the last log line (stopped early): count them in the epoch mean
+        epoch_loss += float(all_reduce_sum(loss_sum.clone())) / info.world_size
+        epoch_steps += window_steps
+    return step, global_step, (epoch_loss / epoch_steps if epoch_steps else float("nan")), stopped
 
 
 def export_checkpoint(path: Path, net, built, cfg: FinetuneConfig, class_names: list[str], *, epoch: int,
@@ -279,7 +288,7 @@ def _run(cfg: FinetuneConfig, info: DistInfo, stop: StopRequest) -> int:
 
 
 def _stop_agreed(stop: StopRequest, info: DistInfo) -> bool:
-    return float(all_reduce_sum(torch.tensor([float(stop.requested)], device=info.device))[0]) > 0
+    return any_rank(stop.requested, info)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -157,21 +157,39 @@ def _check_id(external_id: str) -> str:
     return str(external_id)
 
 
-def _run(argv: list[str], *, cwd: Path | None = None, check: bool = True) -> str:
+def _run(argv: list[str], *, cwd: Path | None = None) -> str:
+    proc = _call(argv, cwd=cwd)
+    if proc.returncode != 0:
+        raise BackendError(_message(proc, argv))
+    return proc.stdout
+
+
+def _call(argv: list[str], *, cwd: Path | None = None) -> subprocess.CompletedProcess:
     try:
-        proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=60)
+        return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=60)
     except FileNotFoundError:
         raise BackendError(f"{argv[0]} not found: is this a SLURM login node (slurm-client installed)?") from None
     except subprocess.TimeoutExpired:
         raise BackendError(f"{argv[0]} did not answer within 60 s (slurmctld down?)") from None
-    if check and proc.returncode != 0:
-        message = " ".join((proc.stderr or proc.stdout).split()) or f"{argv[0]} failed with status {proc.returncode}"
-        raise BackendError(message)
-    return proc.stdout if proc.returncode == 0 else ""
+
+
+def _message(proc: subprocess.CompletedProcess, argv: list[str]) -> str:
+    return " ".join((proc.stderr or proc.stdout).split()) or f"{argv[0]} failed with status {proc.returncode}"
+
+
+def _query(argv: list[str]) -> str | None:
+    """stdout; None when the scheduler says it does not know the job (any other failure, such as
+    slurmctld being unreachable, raises: a job must not be declared failed during an outage)."""
+    proc = _call(argv)
+    if proc.returncode == 0:
+        return proc.stdout
+    if "Invalid job id" in (proc.stderr + proc.stdout):
+        return None
+    raise BackendError(_message(proc, argv))
 
 
 def _squeue(job_id: str) -> tuple[str | None, str]:
-    out = _run(["squeue", "-h", "-j", job_id, "-o", "%T|%r"], check=False).strip()
+    out = (_query(["squeue", "-h", "-j", job_id, "-o", "%T|%r"]) or "").strip()
     if not out:
         return None, ""
     state, _, reason = out.splitlines()[0].partition("|")
@@ -179,7 +197,7 @@ def _squeue(job_id: str) -> tuple[str | None, str]:
 
 
 def _scontrol(job_id: str) -> tuple[str | None, str]:
-    out = _run(["scontrol", "show", "job", "-o", job_id], check=False)
+    out = _query(["scontrol", "show", "job", "-o", job_id]) or ""
     fields = dict(kv.split("=", 1) for kv in out.split() if "=" in kv)
     if "JobState" not in fields:
         return None, ""
@@ -187,7 +205,12 @@ def _scontrol(job_id: str) -> tuple[str | None, str]:
 
 
 def _sacct(job_id: str) -> tuple[str | None, str]:
-    out = _run(["sacct", "-n", "-X", "-P", "-j", job_id, "-o", "State,ExitCode"], check=False).strip()
+    """Optional: without slurmdbd sacct fails ("accounting storage is disabled"); then None."""
+    try:
+        proc = _call(["sacct", "-n", "-X", "-P", "-j", job_id, "-o", "State,ExitCode"])
+    except BackendError:
+        return None, ""
+    out = proc.stdout.strip() if proc.returncode == 0 else ""
     if not out:
         return None, ""
     state, _, exit_code = out.splitlines()[0].partition("|")
