@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pyqtgraph as pg
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -23,29 +22,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.attention.qt_attention_panel import QtAttentionPanel
-from app.browser.filter_state import FilterState
-from app.browser.image_list_model import ImageListModel
-from app.browser.qt_filter_panel import QtFilterPanel
-from app.browser.qt_thumbnail_grid import QtThumbnailGrid
 from app.browser.store_source import StoreTileSource, TileQuery
-from app.browser.thumbnails import ThumbnailProvider
-from app.inspection import Inspection
 from app.labeling import Labeling, LabelOutcome
-from app.jobs.qt_jobs_panel import QtJobsPanel
-from app.models.qt_models_panel import QtModelsPanel
 from app.project_context import ProjectContext, open_context, reload_models
 from app.settings import Settings
-from app.widgets.qt_history_panel import QtHistoryPanel
-from app.widgets.qt_image_view import QtImageView
-from app.widgets.qt_label_legend import QtLabelLegend
-from app.widgets.qt_probability_bars import QtProbabilityBars
 from app.widgets.qt_task_status import QtTaskStatus
 from app.widgets.qt_welcome import QtWelcome
 from app.workers import Workers
 
-pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
-
+# The workspace (pyqtgraph, superqt, every panel) is built just after the window is on screen:
+# importing pyqtgraph alone costs more than the whole welcome screen.
+WORKSPACE_DELAY_MS = 30
 
 class QtMainWindow(QMainWindow):
     project_opened = Signal(object)  # ProjectContext
@@ -58,8 +45,46 @@ class QtMainWindow(QMainWindow):
         self.setWindowTitle("Inspector")
         self.resize(1600, 1000)
 
-        # widgets
         self.welcome = QtWelcome()
+        self.task_status = QtTaskStatus(self.workers)
+        self.labeling = Labeling(self.workers, self)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.welcome)
+        self.setCentralWidget(self.stack)
+        self.statusBar().addPermanentWidget(self.task_status)
+        self._workspace = False
+        self._build_actions()
+        self.welcome.open_dataset.connect(self._on_open_dataset)
+        self.welcome.open_project.connect(self._on_open_project)
+        self.welcome.create_demo.connect(self._on_create_demo)
+        self.welcome.open_recent.connect(self.open_project)
+        self.labeling.changed.connect(self._on_labels_changed)
+        self.labeling.conflict.connect(self._on_label_conflict)
+        self.labeling.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.welcome.set_recent(self.settings.last_project)
+        QTimer.singleShot(WORKSPACE_DELAY_MS, self.ensure_workspace)
+
+    def ensure_workspace(self) -> None:
+        """Build the browser, image view and panels (once)."""
+        if self._workspace:
+            return
+        self._workspace = True
+        import pyqtgraph as pg
+
+        pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+        from app.attention.qt_attention_panel import QtAttentionPanel
+        from app.browser.image_list_model import ImageListModel
+        from app.browser.qt_filter_panel import QtFilterPanel
+        from app.browser.qt_thumbnail_grid import QtThumbnailGrid
+        from app.browser.thumbnails import ThumbnailProvider
+        from app.inspection import Inspection
+        from app.jobs.qt_jobs_panel import QtJobsPanel
+        from app.models.qt_models_panel import QtModelsPanel
+        from app.widgets.qt_history_panel import QtHistoryPanel
+        from app.widgets.qt_image_view import QtImageView
+        from app.widgets.qt_label_legend import QtLabelLegend
+        from app.widgets.qt_probability_bars import QtProbabilityBars
+
         self.thumbs = ThumbnailProvider(self.workers, None, parent=self)
         self.image_model = ImageListModel(self.workers, None, self.thumbs, parent=self)
         self.grid = QtThumbnailGrid(self.image_model)
@@ -72,23 +97,17 @@ class QtMainWindow(QMainWindow):
         self.image_title = QLabel("")
         self.image_title.setStyleSheet("font-weight: bold; padding: 2px 4px;")
         self.image_title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.task_status = QtTaskStatus(self.workers)
         self.inspection = Inspection(self.workers, self.image_view, self.prob_bars, self.attention, self.history, self)
-        self.labeling = Labeling(self.workers, self)
-
         self._build_layout()
-        self._build_actions()
         self.models_panel = QtModelsPanel(self.workers)
         self.models_dock = self.add_panel("Models", self.models_panel)
         self.jobs_panel = QtJobsPanel(self.workers)
         self.jobs_dock = self.add_panel("Jobs", self.jobs_panel)
         self._connect()
-        self.welcome.set_recent(self.settings.last_project)
 
     # -- layout
 
     def _build_layout(self) -> None:
-        self.stack = QStackedWidget()
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
@@ -107,16 +126,15 @@ class QtMainWindow(QMainWindow):
         self.center_split.setStretchFactor(0, 0)  # extra width goes to the image
         self.center_split.setStretchFactor(1, 1)
         self.center_split.setSizes([490, 600])
-        self.stack.addWidget(self.welcome)
         self.stack.addWidget(self.center_split)
-        self.setCentralWidget(self.stack)
 
         self.filter_dock = self._dock("Filters", self.filters, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.attention_dock = self._dock("Attention", self.attention, Qt.DockWidgetArea.RightDockWidgetArea)
         self.history_dock = self._dock("History", self.history, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.filter_dock.setMinimumWidth(220)
         self.attention_dock.setMinimumWidth(440)
-        self.statusBar().addPermanentWidget(self.task_status)
+        for d in (self.filter_dock, self.attention_dock, self.history_dock):
+            self.view_menu.addAction(d.toggleViewAction())
         self._set_workspace_visible(False)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -152,10 +170,8 @@ class QtMainWindow(QMainWindow):
         self._action(t, "&Predict with the current model", lambda: self.ctx and self.ctx.model_id and
                      self.start_prediction(self.ctx.model_id))
         self.view_menu = self.menuBar().addMenu("&View")
-        for d in (self.filter_dock, self.attention_dock, self.history_dock):
-            self.view_menu.addAction(d.toggleViewAction())
         for key, delta in (("J", 1), ("Right", 1), ("K", -1), ("Left", -1)):
-            QShortcut(QKeySequence(key), self, lambda d=delta: self.grid.step(d))
+            QShortcut(QKeySequence(key), self, lambda d=delta: self._workspace and self.grid.step(d))
         for i in range(9):
             QShortcut(QKeySequence(str(i + 1)), self, lambda i=i: self._on_digit(i))
 
@@ -168,17 +184,10 @@ class QtMainWindow(QMainWindow):
         return a
 
     def _connect(self) -> None:
-        self.welcome.open_dataset.connect(self._on_open_dataset)
-        self.welcome.open_project.connect(self._on_open_project)
-        self.welcome.create_demo.connect(self._on_create_demo)
-        self.welcome.open_recent.connect(self.open_project)
         self.filters.changed.connect(self._on_filters_changed)
         self.grid.current_tile_changed.connect(self._on_current_tile_changed)
         self.image_model.query_finished.connect(self._on_query_finished)
         self.legend.class_chosen.connect(self._on_class_chosen)
-        self.labeling.changed.connect(self._on_labels_changed)
-        self.labeling.conflict.connect(self._on_label_conflict)
-        self.labeling.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.models_panel.use_model.connect(self.reload_models)
         self.models_panel.predict_requested.connect(self.start_prediction)
         self.models_panel.filter_requested.connect(self._on_confusion_cell)
@@ -186,6 +195,8 @@ class QtMainWindow(QMainWindow):
         self.jobs_panel.predict_and_compare.connect(self.predict_and_compare)
 
     def _set_workspace_visible(self, on: bool) -> None:
+        if on:
+            self.ensure_workspace()
         self.stack.setCurrentIndex(1 if on else 0)
         for d in self.findChildren(QDockWidget):
             d.setVisible(on)
@@ -200,6 +211,7 @@ class QtMainWindow(QMainWindow):
                            on_error=lambda _e: self.welcome.set_busy(""))
 
     def _on_project_opened(self, ctx: ProjectContext, on_done=None) -> None:
+        self.ensure_workspace()
         old = self.ctx
         self.ctx = ctx
         self.settings.last_project = str(ctx.path)
@@ -279,12 +291,12 @@ class QtMainWindow(QMainWindow):
         q = TileQuery(self.filters.state(), self.ctx.model_id, self.ctx.user)
         self.image_model.set_query(q, on_done)
 
-    def apply_filter(self, state: FilterState) -> None:
+    def apply_filter(self, state) -> None:
         self.filters.set_state(state)
 
     # -- handlers
 
-    def _on_filters_changed(self, _state: FilterState) -> None:
+    def _on_filters_changed(self, _state) -> None:
         self._run_query()
 
     def _on_query_finished(self, total: int) -> None:
@@ -304,13 +316,15 @@ class QtMainWindow(QMainWindow):
 
     def _on_confusion_cell(self, label: str, predicted: str) -> None:
         """Show the images of one confusion-matrix cell, with the predictions of the model it belongs to."""
+        from app.browser.filter_state import FilterState
+
         self.apply_filter(FilterState(labels=(label,), predicted=(predicted,), sort=self.filters.state().sort))
         chosen = self.models_panel.selected_id
         if chosen is not None and self.ctx is not None and chosen != self.ctx.model_id:
             self.reload_models(chosen)
 
     def _on_digit(self, i: int) -> None:
-        if self.ctx is not None and i < len(self.ctx.class_names):
+        if self._workspace and self.ctx is not None and i < len(self.ctx.class_names):
             self._on_class_chosen(self.ctx.class_names[i])
 
     def _on_class_chosen(self, name: str) -> None:
@@ -414,10 +428,10 @@ class QtMainWindow(QMainWindow):
         """Cancel every task and wait for the threads (a closed window leaves nothing running)."""
         for t in self.findChildren(QTimer):
             t.stop()
-        self.jobs_panel.stop()
         self.workers.shutdown()
         if self.ctx is not None:
             self.ctx.project.close()
 
     def is_idle(self) -> bool:
-        return not self.workers.active and self.thumbs.idle and not self.image_model.querying
+        busy = self._workspace and (not self.thumbs.idle or self.image_model.querying)
+        return not self.workers.active and not busy
