@@ -42,13 +42,16 @@ def import_scan(session: Session, scan: ScanLike, *, user: str | None = None,
                 progress: Callable[[int, int], None] | None = None) -> ImportReport:
     user = resolve_user(user)
     root = str(Path(scan.root).expanduser().resolve())
-    dataset_id = session.scalar(select(Dataset.id).where(Dataset.root == root))
+    # Group first: the import's first statement is a write, so all it reads below is read under the lock.
+    group_id = _new_group(session, user, "import")
+    roots = dict(session.execute(select(Dataset.root, Dataset.id)).all())
+    dataset_id = roots.get(root)
     if dataset_id is None:
         dataset_id = session.execute(
             insert(Dataset).values(root=root, format=scan.format or "auto", created=utcnow()).returning(Dataset.id)
         ).scalar_one()
-    report = ImportReport(dataset_id=dataset_id, root=root)
-    group_id = _new_group(session, user, "import")
+    report = ImportReport(dataset_id=dataset_id, root=root, new_dataset=root not in roots,
+                          other_datasets=len(roots) - (root in roots))
 
     report.classes_added = ensure_classes(session, list(scan.class_names) + sorted(
         {im.label for im in scan.images if im.label is not None} - set(scan.class_names)))

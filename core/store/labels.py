@@ -96,20 +96,26 @@ def bulk_set_labels(session: Session, image_ids: Iterable[int], label: str | Non
 def undo(session: Session, *, user: str | None = None) -> GroupResult | None:
     """Revert this user's latest not-yet-undone action. Images someone changed since are skipped
     (listed in the result). None when there is nothing to undo."""
-    user = resolve_user(user)
-    undo_stack, _ = stacks(session, user=user)
-    if not undo_stack:
-        return None
-    return _revert(session, undo_stack[-1], user=user, source="undo")
+    return _step(session, resolve_user(user), "undo")
 
 
 def redo(session: Session, *, user: str | None = None) -> GroupResult | None:
     """Re-apply this user's latest undone action, unless a new action came after the undo."""
-    user = resolve_user(user)
-    _, redo_stack = stacks(session, user=user)
-    if not redo_stack:
+    return _step(session, resolve_user(user), "redo")
+
+
+def _step(session: Session, user: str, source: str) -> GroupResult | None:
+    # Insert our group first: the stack is then read under the write lock, so the same user undoing
+    # in two windows (two processes) cannot revert one action twice.
+    group_id = _new_group(session, user, source)
+    undo_stack, redo_stack = stacks(session, user=user)
+    stack = undo_stack if source == "undo" else redo_stack
+    if not stack:
+        session.execute(delete(LabelGroup).where(LabelGroup.id == group_id))
         return None
-    return _revert(session, redo_stack[-1], user=user, source="redo")
+    target = stack[-1]
+    session.execute(update(LabelGroup).where(LabelGroup.id == group_id).values(target_group_id=target))
+    return _revert(session, group_id, target, user=user, source=source)
 
 
 def stacks(session: Session, *, user: str | None = None) -> tuple[list[int], list[int]]:
@@ -245,8 +251,7 @@ def _apply(session: Session, changes: Mapping[int, int | None], *, user: str, so
     return [t[0] for t in todo]
 
 
-def _revert(session: Session, target: int, *, user: str, source: str) -> GroupResult:
-    group_id = _new_group(session, user, source, target)
+def _revert(session: Session, group_id: int, target: int, *, user: str, source: str) -> GroupResult:
     events = session.execute(
         select(LabelEvent.image_id, LabelEvent.old_class_id, LabelEvent.new_class_id)
         .where(LabelEvent.group_id == target).order_by(LabelEvent.id)

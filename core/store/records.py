@@ -80,6 +80,8 @@ class GroupResult:
 class ImportReport:
     dataset_id: int
     root: str
+    new_dataset: bool = False  # this root was not in the project before
+    other_datasets: int = 0  # datasets the project already had under other roots
     new: int = 0
     changed: int = 0  # content hash differs from the last import
     unchanged: int = 0
@@ -100,6 +102,9 @@ class ImportReport:
             f"duplicates: {len(self.duplicates)} groups of identical files, "
             f"{len(self.conflicting_duplicates)} filed under different labels",
         ]
+        if self.new_dataset and self.other_datasets:
+            lines.append(f"note: a new dataset root; the project already has {self.other_datasets} other(s). "
+                         "If the data moved, relocate the dataset instead of importing it again.")
         if self.restored:
             lines.append(f"{self.restored} images reappeared")
         if self.classes_added:

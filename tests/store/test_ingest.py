@@ -19,14 +19,19 @@ def test_first_import_then_reimport_changes_nothing(project, tmp_path, small_sca
     first = _import(project, scan)
     assert (first.new, first.changed, first.unchanged, first.missing, first.labels_set) == (15, 0, 0, 0, 15)
     assert first.classes_added == ["good", "scratch", "dent"]
+    assert first.new_dataset and first.other_datasets == 0
     with project.session() as s:
         before = [(r.id, r.label, r.label_version) for r in query_images(s, limit=100)]
         events = sum(len(history(s, r[0])) for r in before)
     again = _import(project, scan)
     assert (again.new, again.changed, again.unchanged, again.missing, again.labels_set) == (0, 0, 15, 0, 0)
-    assert again.classes_added == []
+    assert again.classes_added == [] and not again.new_dataset
+    elsewhere = _import(project, small_scan(tmp_path / "copy"))
+    assert elsewhere.new_dataset and elsewhere.other_datasets == 1
+    assert any("relocate" in line for line in elsewhere.summary_lines())
     with project.session() as s:
-        assert [(r.id, r.label, r.label_version) for r in query_images(s, limit=100)] == before
+        assert [(r.id, r.label, r.label_version) for r in query_images(s, ImageFilter(dataset_id=first.dataset_id),
+                                                                        limit=100)] == before
         assert sum(len(history(s, r[0])) for r in before) == events
 
 

@@ -83,6 +83,22 @@ def test_first_revision_project_is_upgraded_on_open_with_data_kept(tmp_path, mon
     conn.close()
 
 
+def test_head_constant_is_the_newest_revision():
+    from core.store.migrate import HEAD
+    assert HEAD == head_revision()
+
+
+def test_opening_a_current_project_does_not_import_alembic(tmp_path):
+    import subprocess
+    import sys
+    open_project(tmp_path / "p.db").close()
+    code = ("import sys; from core.store import open_project; open_project(sys.argv[1]).close(); "
+            "print(any(m == 'alembic' or m.startswith('alembic.') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "p.db")], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"
+
+
 def test_migrations_match_the_orm_schema(project):
     with project.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
