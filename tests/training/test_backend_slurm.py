@@ -79,3 +79,19 @@ def test_gpu_request_on_gpu_less_node_fails_with_scheduler_message(slurm_cluster
     spec = make_job(tmp_path, dataset, job_config)
     with pytest.raises(BackendError, match="Requested node configuration is not available"):
         SlurmBackend(CPU.with_overrides(gpus=8)).submit(spec)
+
+
+@pytest.mark.slurm
+def test_project_job_through_slurm_registers_its_model(slurm_cluster, tmp_path, project_factory, waiter):
+    from core.store.models import get_model
+    from training.jobs import refresh_job, submit_finetune
+
+    project = project_factory(tmp_path, n_per_class=4)
+    job = submit_finetune(project, base="aan_s", profile=CPU, epochs=1, batch_size=4, max_steps_per_epoch=1,
+                          input_size=64, in_chans=1, num_workers=0)
+    assert job.command.startswith("#!/bin/bash") and job.external_id.isdigit()
+    done = waiter(lambda: (j := refresh_job(project, job.id)).finished and j, timeout=120, message="job end")
+    assert done.state == SUCCEEDED, f"{done.error}\n{done.log_tail}"
+    with project.session() as s:
+        model = get_model(s, done.result_model_id)
+    assert model.snapshot_id == job.snapshot_id and model.parent_id is None and model.arch == "aan_s"

@@ -106,3 +106,25 @@ def test_training_never_imports_qt_or_app():
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_profiles_toml_round_trip_and_user_file(tmp_path, monkeypatch):
+    from training.profiles import BUILTIN, Profile, ProfileError, get_profile, load_profiles, save_profiles
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert load_profiles() == BUILTIN  # no file: built-ins
+    mine = Profile(name="big", backend="slurm", partition="a100", account="vision", gpus=8, cpus_per_task=96,
+                   mem="900G", time="2-00:00:00", python="/opt/inspector/bin/python", srun=False)
+    path = save_profiles([mine, Profile(name="local-cpu", backend="local", nproc=1)])
+    assert path == tmp_path / "inspector" / "backends.toml"
+    loaded = load_profiles()
+    assert loaded["big"] == mine and loaded["local-cpu"].nproc == 1 and loaded["slurm-gpu"] == BUILTIN["slurm-gpu"]
+    assert get_profile("big").processes == 8 and get_profile("big").device == "cuda"
+    path.write_text('[profiles.x]\nbackend = "slurm"\ngpus = -1\n')
+    with pytest.raises(ProfileError, match="gpus"):
+        load_profiles()
+    path.write_text('[profiles.x]\nbackend = "slurm"\nqueue = "a"\n')
+    with pytest.raises(ProfileError, match="unknown key 'queue'"):
+        load_profiles()
+    with pytest.raises(ProfileError, match="no backend profile"):
+        get_profile("nope", tmp_path / "missing.toml")
