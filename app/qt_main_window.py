@@ -370,8 +370,13 @@ class QtMainWindow(QMainWindow):
         self.welcome.set_busy(f"Importing {folder}…")
         user = self.settings.user
         self.workers.start(import_dataset, folder, db, user, name="Import", user_visible=True,
+                           on_progress=self._on_welcome_progress,
                            on_result=lambda report: self._on_imported(db, report),
                            on_error=lambda _e: self.welcome.set_busy(""))
+
+    def _on_welcome_progress(self, done: int, total: int, text: str) -> None:
+        # The status bar has the bar and the cancel button; the welcome page says what is happening.
+        self.welcome.set_busy(text or (f"{done}/{total}" if total else "working…"))
 
     def _on_imported(self, db: str, report) -> None:
         self.statusBar().showMessage(report.summary_lines()[0], 10000)
@@ -387,6 +392,7 @@ class QtMainWindow(QMainWindow):
 
         self.welcome.set_busy("Preparing the demo: data, model, predictions…")
         self.workers.start(prepare_demo, str(folder), self.settings.user, name="Demo", user_visible=True,
+                           on_progress=self._on_welcome_progress,
                            on_result=lambda db: self.open_project(db, on_done),
                            on_error=lambda _e: self.welcome.set_busy(""))
 

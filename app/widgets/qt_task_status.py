@@ -53,6 +53,7 @@ class QtTaskStatus(QWidget):
         self._tasks.append(w)
         w.signals.progress.connect(lambda d, t, text, w=w: self._on_progress(w, d, t, text))
         w.signals.cancelled.connect(lambda w=w: self.window().statusBar().showMessage(f"{w.name}: cancelled", 8000))
+        w.signals.errored.connect(lambda e, w=w: self._show_message(w.name, self.errors[-1][2] if self.errors else str(e)))
         self._refresh()
 
     def _on_task_finished(self, w: Worker) -> None:
@@ -72,6 +73,13 @@ class QtTaskStatus(QWidget):
         self.error_label.setText(f"⚠ {name}: {message}" if len(message) < 90 else f"⚠ {name} failed (click)")
         self.error_label.setToolTip(message + "\n\nClick to see every error of this session.")
         self.error_label.show()
+
+    def _show_message(self, name: str, message: str) -> None:
+        """A long task the user started and waits for failed: say so where it cannot be missed."""
+        box = QMessageBox(QMessageBox.Icon.Warning, f"{name} failed", message, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.message_box = box
 
     def _on_cancel_clicked(self) -> None:
         if self.current:

@@ -73,3 +73,29 @@ def test_mask_outline_shown_for_defect_images(qtbot, window, idle):
     lm = win.attention.current_layer
     assert lm.alignment is not None and len(lm.alignment) == lm.num_heads
     idle(win)
+
+
+def _click_view(qtbot, plot_widget, viewbox, x, y):
+    from PySide6.QtCore import QPointF, Qt
+
+    scene = viewbox.mapViewToScene(QPointF(x, y))
+    pos = plot_widget.mapFromScene(scene)
+    qtbot.mouseClick(plot_widget.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+
+
+def test_mouse_clicks_select_head_and_query(qtbot, window, idle):
+    win = window
+    win.grid.select_row(0)
+    qtbot.waitUntil(lambda: win.inspection.result is not None, timeout=20000)
+    idle(win)
+    bars = win.attention.alpha_bars
+    alpha = float(bars.alphas[3])
+    _click_view(qtbot, bars.plot, bars.plot.getViewBox(), 3, alpha / 2)
+    assert win.attention.head == 3
+    view = win.image_view
+    h, w = view.image_shape
+    _click_view(qtbot, view.graphics, view.view, w * 0.75, h * 0.25)
+    qtbot.waitUntil(lambda: win.inspection.result.query is not None, timeout=20000)
+    qx, qy = win.inspection.result.query
+    assert abs(qx - w * 0.75) < 2 and abs(qy - h * 0.25) < 2
+    idle(win)
