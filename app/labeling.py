@@ -32,15 +32,25 @@ class Labeling(QObject):
         super().__init__(parent)
         self._workers = workers
         self.ctx = None
+        # image id -> label version after this window's own latest write. Read and written only on
+        # the single "write" thread, so it is always in step with the database as far as our writes
+        # go: a second key press before the grid reloaded its row must not conflict with the first.
+        self._mine: dict[int, int] = {}
+
+    def _expected(self, tile: Tile) -> int:
+        return max(tile.label_version, self._mine.get(tile.image_id, -1))
+
+    def _remember(self, session, image_ids) -> None:
+        from core.store.labels import label_state
+
+        for i in image_ids:
+            self._mine[i] = label_state(session, i).version
 
     def assign(self, tiles: list[Tile], label: str) -> None:
         if self.ctx is None or not tiles:
             return
         ctx = self.ctx
-        todo = [t for t in tiles if t.label != label]
-        if not todo:
-            self.message.emit(f"Already labelled {label}")
-            return
+        # No "already labelled" shortcut here: the tile may be older than our own queued writes.
         if len(tiles) == 1:
             t = tiles[0]
 
@@ -48,16 +58,17 @@ class Labeling(QObject):
                 from core.store.labels import set_label
 
                 with ctx.project.session() as s:
-                    st = set_label(s, t.image_id, label, user=ctx.user, source="manual", expected_version=t.label_version)
+                    st = set_label(s, t.image_id, label, user=ctx.user, source="manual", expected_version=self._expected(t))
+                self._mine[t.image_id] = st.version
                 return LabelOutcome("set", [t.image_id] if st.group_id else [], [], label)
         else:
-            versions = {t.image_id: t.label_version for t in tiles}
-
             def run(_c):
                 from core.store.labels import bulk_set_labels
 
+                versions = {t.image_id: self._expected(t) for t in tiles}
                 with ctx.project.session() as s:
                     r = bulk_set_labels(s, list(versions), label, user=ctx.user, expected_versions=versions)
+                    self._remember(s, r.changed)
                 return LabelOutcome("bulk", r.changed, r.skipped, label)
 
         self._start(run, f"Label {label}")
@@ -78,6 +89,8 @@ class Labeling(QObject):
 
             with ctx.project.session() as s:
                 r = (labels.undo if action == "undo" else labels.redo)(s, user=ctx.user)
+                if r is not None:
+                    self._remember(s, r.changed)
             if r is None:
                 return LabelOutcome(action, [], [], nothing=True)
             return LabelOutcome(action, r.changed, r.skipped)
@@ -90,6 +103,8 @@ class Labeling(QObject):
     def _on_done(self, out: LabelOutcome) -> None:
         if out.nothing:
             self.message.emit(f"Nothing to {out.action}")
+        elif not out.changed and not out.skipped:
+            self.message.emit(f"Already labelled {out.label}")
         else:
             n = len(out.changed)
             what = {"set": f"Labelled {out.label}", "bulk": f"Labelled {n} images {out.label}",

@@ -67,3 +67,20 @@ def test_keyboard_navigation_follows_filter_order(qtbot, window, idle):
     qtbot.keyClick(win.grid, Qt.Key.Key_Right)
     assert win.grid.currentIndex().row() == 1
     idle(win)
+
+
+def test_fast_key_presses_do_not_conflict_with_themselves(qtbot, window, project_path, idle):
+    win = window
+    win.grid.select_row(0)
+    tile = win.grid.current_tile()
+    for key in (Qt.Key.Key_2, Qt.Key.Key_3, Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_1):  # faster than rows reload
+        qtbot.keyClick(win.grid, key)
+    qtbot.waitUntil(lambda: win.is_idle(), timeout=15000)
+    assert _labels(project_path)[tile.image_id] == "good"
+    from core.store.labels import history
+    from core.store.project import open_project
+
+    with open_project(project_path) as p, p.session() as s:
+        assert [e.new for e in history(s, tile.image_id)][1:] == ["scratch", "spot", "good", "scratch", "good"]
+    assert not win.task_status.errors
+    idle(win)
