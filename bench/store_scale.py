@@ -100,9 +100,10 @@ def build(db: Path, n: int, seed: int = 0) -> None:
         srt = np.sort(probs, 1)
         ent = -(probs * np.log(probs)).sum(1)
         conn.executemany(
-            "INSERT INTO prediction (model_id, image_id, top_index, class_id, rel_path, confidence, margin, entropy,"
-            " probs) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(start + k + 1, int(probs[k].argmax()), int(probs[k].argmax()) + 1, _path(start + k), float(srt[k, -1]),
+            "INSERT INTO prediction (model_id, image_id, top_index, class_id, rel_path, label_class_id, confidence,"
+            " margin, entropy, probs) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(start + k + 1, int(probs[k].argmax()), int(probs[k].argmax()) + 1, _path(start + k),
+              int(lab[k]) or None, float(srt[k, -1]),
               float(srt[k, -1] - srt[k, -2]), float(ent[k]), probs[k].astype("<f4").tobytes()) for k in range(m)])
     scored = rng.choice(n, size=20_000, replace=False)
     conn.executemany("INSERT INTO review_score (model_id, image_id, score, reason) VALUES (1, ?, ?, 'bench')",
@@ -192,10 +193,17 @@ def main() -> int:
             assert query_images(s, ImageFilter(labels=["good"]), sort="name", after=marks[k], limit=200)
     rows.append((f"label = good, keyset page after {depth // 1000}k", *timed(keyset, len(marks)), "< 50"))
 
-    def count(k):
-        with project.session() as s:
-            count_images(s, ImageFilter(labels=[rare[k % 9]]))
-    rows.append(("count label = rare class", *timed(count, max(5, args.repeats // 3)), "(info)"))
+    counts = {
+        "count all": lambda k: ImageFilter(),
+        "count label = rare class": lambda k: ImageFilter(labels=[rare[k % 9]]),
+        "count predicted = rare class": lambda k: ImageFilter(model_id=1, predicted=[rare[k % 9]]),
+        "count disagreement": lambda k: ImageFilter(model_id=1, disagree=True),
+    }
+    for name, make in counts.items():
+        def count(k, make=make):
+            with project.session() as s:
+                count_images(s, make(k))
+        rows.append((name, *timed(count, max(5, args.repeats // 3)), "(info)"))
 
     # Real changes only: pick images and, for each, a class other than its current one (read
     # before timing), so no write is a no-op whatever earlier runs left in the file.

@@ -22,7 +22,7 @@ from core.store.classes import class_names
 from core.store.clock import from_db, utcnow
 from core.store.errors import LabelConflict, NotFound, UnknownClass
 from core.store.records import GroupResult, LabelEventRecord, LabelState
-from core.store.schema import Image, ImageClass, Label, LabelEvent, LabelGroup
+from core.store.schema import Image, ImageClass, Label, LabelEvent, LabelGroup, Prediction
 from core.store.users import resolve_user
 
 UNDOABLE = ("manual", "bulk")
@@ -34,7 +34,7 @@ def set_label(session: Session, image_id: int, label: str | None, *, user: str |
     """Set one image's label (None = unlabeled). With `expected_version`, refuse with LabelConflict if
     anyone changed the label since the caller read that version.
 
-    The hot path of labelling (one statement to read, four to write): read the current row, then
+    The hot path of labelling (one statement to read, five to write): read the current row, then
     write conditionally on the version read. If another process wrote in between, the conditional
     UPDATE matches no row: with `expected_version` that is a conflict; without, we re-read (now
     inside our write transaction, so nobody can move it again) and write on top."""
@@ -73,6 +73,7 @@ def set_label(session: Session, image_id: int, label: str | None, *, user: str |
     else:  # unreachable on SQLite: the second read happens under our write lock
         raise _conflict(session, image_id, version)
     session.execute(update(Image).where(Image.id == image_id).values(class_id=new_id))
+    session.execute(update(Prediction).where(Prediction.image_id == image_id).values(label_class_id=new_id))
     session.execute(insert(LabelEvent).values(image_id=image_id, group_id=group_id, old_class_id=cur_id,
                                               new_class_id=new_id, user=user, time=now, source=source))
     return LabelState(image_id, label, version + 1, user, from_db(now), group_id)
@@ -239,10 +240,13 @@ def _apply(session: Session, changes: Mapping[int, int | None], *, user: str, so
         for iid, _, cur in todo:
             if after[iid][1] != cur[1] + 1:
                 raise _conflict(session, iid, (expected or {}).get(iid, cur[1]))
+    mirror = [{"iid": iid, "cid": cid} for iid, cid, _ in todo]
     session.execute(
         update(Image.__table__).where(Image.__table__.c.id == bindparam("iid")).values(class_id=bindparam("cid")),
-        [{"iid": iid, "cid": cid} for iid, cid, _ in todo],
-    )
+        mirror)
+    pred = Prediction.__table__
+    session.execute(
+        update(pred).where(pred.c.image_id == bindparam("iid")).values(label_class_id=bindparam("cid")), mirror)
     session.execute(insert(LabelEvent), [
         {"image_id": iid, "group_id": group_id, "old_class_id": cur[0], "new_class_id": cid,
          "user": user, "time": now, "source": source}

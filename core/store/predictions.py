@@ -42,7 +42,7 @@ def save_predictions(session: Session, model_id: int, image_ids: Sequence[int], 
     second = p[np.arange(len(p)), order[:, 1]] if p.shape[1] > 1 else np.zeros(len(p), np.float32)
     entropy = -(p * np.log(np.clip(p, 1e-12, None))).sum(axis=1)
     rows = [{"model_id": model_id, "image_id": int(i), "top_index": int(t), "class_id": to_class[int(t)],
-             "rel_path": paths[int(i)],
+             "rel_path": paths[int(i)][0], "label_class_id": paths[int(i)][1],
              "confidence": float(c), "margin": float(c - s), "entropy": float(e),
              "probs": p[k].astype("<f4").tobytes()}
             for k, (i, t, c, s, e) in enumerate(zip(ids, top, conf, second, entropy))]
@@ -55,11 +55,14 @@ def save_predictions(session: Session, model_id: int, image_ids: Sequence[int], 
     return len(rows)
 
 
-def _rel_paths(session: Session, ids: list[int]) -> dict[int, str]:
+def _rel_paths(session: Session, ids: list[int]) -> dict[int, tuple[str, int | None]]:
+    """image id -> (rel_path, current label class id), the copies a prediction row keeps."""
     img = Image.__table__
-    out: dict[int, str] = {}
+    out: dict[int, tuple[str, int | None]] = {}
     for k in range(0, len(ids), 500):
-        out.update(session.execute(select(img.c.id, img.c.rel_path).where(img.c.id.in_(ids[k:k + 500]))).all())
+        for iid, rel, cid in session.execute(
+                select(img.c.id, img.c.rel_path, img.c.class_id).where(img.c.id.in_(ids[k:k + 500]))):
+            out[iid] = (rel, cid)
     missing = [i for i in ids if i not in out]
     if missing:
         raise NotFound(f"no image with id {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Select, and_, false, func, or_, select, tuple_
+from sqlalchemy import Select, and_, false, func, or_, select, true, tuple_
 from sqlalchemy.orm import Session
 
 from core.errors import InspectorError
@@ -58,6 +58,9 @@ def query_images(session: Session, flt: ImageFilter | None = None, *, sort: str 
                  limit: int = 200, after: ImageRecord | None = None) -> list[ImageRecord]:
     """One page of images matching `flt`, in `sort` order (ties broken by id).
 
+    Sorting by confidence (or score) lists only images that have a prediction (or a review score)
+    from `flt.model_id`.
+
     Pages by `offset`, or, cheaper deep into a large result, by `after`: the last record of the
     previous page (keyset pagination: the page starts right after it in the index, whatever the
     offset; for confidence/score orders the record must come from a query naming the same model)."""
@@ -75,7 +78,7 @@ def query_images(session: Session, flt: ImageFilter | None = None, *, sort: str 
 
 def count_images(session: Session, flt: ImageFilter | None = None) -> int:
     flt = flt or ImageFilter()
-    inner = _id_select(session, flt, "id").subquery()
+    inner = _id_select(session, flt, None).subquery()
     return session.scalar(select(func.count()).select_from(inner))
 
 
@@ -131,34 +134,56 @@ def _ids_of(session: Session, names: Sequence[str]) -> list[int]:
     return [known[n] for n in names]
 
 
-def _id_select(session: Session, flt: ImageFilter, sort: str) -> Select:
-    stmt = select(img.c.id)
-    conds = []
+def _id_select(session: Session, flt: ImageFilter, sort: str | None) -> Select:
+    """SELECT of the matching image ids (no order yet); `sort` None = any order (counting)."""
+    key = sort.lstrip("-") if sort else None
+    img_conds = []
     if flt.labels is not None or flt.unlabeled:
         either = []
         if flt.labels:
             either.append(img.c.class_id.in_(_ids_of(session, flt.labels)))
         if flt.unlabeled:
             either.append(img.c.class_id.is_(None))
-        conds.append(or_(*either) if either else img.c.class_id.in_([]))
+        img_conds.append(or_(*either) if either else img.c.class_id.in_([]))
     if flt.splits is not None:
-        conds.append(img.c.split.in_(list(flt.splits)))
-    if not flt.include_missing:
-        conds.append(img.c.missing == false())  # "= 0", which the (..., missing, rel_path) indexes serve
+        img_conds.append(img.c.split.in_(list(flt.splits)))
     if flt.readable is not None:
-        conds.append(img.c.readable.is_(flt.readable))
+        img_conds.append(img.c.readable.is_(flt.readable))
     if flt.category is not None:
-        conds.append(img.c.category == flt.category)
+        img_conds.append(img.c.category == flt.category)
     if flt.dataset_id is not None:
-        conds.append(img.c.dataset_id == flt.dataset_id)
+        img_conds.append(img.c.dataset_id == flt.dataset_id)
 
     needs_pred = (flt.predicted is not None or flt.min_confidence is not None or flt.max_confidence is not None
-                  or flt.disagree or sort.lstrip("-") == "confidence")
-    needs_rev = flt.suspected or sort.lstrip("-") == "score"
+                  or flt.disagree or key == "confidence")
+    needs_rev = flt.suspected or key == "score"
     if (needs_pred or needs_rev) and flt.model_id is None:
         raise InspectorError("filtering or sorting by prediction, confidence or score needs a model")
+    pred_ordered = key == "confidence" or (key == "name" and _name_from_prediction(flt))
+    # A prediction- or score-driven query without image conditions can skip the image table: its
+    # row lookups, one per candidate, are most of the cost of counts and deep pages. Possible when
+    # the order needs no image column and no image is flagged missing (so none must be excluded).
+    image_free = ((needs_pred or needs_rev) and not img_conds and (key is None or pred_ordered or key == "score")
+                  and (flt.include_missing or not _any_missing(session)))
+    conds = []
+    if image_free:
+        driver = pred if needs_pred else rev
+        id_col = driver.c.image_id
+        stmt = select(id_col).select_from(driver)
+        conds.append(driver.c.model_id == flt.model_id)
+        if needs_pred and needs_rev:
+            stmt = stmt.join(rev, and_(rev.c.model_id == flt.model_id, rev.c.image_id == pred.c.image_id))
+    else:
+        id_col = img.c.id
+        stmt = select(id_col)
+        conds += img_conds
+        if not flt.include_missing:
+            conds.append(img.c.missing == false())  # "= 0", which the (..., missing, rel_path) indexes serve
+        if needs_pred:
+            stmt = stmt.join(pred, and_(pred.c.model_id == flt.model_id, pred.c.image_id == img.c.id))
+        if needs_rev:
+            stmt = stmt.join(rev, and_(rev.c.model_id == flt.model_id, rev.c.image_id == img.c.id))
     if needs_pred:
-        stmt = stmt.join(pred, and_(pred.c.model_id == flt.model_id, pred.c.image_id == img.c.id))
         if flt.predicted is not None:
             conds.append(pred.c.class_id.in_(_ids_of(session, flt.predicted)))
         if flt.min_confidence is not None:
@@ -166,15 +191,24 @@ def _id_select(session: Session, flt: ImageFilter, sort: str) -> Select:
         if flt.max_confidence is not None:
             conds.append(pred.c.confidence <= flt.max_confidence)
         if flt.disagree:
-            conds.append(img.c.class_id.is_not(None))
-            conds.append(or_(pred.c.class_id.is_(None), pred.c.class_id != img.c.class_id))
-    if needs_rev:
-        stmt = stmt.join(rev, and_(rev.c.model_id == flt.model_id, rev.c.image_id == img.c.id))
+            # The same terms as schema.DISAGREES, the WHERE of the partial indexes: SQLite uses a
+            # partial index only when the query repeats its condition.
+            conds.append(pred.c.label_class_id.is_not(None))
+            conds.append(pred.c.class_id.is_not(pred.c.label_class_id))
     if flt.changed_by is not None:
-        conds.append(img.c.id.in_(select(ev.c.image_id).where(ev.c.user == flt.changed_by, ev.c.source != "import")))
+        conds.append(id_col.in_(select(ev.c.image_id).where(ev.c.user == flt.changed_by, ev.c.source != "import")))
     if flt.changed_since is not None:
-        conds.append(img.c.id.in_(select(ev.c.image_id).where(ev.c.time >= to_db(flt.changed_since))))
+        conds.append(id_col.in_(select(ev.c.image_id).where(ev.c.time >= to_db(flt.changed_since))))
     return stmt.where(*conds)
+
+
+def _name_from_prediction(flt: ImageFilter) -> bool:
+    """Sort by name on prediction's copy of rel_path, which its class and disagreement indexes serve."""
+    return flt.model_id is not None and (flt.predicted is not None or flt.disagree)
+
+
+def _any_missing(session: Session) -> bool:
+    return session.scalar(select(img.c.id).where(img.c.missing == true()).limit(1)) is not None
 
 
 def _ordered(stmt: Select, flt: ImageFilter, sort: str):
@@ -183,8 +217,7 @@ def _ordered(stmt: Select, flt: ImageFilter, sort: str):
     key = sort.lstrip("-")
     col = {"name": img.c.rel_path, "id": img.c.id, "confidence": pred.c.confidence, "score": rev.c.score}[key]
     tie = pred.c.image_id if key == "confidence" else rev.c.image_id if key == "score" else img.c.id
-    if key == "name" and flt.predicted is not None:
-        # The same order, from prediction's copy of rel_path: ix_prediction_class_path serves it.
+    if key == "name" and _name_from_prediction(flt):
         col, tie = pred.c.rel_path, pred.c.image_id
     if key == "id":
         return stmt.order_by(col.desc() if desc else col), (col, None)

@@ -135,6 +135,10 @@ class SnapshotRow:
     label: str
     split: str
 
+    @property
+    def path(self) -> str:  # the manifest's name for it
+        return self.abs_path
+
 
 @dataclass(frozen=True, slots=True)
 class SnapshotRecord:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -30,6 +31,7 @@ from core.store.clock import utcnow
 LABEL_SOURCES = ("import", "manual", "bulk", "undo", "redo")
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 SPLITS = ("train", "val", "test")
+DISAGREES = "label_class_id IS NOT NULL AND class_id IS NOT label_class_id"
 
 
 class Base(DeclarativeBase):
@@ -179,6 +181,10 @@ class Prediction(Base):
         Index("ix_prediction_class_path", "model_id", "class_id", "rel_path", "image_id"),
         Index("ix_prediction_conf", "model_id", "confidence", "image_id"),
         Index("ix_prediction_image", "image_id"),
+        # Partial indexes holding only label-vs-prediction disagreements: the review view's pages
+        # and counts read just those entries. Queries must repeat DISAGREES verbatim to use them.
+        Index("ix_prediction_disagree_path", "model_id", "rel_path", "image_id", sqlite_where=text(DISAGREES)),
+        Index("ix_prediction_disagree_conf", "model_id", "confidence", "image_id", sqlite_where=text(DISAGREES)),
     )
 
     model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"), primary_key=True)
@@ -188,6 +194,9 @@ class Prediction(Base):
     # Copy of image.rel_path (which never changes: a new path is a new image) so "predicted as X,
     # sorted by name" is an index scan instead of a join and a sort over every such image.
     rel_path: Mapped[str] = mapped_column(Text)
+    # Copy of the image's current label (kept by core.store.labels in the same transaction as the
+    # label) so that disagreement is a condition on this row alone, i.e. indexable.
+    label_class_id: Mapped[int | None] = mapped_column(ForeignKey("class.id"))
     confidence: Mapped[float] = mapped_column(Float)
     margin: Mapped[float] = mapped_column(Float)
     entropy: Mapped[float] = mapped_column(Float)

@@ -47,7 +47,7 @@ def _make_rev1_project(path):
             INSERT INTO model (id, name, path, arch, class_names, created, meta)
                 VALUES (1, 'v1', '/models/v1.safetensors', 'aan_s', '["good", "scratch", "dent"]', '2026-01-03 00:00:00', '{{}}');
         """)
-        conn.execute("INSERT INTO prediction VALUES (1, 1, 0, 1, 'good/a.png', 0.7, 0.5, 0.8, ?)", (probs,))
+        conn.execute("INSERT INTO prediction VALUES (1, 1, 0, 1, 'good/a.png', 1, 0.7, 0.5, 0.8, ?)", (probs,))
     conn.close()
 
 

@@ -82,6 +82,15 @@ def test_prediction_filters_and_sorts(predicted):
         disagree = query_images(s, ImageFilter(model_id=model_id, disagree=True), sort="id")
         assert all(r.label != r.predicted for r in disagree)
         assert len(disagree) == count_images(s, ImageFilter(model_id=model_id, disagree=True)) == 10
+        by_name = query_images(s, ImageFilter(model_id=model_id, disagree=True), sort="name")
+        assert _paths(by_name) == sorted(_paths(disagree))
+        # Correcting a label to the prediction ends the disagreement; relabelling starts one.
+        set_label(s, disagree[0].id, disagree[0].predicted, user="ann")
+        agreeing = next(r for r in query_images(s, ImageFilter(model_id=model_id), sort="id") if r.label == r.predicted
+                        and r.id != disagree[0].id)
+        set_label(s, agreeing.id, next(c for c in CLASSES if c != agreeing.label), user="ann")
+        now = {r.id for r in query_images(s, ImageFilter(model_id=model_id, disagree=True))}
+        assert disagree[0].id not in now and agreeing.id in now and len(now) == 10
         suspects = query_images(s, ImageFilter(model_id=model_id, suspected=True), sort="-score")
         assert [r.id for r in suspects] == [ids[4], ids[0], ids[7]]
         assert suspects[0].reason == "low margin" and suspects[0].score == pytest.approx(0.95)
@@ -145,3 +154,23 @@ def test_predicted_filter_sorted_by_name_matches_image_names(predicted):
     with project.session() as s:
         recs = query_images(s, ImageFilter(model_id=model_id, predicted=["scratch", "dent"]), sort="name")
         assert _paths(recs) == sorted(_paths(recs)) and len(recs) == 10
+
+
+def test_missing_images_leave_prediction_driven_queries(predicted, tmp_path, small_scan):
+    from core.store.ingest import import_scan
+    project, model_id, _ = predicted
+    flt = ImageFilter(model_id=model_id, disagree=True)
+    with project.session() as s:
+        before = query_images(s, flt, sort="-confidence")
+        gone = before[0]
+        scan = small_scan(tmp_path / "data")
+        scan.images = [im for im in scan.images if im.rel_path != gone.rel_path]
+        assert import_scan(s, scan, user="importer").missing == 1
+    with project.session() as s:
+        cases = [(flt, "-confidence"), (flt, "name"), (ImageFilter(model_id=model_id, min_confidence=0.0), "-confidence"),
+                 (ImageFilter(model_id=model_id, suspected=True), "-score")]
+        for f, sort in cases:
+            ids = [r.id for r in query_images(s, f, sort=sort)]
+            assert gone.id not in ids and len(ids) == count_images(s, f), (f, sort)
+        assert count_images(s, flt) == len(before) - 1
+        assert count_images(s, ImageFilter(model_id=model_id, disagree=True, include_missing=True)) == len(before)

@@ -103,6 +103,7 @@ def upgrade() -> None:
         sa.Column("top_index", sa.Integer(), nullable=False),
         sa.Column("class_id", sa.Integer(), sa.ForeignKey("class.id")),
         sa.Column("rel_path", sa.Text(), nullable=False),
+        sa.Column("label_class_id", sa.Integer(), sa.ForeignKey("class.id")),
         sa.Column("confidence", sa.Float(), nullable=False),
         sa.Column("margin", sa.Float(), nullable=False),
         sa.Column("entropy", sa.Float(), nullable=False),
@@ -112,6 +113,11 @@ def upgrade() -> None:
     op.create_index("ix_prediction_class_path", "prediction", ["model_id", "class_id", "rel_path", "image_id"])
     op.create_index("ix_prediction_conf", "prediction", ["model_id", "confidence", "image_id"])
     op.create_index("ix_prediction_image", "prediction", ["image_id"])
+    disagrees = sa.text("label_class_id IS NOT NULL AND class_id IS NOT label_class_id")
+    op.create_index("ix_prediction_disagree_path", "prediction", ["model_id", "rel_path", "image_id"],
+                    sqlite_where=disagrees)
+    op.create_index("ix_prediction_disagree_conf", "prediction", ["model_id", "confidence", "image_id"],
+                    sqlite_where=disagrees)
 
 
 def downgrade() -> None:
