@@ -56,10 +56,11 @@ def run_gui(db: str | None = None, *, screenshot: str | None = None, demo_dir: s
     app = get_app()
     from app.qt_main_window import QtMainWindow
 
-    win = QtMainWindow()
-    win.show()
+    win = QtMainWindow(restore_layout=not screenshot)
     if screenshot:
         win.resize(1680, 1050)
+    win.show()
+    if screenshot:
         shooter = ScreenshotWhenIdle(win, screenshot)
         on_done = shooter.start
     else:
@@ -110,6 +111,8 @@ class ScreenshotWhenIdle:
         self.idle_ticks = self.idle_ticks + 1 if (ready and w.is_idle()) else 0
         if self.idle_ticks >= 3 or self.waited > self.TIMEOUT_MS:
             self.timer.stop()
+            if getattr(w, "models_dock", None) is not None:
+                w.models_dock.raise_()  # the overview: how good the model is, beside what it looks at
             QApplication.processEvents()
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             ok = w.grab().save(self.path)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QSizePolicy,
     QSplitter,
     QStackedWidget,
     QVBoxLayout,
@@ -37,8 +38,9 @@ WORKSPACE_DELAY_MS = 30
 class QtMainWindow(QMainWindow):
     project_opened = Signal(object)  # ProjectContext
 
-    def __init__(self, settings: Settings | None = None, workers: Workers | None = None):
+    def __init__(self, settings: Settings | None = None, workers: Workers | None = None, *, restore_layout: bool = True):
         super().__init__()
+        self.restore_layout = restore_layout  # off for screenshots: always the default layout
         self.settings = settings or Settings()
         self.workers = workers or Workers(self)
         self.ctx: ProjectContext | None = None
@@ -97,6 +99,8 @@ class QtMainWindow(QMainWindow):
         self.image_title = QLabel("")
         self.image_title.setStyleSheet("font-weight: bold; padding: 2px 4px;")
         self.image_title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # A long path must not push the grid narrower: the title is clipped instead.
+        self.image_title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.inspection = Inspection(self.workers, self.image_view, self.prob_bars, self.attention, self.history, self)
         self._build_layout()
         self.models_panel = QtModelsPanel(self.workers)
@@ -410,7 +414,7 @@ class QtMainWindow(QMainWindow):
         if getattr(self, "_layout_restored", False):
             return
         self._layout_restored = True
-        geometry, state = self.settings.window_state()
+        geometry, state = self.settings.window_state() if self.restore_layout else (None, None)
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
         if isinstance(state, QByteArray) and self.restoreState(state):
@@ -418,13 +422,15 @@ class QtMainWindow(QMainWindow):
         QTimer.singleShot(0, self._default_layout)
 
     def _default_layout(self) -> None:
-        self.resizeDocks([self.filter_dock, self.attention_dock], [230, 560], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.history_dock], [170], Qt.Orientation.Vertical)
-        grid = 3 * self.grid.gridSize().width() + self.grid.verticalScrollBar().sizeHint().width() + 6
-        self.center_split.setSizes([grid, max(self.center_split.width() - grid, 300)])
+        self.resizeDocks([self.filter_dock, self.attention_dock], [230, 520], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.history_dock], [250], Qt.Orientation.Vertical)
+        self.history_dock.raise_()
+        grid = self.grid.sizeHint().width()
+        total = sum(self.center_split.sizes())
+        self.center_split.setSizes([grid, max(total - grid, 300)])
 
     def closeEvent(self, ev) -> None:
-        if self.stack.currentIndex() == 1:
+        if self.stack.currentIndex() == 1 and self.restore_layout:
             self.settings.save_window_state(self.saveGeometry(), self.saveState())
         self.settings.sync()
         self.shutdown()

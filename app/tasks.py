@@ -47,7 +47,8 @@ def predict(ctx, project, model_id: int, device: str = "auto"):
     return report
 
 
-def prepare_demo(ctx, folder: str, user: str, *, n: int | None = None, epochs: int = 12, input_size: int = 128) -> str:
+def prepare_demo(ctx, folder: str, user: str, *, n: int | None = None, epochs: int | None = None,
+                 input_size: int | None = None) -> str:
     """Make whatever of the demo is missing (data, project, model, predictions); returns the project path.
 
     Idempotent: a second run finds everything and returns at once.
@@ -84,7 +85,7 @@ def _image_count(project) -> int:
         return count_images(s)
 
 
-def _demo_model(ctx, project, ckpt: Path, epochs: int, input_size: int) -> int:
+def _demo_model(ctx, project, ckpt: Path, epochs: int | None, input_size: int | None) -> int:
     from core.model.checkpoint import read_metadata
     from core.store.models import list_models, register_model
 
@@ -99,7 +100,9 @@ def _demo_model(ctx, project, ckpt: Path, epochs: int, input_size: int) -> int:
             ctx.check()
             ctx.progress(int(fraction * 1000), 1000, f"training the demo model: {message}")
 
-        train_demo_model(_labelled_items(project), ckpt, epochs=epochs, input_size=input_size, progress=step)
+        # The trainer's own defaults unless asked otherwise: it knows what the demo data needs.
+        options = {k: v for k, v in (("epochs", epochs), ("input_size", input_size)) if v is not None}
+        train_demo_model(_labelled_items(project), ckpt, progress=step, **options)
     with project.session() as s:
         return register_model(s, str(ckpt), read_metadata(ckpt), name="demo")
 

@@ -37,6 +37,10 @@ class QtThumbnailGrid(QListView):
         model.dataChanged.connect(self._on_data_changed)
         model.modelReset.connect(lambda: self.current_tile_changed.emit(None))
 
+    def sizeHint(self) -> QSize:
+        # Two columns by default: the image keeps most of the width; the splitter gives more.
+        return QSize(2 * self.gridSize().width() + self.verticalScrollBar().sizeHint().width() + 8, 600)
+
     def current_tile(self) -> Tile | None:
         idx = self.currentIndex()
         return idx.data(TileRole) if idx.isValid() else None

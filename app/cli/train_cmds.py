@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, metavar="B", help="per process (default 64 on GPU, 16 on CPU)")
     p.add_argument("--lr", type=float, help="peak learning rate at a global batch of 256 (scaled linearly)")
     p.add_argument("--input-size", type=int, metavar="PX", help="default: the base checkpoint's, or 224")
+    p.add_argument("--in-chans", type=int, choices=(1, 3), help="from scratch: 1 (grayscale) or 3 (RGB, default)")
     p.add_argument("--class-balanced", action="store_true", help="sample every class equally often")
     p.add_argument("--freeze-stem", action="store_true", help="keep the convolutional stem fixed")
     p.add_argument("--seed", type=int, default=0)
@@ -72,7 +73,7 @@ def finetune(args: argparse.Namespace) -> int:
     profile = _choose_profile(args)
     with open_project(args.db, create=False) as project:
         job = submit_finetune(project, base=args.base, profile=profile, epochs=args.epochs, batch_size=args.batch_size,
-                              lr=args.lr, input_size=args.input_size, class_balanced=args.class_balanced,
+                              lr=args.lr, input_size=args.input_size, in_chans=args.in_chans, class_balanced=args.class_balanced,
                               freeze_stem=args.freeze_stem, seed=args.seed, max_steps_per_epoch=args.max_steps_per_epoch)
         print(f"job {job.id}: submitted to {job.backend} (profile {profile.name}, id {job.external_id}), "
               f"snapshot {job.snapshot_id}")

@@ -18,8 +18,8 @@ class QtConfusionMatrix(QWidget):
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
         self.plot.getViewBox().invertY(True)
-        self.plot.getViewBox().setAspectLocked(True)
         self.plot.getAxis("left").setLabel("label")
+        self.plot.getAxis("left").setStyle(hideOverlappingLabels=False)
         self.plot.getAxis("bottom").setLabel("predicted")
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(pg.colormap.get("viridis"))
@@ -44,9 +44,10 @@ class QtConfusionMatrix(QWidget):
         # Colour by row share, so a rare class's errors are as visible as a common class's.
         rows = self.matrix.sum(axis=1, keepdims=True)
         self.image.setImage(self.matrix / np.maximum(rows, 1), levels=(0, 1), autoLevels=False)
-        ticks = [(i + 0.5, n) for i, n in enumerate(names)]
-        self.plot.getAxis("left").setTicks([ticks])
-        self.plot.getAxis("bottom").setTicks([ticks])
+        self.plot.getAxis("left").setTicks([[(i + 0.5, n) for i, n in enumerate(names)]])
+        # Columns are narrow: short names below, the full name in the tooltip of the axis.
+        self.plot.getAxis("bottom").setTicks([[(i + 0.5, n if len(n) <= 6 else n[:5] + "…") for i, n in enumerate(names)]])
+        self.plot.getAxis("bottom").setToolTip(", ".join(names))
         for r in range(k):
             for c in range(k):
                 share = self.matrix[r, c] / max(rows[r, 0], 1)
@@ -54,7 +55,7 @@ class QtConfusionMatrix(QWidget):
                 t.setPos(c + 0.5, r + 0.5)
                 self.plot.addItem(t)
                 self.texts.append(t)
-        self.plot.setRange(xRange=(0, k), yRange=(0, k), padding=0.02)
+        self.plot.setRange(xRange=(0, k), yRange=(0, k), padding=0)
 
     def _on_clicked(self, ev) -> None:
         vb = self.plot.getViewBox()

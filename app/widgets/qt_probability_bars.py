@@ -39,6 +39,7 @@ class QtProbabilityBars(QWidget):
         self.plot.getAxis("left").setTicks([ticks])
         self.plot.setYRange(-0.6, max(len(names), 1) - 0.4, padding=0)
         self.plot.getViewBox().invertY(True)
+        self.setMinimumHeight(60 + 22 * len(names))  # every class name readable
         self.set_probabilities(None)
 
     def set_probabilities(self, probs: np.ndarray | None, reference: np.ndarray | None = None,
