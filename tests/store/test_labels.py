@@ -6,7 +6,7 @@ import pytest
 from core.errors import InspectorError
 from core.store import LabelConflict, UnknownClass
 from core.store.labels import bulk_set_labels, history, redo, set_label, stacks, undo
-from core.store.queries import get_image
+from core.store.queries import get_image, query_images
 
 
 def _label(project, image_id):
@@ -146,3 +146,30 @@ def test_unknown_image_id(loaded):
     with pytest.raises(InspectorError, match="no image with id 9999"):
         with loaded.session() as s:
             set_label(s, 9999, "good", user="ann")
+
+
+def test_one_project_shared_by_threads(loaded):
+    """GUI workers share one Project: each action its own session, from any thread."""
+    import threading
+    with loaded.session() as s:
+        ids = [r.id for r in query_images(s, limit=4)]
+    errors = []
+
+    def work(image_id):
+        try:
+            for k in range(10):
+                with loaded.session() as s:
+                    set_label(s, image_id, ("good", "scratch", "dent")[k % 3], user=f"t{image_id}")
+                with loaded.session() as s:
+                    get_image(s, image_id)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with loaded.session() as s:
+        assert all(len(history(s, i)) >= 10 for i in ids)
