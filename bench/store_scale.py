@@ -159,8 +159,10 @@ def main() -> int:
         "label + split, by name": lambda k: (ImageFilter(labels=[rare[k % 9]], splits=["test"]), "name"),
         "predicted = rare, by confidence": lambda k: (ImageFilter(model_id=1, predicted=[rare[k % 9]]), "-confidence"),
         "predicted = rare, by name": lambda k: (ImageFilter(model_id=1, predicted=[rare[k % 9]]), "name"),
-        "confidence 0.3-0.5, by confidence": lambda k: (ImageFilter(model_id=1, min_confidence=0.3, max_confidence=0.5), "confidence"),
-        "predicted + confidence < 0.5": lambda k: (ImageFilter(model_id=1, predicted=[rare[k % 9]], max_confidence=0.5), "confidence"),
+        "confidence 0.3-0.5, by confidence":
+            lambda k: (ImageFilter(model_id=1, min_confidence=0.3, max_confidence=0.5), "confidence"),
+        "predicted + confidence < 0.5":
+            lambda k: (ImageFilter(model_id=1, predicted=[rare[k % 9]], max_confidence=0.5), "confidence"),
         "disagreement, by name": lambda k: (ImageFilter(model_id=1, disagree=True), "name"),
         "disagreement, by confidence": lambda k: (ImageFilter(model_id=1, disagree=True), "-confidence"),
         "suspected, by score": lambda k: (ImageFilter(model_id=1, suspected=True), "-score"),

@@ -100,4 +100,5 @@ def test_real_process_python_m_app(dataset, tmp_path):
     r = run("import", str(dataset), "--db", str(db))
     assert r.returncode == 0, r.stderr
     r = run("label", "--db", str(db), "1", "nope")
-    assert r.returncode == 2 and r.stderr.startswith("inspector: error: unknown class 'nope'") and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.startswith("inspector: error: unknown class 'nope'")
