@@ -98,4 +98,4 @@ def test_import_of_100k_images_is_fast(project, tmp_path, make_scan, scanned):
     second = time.perf_counter() - t
     assert report.new == 100_000 and again.unchanged == 100_000
     # Generous bounds for a loaded 2-core machine; measured about 6 s and 1.5 s.
-    assert first < 40 and second < 15, (first, second)
+    assert first < 40 and second < 30, (first, second)

@@ -173,3 +173,57 @@ def test_one_project_shared_by_threads(loaded):
     assert errors == []
     with loaded.session() as s:
         assert all(len(history(s, i)) >= 10 for i in ids)
+
+
+def _write_between_read_and_write(project, image_id, user="bob", label_id=3):
+    """Make another connection change the label right after set_label has read it (just before
+    its first write), the race the conditional UPDATE exists for."""
+    import sqlite3
+
+    from sqlalchemy import event
+
+    fired = []
+
+    def before(conn, cursor, statement, params, context, executemany):
+        if statement.startswith("INSERT INTO label_group") and not fired:
+            fired.append(True)
+            other = sqlite3.connect(project.path)
+            with other:
+                other.execute("UPDATE label SET class_id = ?, version = version + 1, updated_by = ? WHERE image_id = ?",
+                              (label_id, user, image_id))
+                other.execute("UPDATE image SET class_id = ? WHERE id = ?", (label_id, image_id))
+            other.close()
+
+    event.listen(project.engine, "before_cursor_execute", before)
+    return lambda: event.remove(project.engine, "before_cursor_execute", before)
+
+
+def test_race_between_read_and_write_is_caught(loaded):
+    with loaded.session() as s:
+        rec = get_image(s, "good/004.png")
+    done = _write_between_read_and_write(loaded, rec.id)
+    try:
+        with pytest.raises(LabelConflict, match="changed by bob to dent"):
+            with loaded.session() as s:
+                set_label(s, rec.id, "scratch", user="ann", expected_version=rec.label_version)
+    finally:
+        done()
+    with loaded.session() as s:
+        assert get_image(s, rec.id).label == "dent"  # bob's write stands, ann's was refused
+
+    rec = get_image_rec(loaded, "good/003.png")
+    done = _write_between_read_and_write(loaded, rec.id)
+    try:
+        with loaded.session() as s:  # no expected version: last writer wins, but on top of bob's
+            state = set_label(s, rec.id, "scratch", user="ann")
+    finally:
+        done()
+    assert state.version == rec.label_version + 2
+    with loaded.session() as s:
+        last = history(s, rec.id)[-1]
+    assert (last.old, last.new, last.user) == ("dent", "scratch", "ann")  # the event's "old" is bob's label
+
+
+def get_image_rec(project, path):
+    with project.session() as s:
+        return get_image(s, path)
