@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from training.dist import all_reduce_sum
+from training.preemption import iterate
 
 
 @torch.inference_mode()
@@ -19,7 +20,7 @@ def evaluate(model: nn.Module, loader, num_classes: int, device: torch.device, *
     confusion = torch.zeros(num_classes * num_classes, dtype=torch.float64, device=device)
     loss_sum = torch.zeros(1, dtype=torch.float64, device=device)
     amp = torch.autocast(device.type, dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
-    for images, targets in loader:
+    for images, targets in iterate(loader):
         images = images.to(device, non_blocking=True)
         if channels_last:
             images = images.contiguous(memory_format=torch.channels_last)

@@ -22,7 +22,6 @@ import json
 import math
 import os
 import random
-import signal
 import sys
 import time
 from pathlib import Path
@@ -39,28 +38,11 @@ from training.dist import DistInfo, all_reduce_sum, any_rank, barrier, init_dist
 from training.evaluate import evaluate
 from training.metrics_log import METRICS_FILE, MetricsWriter
 from training.model_setup import build_model, fingerprint, freeze_stem, param_groups
+from training.preemption import StopRequest, iterate, worker_init
 from training.samplers import DistributedClassBalancedSampler, SkipFirst
 from training.schedule import build_scheduler
 
 PREEMPTED_EXIT = 75  # EX_TEMPFAIL: "try again later", which is what a preempted job should do
-
-
-class StopRequest:
-    """Set by SIGTERM; acted on only between optimiser steps, agreed on by all ranks."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        signal.signal(signal.SIGTERM, self._on_signal)
-
-    def _on_signal(self, signum, frame) -> None:
-        self.requested = True
-
-
-def _ignore_sigterm_in_worker(_worker_id: int) -> None:
-    # DataLoader workers share the process group: a group SIGTERM must not kill them mid-batch,
-    # the main process ends them once it has saved.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    torch.set_num_threads(1)
 
 
 def write_json_atomic(path: Path, obj: dict) -> None:
@@ -94,7 +76,7 @@ def train_one_epoch(*, model, net, loader, optimizer, scheduler, stop: StopReque
     window_loss, window_steps, epoch_loss, epoch_steps = 0.0, 0, 0.0, 0
     window_images, window_start = 0, time.perf_counter()
     stopped = False
-    for images, targets in loader:
+    for images, targets in iterate(loader):
         if step >= steps_per_epoch:
             break
         images = images.to(info.device, non_blocking=True)
@@ -219,7 +201,7 @@ def _run(cfg: FinetuneConfig, info: DistInfo, stop: StopRequest) -> int:
     if val_ds is not None:
         shard = Subset(val_ds, range(info.rank, len(val_ds), info.world_size))
         val_loader = DataLoader(shard, batch_size=cfg.batch_size * 2, num_workers=min(cfg.num_workers, 2),
-                                worker_init_fn=_ignore_sigterm_in_worker, pin_memory=use_cuda)
+                                worker_init_fn=worker_init, pin_memory=use_cuda)
 
     def save_state(next_epoch: int, next_step: int) -> None:
         # RNG files first: a resume.pt always finds the RNG streams of its own position.
@@ -246,7 +228,7 @@ def _run(cfg: FinetuneConfig, info: DistInfo, stop: StopRequest) -> int:
         sampler.set_epoch(epoch)
         loader = DataLoader(train_ds, batch_size=cfg.batch_size, sampler=SkipFirst(sampler, step_in_epoch * cfg.batch_size),
                             num_workers=cfg.num_workers, drop_last=drop_last, pin_memory=use_cuda,
-                            worker_init_fn=_ignore_sigterm_in_worker, persistent_workers=False)
+                            worker_init_fn=worker_init, persistent_workers=False)
         step_in_epoch, global_step, train_loss, stopped = train_one_epoch(
             model=model, net=net, loader=loader, optimizer=optimizer, scheduler=scheduler, stop=stop, info=info, cfg=cfg,
             epoch=epoch, first_step=step_in_epoch, steps_per_epoch=steps_per_epoch, global_step=global_step, log=log,

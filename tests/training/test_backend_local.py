@@ -48,7 +48,8 @@ def test_job_survives_its_submitter_and_is_found_again(tmp_path, dataset, job_co
 
 
 def test_cancel_stops_the_group_with_resume_state(tmp_path, dataset, job_config, waiter):
-    spec = make_job(tmp_path, dataset, job_config, epochs=500, max_steps_per_epoch=2)
+    # num_workers=1: the group SIGTERM also hits DataLoader workers, which must not die mid-batch.
+    spec = make_job(tmp_path, dataset, job_config, epochs=500, max_steps_per_epoch=2, num_workers=1)
     backend = LocalBackend(Profile(name="t", backend="local", gpus=0, nproc=2, grace_s=60))
     pid = backend.submit(spec)
     waiter(lambda: any(r["kind"] == "step" for r in read_metrics(spec.out_dir / "metrics.jsonl")), timeout=90,

@@ -57,3 +57,14 @@ def test_refused_submission_leaves_a_failed_job(tmp_path, project_factory):
     with project.session() as s:
         job = get_job(s, 1)
     assert job.state == "failed" and "cannot start" in job.error
+
+
+def test_local_gpu_profile_is_refused_on_a_machine_without_enough_gpus(tmp_path, project_factory):
+    import torch
+
+    from training.backends import BackendError
+
+    project = project_factory(tmp_path, n_per_class=3)
+    want = torch.cuda.device_count() + 1
+    with pytest.raises(BackendError, match=f"asks for {want} GPU"):
+        submit_finetune(project, base="aan_s", profile=Profile(name="g", backend="local", gpus=want), epochs=1)

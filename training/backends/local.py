@@ -58,6 +58,13 @@ class LocalBackend(Backend):
         return shell_join(self.command(spec))
 
     def submit(self, spec: JobSpec) -> str:
+        if self.profile.gpus > 0:
+            import torch
+
+            found = torch.cuda.device_count()
+            if found < self.profile.gpus:
+                raise BackendError(f"profile {self.profile.name} asks for {self.profile.gpus} GPU(s); "
+                                   f"this machine has {found}")
         job_dir = Path(spec.job_dir)
         job_dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, PYTHONUNBUFFERED="1")
