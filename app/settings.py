@@ -5,7 +5,6 @@ user configuration.
 """
 from __future__ import annotations
 
-import getpass
 import os
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -20,19 +19,14 @@ def use_settings_dir(path: str | os.PathLike) -> None:
         QSettings.setPath(QSettings.Format.IniFormat, scope, str(path))
 
 
-def default_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name in some containers
-        return "inspector"
-
-
 class Settings:
     def __init__(self) -> None:
         self._s = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
 
     @property
     def user(self) -> str:
+        from core.store.users import default_user  # lazily: core.store pulls in SQLAlchemy
+
         return str(self._s.value("user/name", "") or default_user())
 
     @user.setter

@@ -25,11 +25,3 @@ def upsample_bilinear(grid_map: np.ndarray, size: tuple[int, int]) -> np.ndarray
     bottom = m[y1][:, x0] * (1 - fx) + m[y1][:, x1] * fx
     return top * (1 - fy) + bottom * fy
 
-
-def pixel_to_token(xy: tuple[float, float], image_size: tuple[int, int], grid: tuple[int, int]) -> int:
-    """Index of the token whose cell holds image pixel (x, y)."""
-    H, W = image_size
-    h, w = grid
-    col = min(max(int(xy[0] * w / W), 0), w - 1)
-    row = min(max(int(xy[1] * h / H), 0), h - 1)
-    return row * w + col
