@@ -23,6 +23,7 @@ from core.store.paths import join_root
 from core.store.records import ImageRecord
 from core.store.schema import Dataset, Image, ImageClass, Label, LabelEvent, Prediction, ReviewScore
 
+BIG_FETCH = 5000  # above this many ids, details come from one joined query rather than IN (...) chunks
 SORTS = ("name", "-name", "confidence", "-confidence", "score", "-score", "id", "-id")
 __all__ = ["ImageFilter", "SORTS", "class_names", "count_images", "get_image", "query_images", "image_records"]
 
@@ -72,8 +73,14 @@ def query_images(session: Session, flt: ImageFilter | None = None, *, sort: str 
     stmt, (col, tie) = _ordered(_id_select(session, flt, sort), flt, sort)
     if after is not None:
         stmt = stmt.where(_after(col, tie, sort, after))
-    ids = list(session.scalars(stmt.offset(offset).limit(limit)))
-    return image_records(session, ids, model_id=flt.model_id)
+    stmt = stmt.offset(offset).limit(limit)
+    ids = list(session.scalars(stmt))
+    if len(ids) <= BIG_FETCH:
+        return image_records(session, ids, model_id=flt.model_id)
+    # Whole-dataset fetches (training lists, predict everything): one details query over the same
+    # selection instead of thousands of IN (...) chunks, then back into the page's order.
+    rows = {r[0]: r for r in session.execute(_details(flt.model_id).where(img.c.id.in_(stmt.scalar_subquery())))}
+    return [_record(rows[i]) for i in ids if i in rows]
 
 
 def count_images(session: Session, flt: ImageFilter | None = None) -> int:
@@ -92,6 +99,17 @@ def image_records(session: Session, ids: Sequence[int], *, model_id: int | None 
     """Full records for the given ids, in the given order (ids that do not exist are left out)."""
     if not ids:
         return []
+    stmt = _details(model_id)
+    rows = {}
+    for i in range(0, len(ids), 500):
+        for r in session.execute(stmt.where(img.c.id.in_(list(ids[i:i + 500])))):
+            rows[r[0]] = r
+    return [_record(rows[i]) for i in ids if i in rows]
+
+
+# -- internals ---------------------------------------------------------------------------------
+
+def _details(model_id: int | None) -> Select:
     # Core tables and only what ImageRecord needs: the ORM result path and unused columns (such as
     # the `added` timestamp, parsed per row) cost more than the query itself on a 200-row page.
     ds, lab, cls = Dataset.__table__, Label.__table__, ImageClass.__table__
@@ -105,14 +123,8 @@ def image_records(session: Session, ids: Sequence[int], *, model_id: int | None 
                 .outerjoin(pred, and_(pred.c.model_id == model_id, pred.c.image_id == img.c.id))
                 .outerjoin(pcls, pcls.c.id == pred.c.class_id)
                 .outerjoin(rev, and_(rev.c.model_id == model_id, rev.c.image_id == img.c.id)))
-    rows = {}
-    for i in range(0, len(ids), 500):
-        for r in session.execute(stmt.where(img.c.id.in_(list(ids[i:i + 500])))):
-            rows[r[0]] = r
-    return [_record(rows[i]) for i in ids if i in rows]
+    return stmt
 
-
-# -- internals ---------------------------------------------------------------------------------
 
 def _record(r) -> ImageRecord:
     (iid, rel, split, mask, chash, w, h, ch, readable, error, category, missing, ds_id, size,

@@ -174,3 +174,14 @@ def test_missing_images_leave_prediction_driven_queries(predicted, tmp_path, sma
             assert gone.id not in ids and len(ids) == count_images(s, f), (f, sort)
         assert count_images(s, flt) == len(before) - 1
         assert count_images(s, ImageFilter(model_id=model_id, disagree=True, include_missing=True)) == len(before)
+
+
+def test_big_fetch_path_gives_the_same_records(predicted, monkeypatch):
+    import core.store.queries as queries
+    project, model_id, _ = predicted
+    cases = [(ImageFilter(), "-name", 0), (ImageFilter(model_id=model_id), "-confidence", 2),
+             (ImageFilter(labels=["good", "dent"]), "id", 3)]
+    with project.session() as s:
+        expected = [query_images(s, f, sort=sort, offset=off, limit=8) for f, sort, off in cases]
+        monkeypatch.setattr(queries, "BIG_FETCH", 3)
+        assert [query_images(s, f, sort=sort, offset=off, limit=8) for f, sort, off in cases] == expected
