@@ -64,14 +64,22 @@ def test_submitted_job_succeeds_and_nothing_hostile_runs(slurm_cluster, tmp_path
 
 
 @pytest.mark.slurm
-def test_cancel_reaches_cancelled(slurm_cluster, tmp_path, dataset, job_config, waiter):
+def test_cancel_reaches_cancelled_and_training_saves_first(slurm_cluster, tmp_path, dataset, job_config, waiter):
+    from training.backends.base import read_training_state
+    from training.metrics_log import read_metrics
+
     spec = make_job(tmp_path, dataset, job_config, epochs=1000, max_steps_per_epoch=2)
     backend = SlurmBackend(CPU)
     job_id = backend.submit(spec)
-    waiter(lambda: backend.status(job_id, spec.job_dir).state == RUNNING, timeout=60, message="RUNNING")
+    waiter(lambda: any(r["kind"] == "step" for r in read_metrics(spec.out_dir / "metrics.jsonl")), timeout=90,
+           message="the first training step under SLURM")
+    assert backend.status(job_id, spec.job_dir).state == RUNNING
     backend.cancel(job_id, spec.job_dir)
     final = waiter(lambda: (s := backend.status(job_id, spec.job_dir)).final and s, timeout=60, message="CANCELLED")
     assert final.state == CANCELLED, final
+    # scancel sends SIGTERM first (SIGKILL only after KillWait): training stops after a step and saves.
+    waiter(lambda: read_training_state(spec.out_dir) == "preempted", timeout=30, message="resume state")
+    assert (spec.out_dir / "resume.pt").exists()
 
 
 @pytest.mark.slurm
