@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -48,7 +48,8 @@ class QtJobsPanel(QWidget):
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["job", "state", "profile", "progress", "created"])
         self.tree.setRootIsDecorated(False)
-        self.tree.header().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.header().setStretchLastSection(True)
         self.new_button = QPushButton("Fine-tune…")
         self.cancel_button = QPushButton("Cancel job")
         self.offer = QLabel("")
@@ -66,6 +67,7 @@ class QtJobsPanel(QWidget):
         self.log.setReadOnly(True)
         self.log.setFont(QFont("monospace"))
         self.log.setMaximumBlockCount(500)
+        self.log.setPlaceholderText("The job's output (train.log) appears here")
 
         left = QWidget()
         ll = QVBoxLayout(left)
@@ -85,6 +87,7 @@ class QtJobsPanel(QWidget):
         split.addWidget(left)
         split.addWidget(right)
         split.setStretchFactor(1, 2)
+        split.setSizes([380, 700])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(split)
@@ -140,7 +143,7 @@ class QtJobsPanel(QWidget):
             j = v.job
             it = QTreeWidgetItem([str(j.id), j.state, j.profile or j.backend, v.progress_line or (j.error or ""),
                                   j.created.strftime("%m-%d %H:%M")])
-            it.setForeground(1, pg.mkBrush(STATE_COLORS.get(j.state, "#dddddd")))
+            it.setForeground(1, QColor(STATE_COLORS.get(j.state, "#dddddd")))
             it.setData(0, Qt.ItemDataRole.UserRole, j.id)
             self.tree.addTopLevelItem(it)
             if j.id == keep or (keep is None and self.tree.currentItem() is None):
