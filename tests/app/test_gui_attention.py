@@ -31,6 +31,10 @@ def test_attention_panel_heads_alphas_overlay_ablation(qtbot, window, idle):
     h, w = win.image_view.image_shape
     overlay = win.image_view.overlay_item.image
     assert overlay is not None and overlay.shape == (h, w)
+    # same place in the view, pixel for pixel
+    view = win.image_view
+    assert view.overlay_item.mapRectToView(view.overlay_item.boundingRect()) == \
+        view.image_item.mapRectToView(view.image_item.boundingRect())
     for mode in ("Layer mean", "Rollout", "Selected head"):
         panel.mode_combo.setCurrentText(mode)
         assert win.image_view.overlay_item.image.shape == (h, w)

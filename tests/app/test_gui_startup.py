@@ -5,14 +5,19 @@ import subprocess
 import sys
 
 
-def test_gui_modules_do_not_import_torch():
+def test_gui_modules_do_not_import_torch(tmp_path):
+    # The whole workspace, every panel built, still without torch: models load in workers only.
     code = (
         "import sys, app.qt_app, app.qt_main_window, app.cli.gui_cmds\n"
+        "from app.qt_app import get_app\n"
+        "app_ = get_app(); win = app.qt_main_window.QtMainWindow(); win.show(); win.ensure_workspace()\n"
+        "app_.processEvents()\n"
         "heavy = [m for m in ('torch', 'torchvision') if m in sys.modules]\n"
+        "win.shutdown()\n"
         "print(','.join(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         env={"QT_QPA_PLATFORM": "offscreen", "PATH": ""})
+                         env={"QT_QPA_PLATFORM": "offscreen", "PATH": "", "XDG_CONFIG_HOME": str(tmp_path)})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "", f"imported at GUI start-up: {out.stdout.strip()}"
 
@@ -26,3 +31,23 @@ def test_welcome_screen_without_project(qtbot):
     assert win.stack.currentWidget() is win.welcome
     assert win.welcome.demo_button.isVisible()
     win.shutdown()
+
+
+def test_screenshot_command(project_path, tmp_path):
+    """`inspector gui --db P --screenshot OUT.png` renders the first image with its attention and exits."""
+    out_png = tmp_path / "shot.png"
+    r = subprocess.run([sys.executable, "-m", "app", "gui", "--db", str(project_path), "--screenshot", str(out_png)],
+                       capture_output=True, text=True, timeout=300,
+                       env={"QT_QPA_PLATFORM": "offscreen", "PATH": "", "XDG_CONFIG_HOME": str(tmp_path),
+                            "HOME": str(tmp_path)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    from PySide6.QtGui import QImage
+
+    img = QImage(str(out_png))
+    assert img.width() >= 1200 and img.height() >= 800
+
+
+def test_gui_refuses_a_missing_project(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "app", "gui", "--db", str(tmp_path / "nope.db")],
+                       capture_output=True, text=True, timeout=60, env={"QT_QPA_PLATFORM": "offscreen", "PATH": ""})
+    assert r.returncode == 2 and "no such project file" in r.stderr and "Traceback" not in r.stderr
