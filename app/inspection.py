@@ -121,6 +121,8 @@ class Inspection(QObject):
         if ctx is None or d is None or ctx.model is None:
             self.attention.set_result(None)
             return
+        if self.result is None:
+            self.attention.set_pending(f"Computing the attention of {d.tile.name}…")
         self._run("attention", lambda _c, *a: self.service.analyse(*a), d.tile.image_id, ctx.model_id, ctx.model.path, d.image, d.mask,
                   self.query, pool="model", on_result=self._on_attention, name="Attention")
 

@@ -10,6 +10,8 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
     QDockWidget,
     QFileDialog,
     QInputDialog,
@@ -116,7 +118,15 @@ class QtMainWindow(QMainWindow):
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
         rl.setSpacing(2)
-        rl.addWidget(self.image_title)
+        title_row = QHBoxLayout()
+        title_row.setContentsMargins(0, 0, 4, 0)
+        title_row.addWidget(self.image_title, 1)
+        self.mask_toggle = QCheckBox("defect mask")
+        self.mask_toggle.setChecked(True)
+        self.mask_toggle.setToolTip("Show the ground-truth defect outline where the dataset has a mask")
+        self.mask_toggle.toggled.connect(self.image_view.mask_item.setVisible)
+        title_row.addWidget(self.mask_toggle)
+        rl.addLayout(title_row)
         self.image_split = QSplitter(Qt.Orientation.Vertical)
         self.image_split.addWidget(self.image_view)
         self.image_split.addWidget(self.prob_bars)
@@ -124,8 +134,19 @@ class QtMainWindow(QMainWindow):
         self.image_split.setStretchFactor(1, 1)
         rl.addWidget(self.image_split, 1)
         rl.addWidget(self.legend)
+        from app.browser.tile_delegate import legend_html
+
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.setSpacing(2)
+        ll.addWidget(self.grid, 1)
+        self.grid_legend = QLabel(legend_html())
+        self.grid_legend.setWordWrap(True)
+        self.grid_legend.setStyleSheet("font-size: 11px; color: #bbbbbb; padding: 2px 4px;")
+        ll.addWidget(self.grid_legend)
         self.center_split = QSplitter(Qt.Orientation.Horizontal)
-        self.center_split.addWidget(self.grid)
+        self.center_split.addWidget(left)
         self.center_split.addWidget(right)
         self.center_split.setStretchFactor(0, 0)  # extra width goes to the image
         self.center_split.setStretchFactor(1, 1)
@@ -178,6 +199,7 @@ class QtMainWindow(QMainWindow):
             QShortcut(QKeySequence(key), self, lambda d=delta: self._workspace and self.grid.step(d))
         for i in range(9):
             QShortcut(QKeySequence(str(i + 1)), self, lambda i=i: self._on_digit(i))
+        QShortcut(QKeySequence("F"), self, lambda: self._workspace and self.image_view.fit())
 
     def _action(self, menu, text, slot, shortcut=None) -> QAction:
         a = QAction(text, self)

@@ -111,6 +111,7 @@ class QtAttentionPanel(QWidget):
         new_image = result is None or self.result is None or result.image_id != self.result.image_id
         self.result = result
         if result is None or not result.layers:
+            self.placeholder.setText("Select an image with a model's predictions to inspect its attention.")
             self._set_enabled(False)
             self.overlay_changed.emit(None)
             return
@@ -131,6 +132,11 @@ class QtAttentionPanel(QWidget):
         self.clear_query.setEnabled(q is not None)
         self._set_enabled(True)
         self._show_layer()
+
+    def set_pending(self, text: str) -> None:
+        """Work for a new image is under way: say so instead of showing the previous image's maps."""
+        if self.result is None:
+            self.placeholder.setText(text)
 
     def select_layer(self, layer: int) -> None:
         self.layer_combo.setCurrentIndex(layer)

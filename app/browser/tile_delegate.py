@@ -91,3 +91,9 @@ class TileDelegate(QStyledItemDelegate):
             p.setPen(QPen(QColor("#00e5ff"), 2))
             p.drawRect(r.adjusted(1, 1, -1, -1))
         p.restore()
+
+
+def legend_html() -> str:
+    """The colour key as one line of rich text, for a label under the grid."""
+    return "&nbsp;&nbsp;".join(
+        f'<span style="color:{COLORS[key].name()}">■</span>&nbsp;{text}' for key, text in LEGEND)

@@ -55,7 +55,7 @@ class QtConfusionMatrix(QWidget):
                 t.setPos(c + 0.5, r + 0.5)
                 self.plot.addItem(t)
                 self.texts.append(t)
-        self.plot.setRange(xRange=(0, k), yRange=(0, k), padding=0)
+        self.plot.setRange(xRange=(0, k), yRange=(0, k), padding=0.04)
 
     def _on_clicked(self, ev) -> None:
         vb = self.plot.getViewBox()

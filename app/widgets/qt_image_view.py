@@ -92,8 +92,16 @@ class QtImageView(QWidget):
     def set_query_point(self, xy: tuple[float, float] | None) -> None:
         self.marker.setData([] if xy is None else [{"pos": xy}])
 
+    def fit(self) -> None:
+        """Whole image in view (after zooming in with the wheel)."""
+        if self._shape is not None:
+            self.view.autoRange(padding=0.01)
+
     def _on_scene_clicked(self, ev) -> None:
         if self._shape is None or ev.button() != pg.QtCore.Qt.MouseButton.LeftButton:
+            return
+        if ev.double():
+            self.fit()
             return
         p = self.view.mapSceneToView(ev.scenePos())
         h, w = self._shape
