@@ -95,6 +95,8 @@ class ScreenshotWhenIdle:
         self.waited = 0
 
     def start(self) -> None:
+        if getattr(self.win, "models_dock", None) is not None:
+            self.win.models_dock.raise_()  # the overview: how good the model is, beside what it looks at
         self.timer.start()
 
     def fail(self) -> None:
@@ -111,8 +113,6 @@ class ScreenshotWhenIdle:
         self.idle_ticks = self.idle_ticks + 1 if (ready and w.is_idle()) else 0
         if self.idle_ticks >= 3 or self.waited > self.TIMEOUT_MS:
             self.timer.stop()
-            if getattr(w, "models_dock", None) is not None:
-                w.models_dock.raise_()  # the overview: how good the model is, beside what it looks at
             QApplication.processEvents()
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             ok = w.grab().save(self.path)

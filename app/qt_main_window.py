@@ -467,5 +467,5 @@ class QtMainWindow(QMainWindow):
             self.ctx.project.close()
 
     def is_idle(self) -> bool:
-        busy = self._workspace and (not self.thumbs.idle or self.image_model.querying)
+        busy = self._workspace and (not self.thumbs.idle or self.image_model.querying or self.image_model.pending_pages)
         return not self.workers.active and not busy

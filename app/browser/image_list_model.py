@@ -7,14 +7,19 @@ recently used go first). Until a page arrives its tiles are placeholders, so scr
 """
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from typing import Any, Callable, Protocol
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 
 from app.browser.thumbnails import ThumbnailProvider
 from app.browser.tile import Tile
 from app.workers import Workers
+
+PAGE_DELAY_MS = 25
+WANTED_FOR_S = 0.12  # a page not painted for this long was scrolled past
+MAX_IN_FLIGHT = 2
 
 TileRole = Qt.ItemDataRole.UserRole + 1
 ThumbRole = Qt.ItemDataRole.UserRole + 2
@@ -45,6 +50,11 @@ class ImageListModel(QAbstractListModel):
         self._generation = 0
         self._pages: OrderedDict[int, list[Tile]] = OrderedDict()
         self._pending: set[int] = set()
+        self._wanted: dict[int, float] = {}  # page -> when it was last asked for
+        self._page_timer = QTimer(self)
+        self._page_timer.setSingleShot(True)
+        self._page_timer.setInterval(PAGE_DELAY_MS)
+        self._page_timer.timeout.connect(self._on_page_timer)
         self._rows_by_hash: dict[str, set[int]] = {}
         self._row_by_id: dict[int, int] = {}
         self.querying = False
@@ -131,16 +141,44 @@ class ImageListModel(QAbstractListModel):
 
     @property
     def pending_pages(self) -> int:
-        return len(self._pending)
+        return len(self._pending) + len(self._wanted)
 
     def _request_page(self, p: int, force: bool = False) -> None:
-        if (p in self._pending or p in self._pages) and not force:
+        """Ask for a page. Requests are gathered for a moment and only pages painted recently are
+        fetched: dragging the scroll bar across 100,000 rows loads what the eye stops at, not
+        every page it flew past."""
+        if force:
+            self._fetch(p)
             return
+        if p in self._pending or p in self._pages:
+            return
+        self._wanted[p] = time.monotonic()
+        if not self._page_timer.isActive():
+            self._page_timer.start()
+
+    def _on_page_timer(self) -> None:
+        now = time.monotonic()
+        recent = sorted((t, p) for p, t in self._wanted.items() if now - t < WANTED_FOR_S)
+        self._wanted.clear()
+        for t, p in reversed(recent):  # newest first
+            if len(self._pending) >= MAX_IN_FLIGHT:
+                self._wanted[p] = t  # try again when a fetch finishes
+            elif p not in self._pages:
+                self._fetch(p)
+
+    def _fetch(self, p: int) -> None:
         self._pending.add(p)
         gen, q, source = self._generation, self.query, self.source
         self._workers.start(lambda ctx: source.page(q, p * self.PAGE, self.PAGE), name="Load rows",
                             on_result=lambda rows, gen=gen, p=p: self._on_page(gen, p, rows),
-                            on_done=lambda p=p, gen=gen: self._pending.discard(p) if gen == self._generation else None)
+                            on_done=lambda p=p, gen=gen: self._on_fetch_done(gen, p))
+
+    def _on_fetch_done(self, gen: int, p: int) -> None:
+        if gen != self._generation:
+            return
+        self._pending.discard(p)
+        if self._wanted and not self._page_timer.isActive():
+            self._page_timer.start()
 
     def _on_query_result(self, gen: int, total: int, first: list[Tile]) -> None:
         if gen != self._generation:
@@ -149,6 +187,7 @@ class ImageListModel(QAbstractListModel):
         self._total = total
         self._pages.clear()
         self._pending.clear()
+        self._wanted.clear()
         self._rows_by_hash.clear()
         self._row_by_id.clear()
         self._store_page(0, first)

@@ -32,6 +32,7 @@ class QtModelsPanel(QWidget):
         self.ctx = None
         self.rows: list[tasks.ModelRow] = []
         self._pending_compare: tuple[int, int] | None = None
+        self._metrics_stale = False
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["model", "id", "arch", "created", "predictions"])
         self.tree.setColumnWidth(0, 150)
@@ -143,7 +144,16 @@ class QtModelsPanel(QWidget):
         if self._pending_compare is not None:
             self._run_pending_compare()
 
+    def showEvent(self, ev) -> None:
+        super().showEvent(ev)
+        if self._metrics_stale:
+            self._on_selection_changed()
+
     def _on_selection_changed(self, *_args) -> None:
+        # Metrics read every prediction of the model: only worth it while someone looks at them.
+        self._metrics_stale = not self.isVisible()
+        if self._metrics_stale:
+            return
         mid = self.selected_id
         row = next((r for r in self.rows if r.record.id == mid), None)
         self.predict_button.setEnabled(row is not None)

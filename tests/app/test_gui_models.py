@@ -7,6 +7,7 @@ import numpy as np
 def test_confusion_cell_filters_browser(qtbot, window, idle):
     win = window
     panel = win.models_panel
+    win.models_dock.raise_()  # metrics are computed only while the panel is visible
     qtbot.waitUntil(lambda: panel.metrics.table.rowCount() == 3, timeout=20000)
     assert "accuracy" in panel.metrics.summary.text()
     m = panel.metrics.confusion.matrix
