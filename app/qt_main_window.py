@@ -194,6 +194,8 @@ class QtMainWindow(QMainWindow):
         self._action(t, "&Fine-tune…", self.open_finetune_dialog, QKeySequence("Ctrl+T"))
         self._action(t, "&Predict with the current model", lambda: self.ctx and self.ctx.model_id and
                      self.start_prediction(self.ctx.model_id))
+        d = self.menuBar().addMenu("&Data")
+        self._action(d, "Make all &thumbnails", self.make_thumbnails)
         self.view_menu = self.menuBar().addMenu("&View")
         for key, delta in (("J", 1), ("Right", 1), ("K", -1), ("Left", -1)):
             QShortcut(QKeySequence(key), self, lambda d=delta: self._workspace and self.grid.step(d))
@@ -406,7 +408,16 @@ class QtMainWindow(QMainWindow):
 
     def _on_imported(self, db: str, report) -> None:
         self.statusBar().showMessage(report.summary_lines()[0], 10000)
-        self.open_project(db)
+        # Thumbnails for the whole dataset in the background, so browsing is instant afterwards.
+        self.open_project(db, on_done=self.make_thumbnails)
+
+    def make_thumbnails(self):
+        from app.tasks import make_thumbnails
+
+        if self.ctx is None:
+            return None
+        return self.workers.start(make_thumbnails, self.ctx.project, str(self.ctx.thumbnail_dir), name="Thumbnails",
+                                  user_visible=True, pool="thumbs")
 
     def _on_create_demo(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder for the demo project")

@@ -23,10 +23,30 @@ def import_dataset(ctx, folder: str, db: str, user: str):
         ctx.check()
         ctx.progress(done, total, f"scanning {done}/{total}")
 
+    def written(done: int, total: int) -> None:
+        ctx.progress(done, total, f"writing the project {done}/{total}")
+
     scan = scan_dataset(folder, progress=scanned)
-    ctx.progress(0, 0, "writing the project")
     with open_project(db) as project, project.session() as s:
-        return import_scan(s, scan, user=user)
+        return import_scan(s, scan, user=user, progress=written)
+
+
+def make_thumbnails(ctx, project, cache_dir: str, size: int = 128, chunk: int = 256) -> int:
+    """Thumbnail every image of the project ahead of browsing (cancellable between chunks)."""
+    from core.data.thumbnails import ThumbnailCache
+    from core.store.queries import ImageFilter, count_images, query_images
+
+    with project.session() as s:
+        flt = ImageFilter(readable=True)
+        rows = query_images(s, flt, sort="id", limit=count_images(s, flt))
+    items = [(r.content_hash, r.abs_path) for r in rows if r.content_hash]
+    cache = ThumbnailCache(cache_dir, size=size)
+    for start in range(0, len(items), chunk):
+        ctx.check()
+        cache.ensure(items[start:start + chunk])
+        done = min(start + chunk, len(items))
+        ctx.progress(done, len(items), f"{done}/{len(items)} thumbnails")
+    return len(items)
 
 
 def predict(ctx, project, model_id: int, device: str = "auto"):

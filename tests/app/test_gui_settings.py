@@ -52,7 +52,7 @@ def test_import_dataset_folder(qtbot, tmp_path):
     for cls in ("ok", "dent"):
         (tmp_path / "ds" / cls).mkdir(parents=True)
         for i in range(3):
-            Image.new("L", (32, 32), 40 * i).save(tmp_path / "ds" / cls / f"{i}.png")
+            Image.new("L", (32, 32), 40 * i + (10 if cls == "ok" else 0)).save(tmp_path / "ds" / cls / f"{i}.png")
     win = QtMainWindow(Settings())
     qtbot.addWidget(win)
     win.show()
@@ -60,5 +60,7 @@ def test_import_dataset_folder(qtbot, tmp_path):
     assert win.task_status.current is not None  # progress bar and cancel shown meanwhile
     qtbot.waitUntil(lambda: win.ctx is not None and win.is_idle(), timeout=20000)
     assert win.image_model.rowCount() == 6 and win.ctx.class_names == ["dent", "ok"]
+    # every thumbnail made in the background after the import
+    assert len(list(win.ctx.thumbnail_dir.rglob("*.jpg"))) == 6
     assert win.legend.buttons[0].text().startswith("1")
     win.shutdown()
