@@ -1,7 +1,8 @@
 """Training throughput, images/s per process: aan_s vs torchvision efficientnet_b0, trained the same way.
 
 Same batch, input size, loss (cross-entropy with label smoothing 0.1), AdamW, synthetic inputs (the
-model's speed, not the input pipeline's); a few warm-up steps, then timed steps.
+model's speed, not the input pipeline's); a few warm-up steps, then timed steps, the two models'
+steps alternating; the median step time is reported.
 
     python bench/train_throughput.py                      # CPU, fp32
     python bench/train_throughput.py --device cuda        # bf16 autocast + channels_last, eager and torch.compile,
@@ -33,41 +34,48 @@ def build(name: str, num_classes: int):
     return torchvision.models.efficientnet_b0(num_classes=num_classes)
 
 
-def measure(name: str, *, device: str, batch: int, size: int, warmup: int, steps: int, bf16: bool,
-            channels_last: bool, compile: bool, num_classes: int = 1000) -> float:
-    torch.manual_seed(0)
-    model = build(name, num_classes).to(device).train()
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    step_model = torch.compile(model) if compile else model
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05, fused=device == "cuda")
-    x = torch.randn(batch, 3, size, size, device=device)
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, num_classes, (batch,), device=device)
+class Trainer:
+    """One model, its optimiser and a fixed synthetic batch; step() is one training step."""
 
-    def step() -> None:
-        with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
-            logits = step_model(x)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=0.1)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    def __init__(self, name: str, *, device: str, batch: int, size: int, bf16: bool, channels_last: bool,
+                 compile: bool, num_classes: int = 1000):
+        torch.manual_seed(0)
+        self.device, self.bf16 = device, bf16
+        self.model = build(name, num_classes).to(device).train()
+        if channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.step_model = torch.compile(self.model) if compile else self.model
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=1e-3, weight_decay=0.05, fused=device == "cuda")
+        self.x = torch.randn(batch, 3, size, size, device=device)
+        if channels_last:
+            self.x = self.x.contiguous(memory_format=torch.channels_last)
+        self.y = torch.randint(0, num_classes, (batch,), device=device)
+        self.times: list[float] = []
 
-    def sync() -> None:
-        if device == "cuda":
-            torch.cuda.synchronize()
-
-    for _ in range(warmup):
-        step()
-    sync()
-    times = []
-    for _ in range(steps):
+    def step(self, timed: bool) -> None:
         t0 = time.perf_counter()
-        step()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return batch / statistics.median(times)
+        with torch.autocast(self.device, dtype=torch.bfloat16, enabled=self.bf16):
+            logits = self.step_model(self.x)
+        loss = F.cross_entropy(logits.float(), self.y, label_smoothing=0.1)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+        if timed:
+            self.times.append(time.perf_counter() - t0)
+
+
+def measure(names, *, device: str, batch: int, size: int, warmup: int, steps: int, bf16: bool, channels_last: bool,
+            compile: bool) -> list[float]:
+    """images/s per model. Steps of the models alternate, so on a shared machine both see the same
+    background load (measuring one model after the other can flip the ratio)."""
+    trainers = [Trainer(n, device=device, batch=batch, size=size, bf16=bf16, channels_last=channels_last,
+                        compile=compile) for n in names]
+    for i in range(warmup + steps):
+        for t in trainers:
+            t.step(timed=i >= warmup)
+    return [batch / statistics.median(t.times) for t in trainers]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         header += f"   ImageNet-1K epoch on {args.gpus} GPUs (aan_s)"
     print(header)
     for label, bf16, cl, comp in variants:
-        rates = [measure(m, device=args.device, batch=batch, size=args.size, warmup=args.warmup, steps=args.steps,
-                         bf16=bf16, channels_last=cl, compile=comp) for m in models]
+        rates = measure(models, device=args.device, batch=batch, size=args.size, warmup=args.warmup, steps=args.steps,
+                        bf16=bf16, channels_last=cl, compile=comp)
         line = f"{label:<18}" + "".join(f"{r:>17.1f}" for r in rates) + f"{rates[0] / rates[1]:>15.2f}"
         if args.device == "cuda":
             # Linear scaling over GPUs, compute only: assumes the input pipeline keeps up and DDP
