@@ -34,10 +34,11 @@ munged --force --key-file="$dir/munge/munge.key" --socket="$dir/munge/munge.sock
     --pid-file="$dir/munge/munged.pid" --log-file="$dir/log/munged.log" --seed-file="$dir/munge/munged.seed"
 
 host=$(hostname -s)
-node=$(slurmd -C | head -n 1)
+# Loopback addresses: CI containers often cannot resolve their own host name.
+node="$(slurmd -C | head -n 1) NodeAddr=127.0.0.1"
 cat > "$dir/slurm.conf" <<CONF
 ClusterName=inspector-test
-SlurmctldHost=$host
+SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=$ctld_port
 SlurmdPort=$slurmd_port
 SlurmUser=root
