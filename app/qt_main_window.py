@@ -1,7 +1,7 @@
 """The main window: browser (filters + thumbnail grid), image view, attention, history, models, jobs.
 
 It wires passive widgets to the workers that feed them; it never queries the database or runs a
-model on the GUI thread. torch is never imported here (see tests/app/test_startup.py).
+model on the GUI thread. torch is never imported here (see tests/app/test_gui_startup.py).
 """
 from __future__ import annotations
 
@@ -10,15 +10,12 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QHBoxLayout,
     QDockWidget,
     QFileDialog,
     QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
-    QSizePolicy,
     QSplitter,
     QStackedWidget,
     QVBoxLayout,
@@ -36,6 +33,7 @@ from app.workers import Workers
 # The workspace (pyqtgraph, superqt, every panel) is built just after the window is on screen:
 # importing pyqtgraph alone costs more than the whole welcome screen.
 WORKSPACE_DELAY_MS = 30
+
 
 class QtMainWindow(QMainWindow):
     project_opened = Signal(object)  # ProjectContext
@@ -85,24 +83,16 @@ class QtMainWindow(QMainWindow):
         from app.jobs.qt_jobs_panel import QtJobsPanel
         from app.models.qt_models_panel import QtModelsPanel
         from app.widgets.qt_history_panel import QtHistoryPanel
-        from app.widgets.qt_image_view import QtImageView
-        from app.widgets.qt_label_legend import QtLabelLegend
-        from app.widgets.qt_probability_bars import QtProbabilityBars
+        from app.widgets.qt_image_pane import QtImagePane
 
         self.thumbs = ThumbnailProvider(self.workers, None, parent=self)
         self.image_model = ImageListModel(self.workers, None, self.thumbs, parent=self)
         self.grid = QtThumbnailGrid(self.image_model)
         self.filters = QtFilterPanel()
-        self.image_view = QtImageView()
-        self.prob_bars = QtProbabilityBars()
-        self.legend = QtLabelLegend()
+        self.image_pane = QtImagePane()
+        self.image_view, self.prob_bars, self.legend = self.image_pane.view, self.image_pane.bars, self.image_pane.legend
         self.attention = QtAttentionPanel()
         self.history = QtHistoryPanel()
-        self.image_title = QLabel("")
-        self.image_title.setStyleSheet("font-weight: bold; padding: 2px 4px;")
-        self.image_title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        # A long path must not push the grid narrower: the title is clipped instead.
-        self.image_title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.inspection = Inspection(self.workers, self.image_view, self.prob_bars, self.attention, self.history, self)
         self._build_layout()
         self.models_panel = QtModelsPanel(self.workers)
@@ -114,26 +104,6 @@ class QtMainWindow(QMainWindow):
     # -- layout
 
     def _build_layout(self) -> None:
-        right = QWidget()
-        rl = QVBoxLayout(right)
-        rl.setContentsMargins(0, 0, 0, 0)
-        rl.setSpacing(2)
-        title_row = QHBoxLayout()
-        title_row.setContentsMargins(0, 0, 4, 0)
-        title_row.addWidget(self.image_title, 1)
-        self.mask_toggle = QCheckBox("defect mask")
-        self.mask_toggle.setChecked(True)
-        self.mask_toggle.setToolTip("Show the ground-truth defect outline where the dataset has a mask")
-        self.mask_toggle.toggled.connect(self.image_view.mask_item.setVisible)
-        title_row.addWidget(self.mask_toggle)
-        rl.addLayout(title_row)
-        self.image_split = QSplitter(Qt.Orientation.Vertical)
-        self.image_split.addWidget(self.image_view)
-        self.image_split.addWidget(self.prob_bars)
-        self.image_split.setStretchFactor(0, 4)
-        self.image_split.setStretchFactor(1, 1)
-        rl.addWidget(self.image_split, 1)
-        rl.addWidget(self.legend)
         from app.browser.tile_delegate import legend_html
 
         left = QWidget()
@@ -147,7 +117,7 @@ class QtMainWindow(QMainWindow):
         ll.addWidget(self.grid_legend)
         self.center_split = QSplitter(Qt.Orientation.Horizontal)
         self.center_split.addWidget(left)
-        self.center_split.addWidget(right)
+        self.center_split.addWidget(self.image_pane)
         self.center_split.setStretchFactor(0, 0)  # extra width goes to the image
         self.center_split.setStretchFactor(1, 1)
         self.center_split.setSizes([490, 600])
@@ -334,13 +304,7 @@ class QtMainWindow(QMainWindow):
 
     def _on_current_tile_changed(self, tile) -> None:
         self.inspection.show(tile)
-        if tile is None:
-            self.image_title.setText("")
-            self.legend.set_current(None)
-            return
-        pred = f"   predicted {tile.predicted} ({tile.confidence:.1%})" if tile.predicted else ""
-        self.image_title.setText(f"{tile.name}   label {tile.label or '(unlabeled)'}{pred}")
-        self.legend.set_current(tile.label)
+        self.image_pane.set_tile(tile)
 
     def _on_confusion_cell(self, label: str, predicted: str) -> None:
         """Show the images of one confusion-matrix cell, with the predictions of the model it belongs to."""

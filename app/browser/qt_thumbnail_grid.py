@@ -1,7 +1,7 @@
 """The thumbnail grid: a QListView in icon mode over `ImageListModel`, with keyboard navigation."""
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QSize, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QSize, Signal
 from PySide6.QtWidgets import QAbstractItemView, QListView
 
 from app.browser.image_list_model import ImageListModel, TileRole
