@@ -142,3 +142,28 @@ def test_single_process_sigterm_exit_code(tmp_path, dataset, job_config):
         if proc.poll() is None:
             proc.kill()
     assert json.loads((out / "status.json").read_text())["state"] == "preempted"
+
+
+def test_from_scratch_on_an_image_folder_tree(tmp_path):
+    """The ImageNet-1K layout (data_root with train/ and val/), RGB, the "imagenet" augmentation; one process."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 6), ("val", 2)):
+        for wnid in ("n01440764", "n01443537", "n01484850"):
+            (tmp_path / "in1k" / split / wnid).mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray(rng.integers(0, 255, (40, 52, 3), dtype=np.uint8)).save(
+                    tmp_path / "in1k" / split / wnid / f"{i}.JPEG", format="JPEG")
+    cfg = {"data_root": str(tmp_path / "in1k"), "base": "aan_s", "input_size": 64, "out_dir": str(tmp_path / "run"),
+           "augment": "imagenet", "epochs": 1, "batch_size": 4, "num_workers": 0, "max_steps_per_epoch": 2,
+           "device": "cpu"}
+    (tmp_path / "in1k.json").write_text(json.dumps(cfg))
+    proc = subprocess.run([sys.executable, "-m", "training.finetune", "--config", str(tmp_path / "in1k.json")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    model, meta = load_checkpoint(tmp_path / "run" / "best.safetensors")
+    assert meta.class_names == ["n01440764", "n01443537", "n01484850"] and meta.in_chans == 3
+    epoch = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if r["kind"] == "epoch"][0]
+    assert epoch["val_images"] == 6
