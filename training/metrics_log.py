@@ -14,17 +14,24 @@ METRICS_FILE = "metrics.jsonl"
 
 
 class MetricsWriter:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, echo: bool = True):
         path.parent.mkdir(parents=True, exist_ok=True)
         self._f = open(path, "a", encoding="utf-8")
+        self._echo = echo
 
     def write(self, kind: str, **fields: Any) -> None:
         record = {"kind": kind, "time": round(time.time(), 3), **fields}
         self._f.write(json.dumps(record) + "\n")
         self._f.flush()
+        if self._echo:  # the same, readable, in the job's log (what `inspector job logs` shows)
+            print(f"[{kind}] " + " ".join(f"{k}={_short(v)}" for k, v in fields.items() if k != "alphas"), flush=True)
 
     def close(self) -> None:
         self._f.close()
+
+
+def _short(v: Any) -> str:
+    return f"{v:.5g}" if isinstance(v, float) else json.dumps(v) if isinstance(v, (dict, list)) else str(v)
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
