@@ -4,6 +4,7 @@ cancels work queued for the previous one, and late results for it are dropped.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,9 @@ from app.widgets.qt_history_panel import QtHistoryPanel
 from app.widgets.qt_image_view import QtImageView
 from app.widgets.qt_probability_bars import QtProbabilityBars
 from app.workers import Worker, Workers
+
+
+DETAILS_KEPT = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +46,7 @@ class Inspection(QObject):
         self.result: AttentionResult | None = None
         self.query: tuple[float, float] | None = None
         self._pending: dict[str, Worker] = {}
+        self._details: OrderedDict[int, ImageDetail] = OrderedDict()  # decoded images, newest last
         view.clicked.connect(self._on_image_clicked)
         attention.overlay_changed.connect(self._on_overlay_changed)
         attention.opacity_changed.connect(view.set_overlay_opacity)
@@ -77,8 +82,18 @@ class Inspection(QObject):
             self.attention.set_result(None)
             self.history.set_events(None, [])
             return
-        self._run("detail", _load_detail, tile, on_result=self._on_detail)
+        cached = self._details.get(tile.image_id)
+        if cached is not None and cached.tile.abs_path == tile.abs_path:
+            self._on_detail(ImageDetail(tile, cached.image, cached.mask))
+        else:
+            self._run("detail", _load_detail, tile, on_result=self._on_detail)
         self.reload_history()
+
+    def prefetch(self, tile: Tile | None) -> None:
+        """Decode the next image while the user looks at this one (large camera images take a while)."""
+        if tile is None or tile.image_id in self._details or self._pending.get("prefetch"):
+            return
+        self._run("prefetch", _load_detail, tile, on_result=self._remember, name="Prefetch")
 
     def reload_history(self) -> None:
         if self.tile is None or self.ctx is None:
@@ -95,7 +110,13 @@ class Inspection(QObject):
 
     # -- handlers
 
+    def _remember(self, d: ImageDetail) -> None:
+        self._details[d.tile.image_id] = d
+        while len(self._details) > DETAILS_KEPT:
+            self._details.popitem(last=False)
+
     def _on_detail(self, d: ImageDetail) -> None:
+        self._remember(d)
         if self.tile is None or d.tile.image_id != self.tile.image_id:
             return
         self.detail = d

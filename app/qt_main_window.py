@@ -305,6 +305,9 @@ class QtMainWindow(QMainWindow):
     def _on_current_tile_changed(self, tile) -> None:
         self.inspection.show(tile)
         self.image_pane.set_tile(tile)
+        row = self.grid.currentIndex().row()
+        if tile is not None and row >= 0:
+            self.inspection.prefetch(self.image_model.tile(row + 1, request=False))
 
     def _on_confusion_cell(self, label: str, predicted: str) -> None:
         """Show the images of one confusion-matrix cell, with the predictions of the model it belongs to."""

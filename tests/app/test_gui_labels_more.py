@@ -84,3 +84,15 @@ def test_fast_key_presses_do_not_conflict_with_themselves(qtbot, window, project
         assert [e.new for e in history(s, tile.image_id)][1:] == ["scratch", "spot", "good", "scratch", "good"]
     assert not win.task_status.errors
     idle(win)
+
+
+def test_next_image_is_decoded_ahead(qtbot, window, idle):
+    win = window
+    win.grid.select_row(0)
+    qtbot.waitUntil(lambda: win.inspection.detail is not None, timeout=10000)
+    second = win.image_model.tile(1)
+    qtbot.waitUntil(lambda: second.image_id in win.inspection._details, timeout=10000)
+    idle(win)
+    qtbot.keyClick(win.grid, Qt.Key.Key_J)
+    assert win.inspection.detail is not None and win.inspection.detail.tile.image_id == second.image_id
+    idle(win)
