@@ -39,6 +39,11 @@ def no_running_workers(qapp):
     qapp.processEvents()
     assert QThreadPool.globalInstance().waitForDone(2000), "the global thread pool still runs tasks"
     assert not leftovers, "test left workers running: " + "; ".join(leftovers)
+    import threading
+
+    stray = [t.name for t in threading.enumerate()
+             if t is not threading.main_thread() and not t.daemon and t.is_alive() and not t.name.startswith("Dummy")]
+    assert not stray, f"test left Python threads running: {stray}"
 
 
 def _write_dataset(root: Path, per_class: int = 8, size: int = 64) -> Path:
