@@ -4,23 +4,19 @@ Each item comes back as (position, uint8 (C, s, s) tensor, error message or "").
 be read gives a zero image and its error: the caller stores nothing for it and counts it, and one
 bad file never stops a run of thousands.
 
-Decoding: PNG and JPEG go through torchvision's decoder (libpng / libjpeg-turbo, no PIL objects),
-asking it for the checkpoint's channel count directly; anything it does not handle the way
-`core.data.decode.load_image` does (other formats, 16-bit, alpha, palettes) goes through
-`load_image`, so prediction sees the pixels that import and training see.
+Decoding goes through `core.data.decode.load_image` (EXIF, 16-bit stretch, alpha on white,
+palettes), so prediction sees the pixels that import and training see. (torchvision's own decoders
+are deprecated since 0.29 and would treat those cases differently.)
 """
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Sequence
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from core.inference.preprocess import Preprocess
-
-_FAST_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"})
 
 
 class ImageFiles(Dataset):
@@ -33,29 +29,17 @@ class ImageFiles(Dataset):
 
     def __getitem__(self, i: int) -> tuple[int, torch.Tensor, str]:
         try:
-            return i, self.pre.to_uint8(decode(self.paths[i], self.pre.in_chans)), ""
+            return i, self.pre.to_uint8(decode(self.paths[i])), ""
         except Exception as e:  # noqa: BLE001 - any failure on one file is that file's problem
             s = self.pre.input_size
             return i, torch.zeros(self.pre.in_chans, s, s, dtype=torch.uint8), _reason(e)
 
 
-def decode(path: str, in_chans: int) -> torch.Tensor:
-    """File -> (C, H, W) uint8 tensor with C = in_chans when the fast path applies, else 1 or 3."""
-    if Path(path).suffix.lower() in _FAST_SUFFIXES:
-        from torchvision.io import ImageReadMode, decode_image, read_file
-
-        data = read_file(path)
-        # Peek at the raw channel count first: alpha and palettes need load_image's compositing.
-        try:
-            t = decode_image(data, mode=ImageReadMode.UNCHANGED, apply_exif_orientation=True)
-        except RuntimeError:
-            t = None
-        if t is not None and t.dtype == torch.uint8 and t.shape[0] in (1, 3):
-            return t
+def decode(path: str) -> torch.Tensor:
+    """File -> (C, H, W) uint8 tensor, C in (1, 3), exactly the pixels import and training see."""
     from core.data.decode import load_image
 
-    a = load_image(path)
-    t = torch.from_numpy(a)
+    t = torch.from_numpy(load_image(path))
     return t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1)
 
 
