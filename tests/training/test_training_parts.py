@@ -128,3 +128,20 @@ def test_profiles_toml_round_trip_and_user_file(tmp_path, monkeypatch):
         load_profiles()
     with pytest.raises(ProfileError, match="no backend profile"):
         get_profile("nope", tmp_path / "missing.toml")
+
+
+def test_training_sees_the_pixels_inference_sees(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from core.inference.loader import decode
+    from core.inference.preprocess import match_channels
+    from training.data import load_uint8
+
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (20, 30, 3), dtype=np.uint8)).save(tmp_path / "rgb.png")
+    Image.fromarray(rng.integers(0, 255, (20, 30), dtype=np.uint8)).save(tmp_path / "gray.png")
+    for name in ("rgb.png", "gray.png"):
+        for chans in (1, 3):
+            path = str(tmp_path / name)
+            assert torch.equal(load_uint8(path, chans), match_channels(decode(path), chans)), (name, chans)
