@@ -32,6 +32,8 @@ class TileSource(Protocol):
 
     def page(self, query: Any, offset: int, limit: int) -> list[Tile]: ...
 
+    def tiles(self, query: Any, image_ids: list[int]) -> list[Tile]: ...
+
 
 class ImageListModel(QAbstractListModel):
     PAGE = 256
@@ -84,10 +86,29 @@ class ImageListModel(QAbstractListModel):
         self.set_query(self.query, on_done)
 
     def invalidate_rows(self, image_ids: list[int]) -> None:
-        """Reload the pages holding these images (after a label change), keeping the order."""
-        pages = {self._row_by_id[i] // self.PAGE for i in image_ids if i in self._row_by_id}
-        for p in pages:
-            self._request_page(p, force=True)
+        """Reload these images' tiles in place (after a label change).
+
+        The rows stay where they are even if they no longer match the filter: an inspector
+        relabelling with the keyboard must not see the image vanish and the next one jump under
+        the cursor. The filter applies again at the next query.
+        """
+        ids = [i for i in image_ids if i in self._row_by_id]
+        if not ids:
+            return
+        gen, q, source = self._generation, self.query, self.source
+        self._workers.start(lambda ctx: source.tiles(q, ids), name="Reload rows",
+                            on_result=lambda tiles, gen=gen: self._on_tiles(gen, tiles))
+
+    def _on_tiles(self, gen: int, tiles: list[Tile]) -> None:
+        if gen != self._generation:
+            return
+        for t in tiles:
+            row = self._row_by_id.get(t.image_id)
+            page = self._pages.get(row // self.PAGE) if row is not None else None
+            if page is None:
+                continue
+            page[row % self.PAGE] = t
+            self.dataChanged.emit(self.index(row), self.index(row))
 
     # -- Qt model API
 
@@ -143,13 +164,10 @@ class ImageListModel(QAbstractListModel):
     def pending_pages(self) -> int:
         return len(self._pending) + len(self._wanted)
 
-    def _request_page(self, p: int, force: bool = False) -> None:
+    def _request_page(self, p: int) -> None:
         """Ask for a page. Requests are gathered for a moment and only pages painted recently are
         fetched: dragging the scroll bar across 100,000 rows loads what the eye stops at, not
         every page it flew past."""
-        if force:
-            self._fetch(p)
-            return
         if p in self._pending or p in self._pages:
             return
         self._wanted[p] = time.monotonic()

@@ -59,3 +59,10 @@ class StoreTileSource:
 
         with self.project.session() as s:
             return [to_tile(r) for r in query_images(s, image_filter(q), sort=sort_key(q), offset=offset, limit=limit)]
+
+    def tiles(self, q: TileQuery, image_ids: list[int]) -> list[Tile]:
+        """The current state of some images, whether or not they still match the filter."""
+        from core.store.queries import image_records
+
+        with self.project.session() as s:
+            return [to_tile(r) for r in image_records(s, image_ids, model_id=q.model_id)]

@@ -40,6 +40,7 @@ class QtJobsPanel(QWidget):
         self.ctx = None
         self.views: list[tasks.JobView] = []
         self._polling = False
+        self._poll_failed = False
         self._offered: set[int] = set()
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
@@ -114,8 +115,9 @@ class QtJobsPanel(QWidget):
         if self.ctx is None or self._polling:
             return
         self._polling = True
+        self._poll_failed = False
         self._workers.start(tasks.list_job_views, self.ctx.project, self.selected_id, name="Poll jobs",
-                            on_result=self._on_views, on_done=self._on_poll_done)
+                            on_result=self._on_views, on_error=self._on_poll_error, on_done=self._on_poll_done)
 
     def submit(self, req: tasks.FinetuneRequest) -> None:
         self._workers.start(tasks.submit, self.ctx.project, req, name="Submit job", user_visible=True,
@@ -126,9 +128,12 @@ class QtJobsPanel(QWidget):
 
     # -- handlers
 
+    def _on_poll_error(self, _e) -> None:
+        self._poll_failed = True  # e.g. the project was busy: try again at the next tick
+
     def _on_poll_done(self) -> None:
         self._polling = False
-        if any(not v.job.finished for v in self.views):
+        if self._poll_failed or any(not v.job.finished for v in self.views):
             if not self.timer.isActive():
                 self.timer.start()
         else:

@@ -29,7 +29,11 @@ def test_local_job_to_comparison(qtbot, window, idle, monkeypatch, tmp_path):
     base_id = win.ctx.model_id
     panel.submit(FinetuneRequest(base=win.ctx.model.path, profile="local-cpu", epochs=1, nproc=1))
     qtbot.waitUntil(lambda: any(v.job.state in ("running", "succeeded", "failed") for v in panel.views), timeout=30000)
-    qtbot.waitUntil(lambda: panel.views and panel.views[-1].job.finished, timeout=240000)
+    try:
+        qtbot.waitUntil(lambda: panel.views and panel.views[-1].job.finished, timeout=420000)
+    except Exception:
+        pytest.fail("job did not finish: " + "; ".join(f"{v.job.state} {v.progress_line} {v.job.error}" for v in panel.views)
+                    + "\n" + (panel.views[-1].job.log_tail or "" if panel.views else ""))
     job = panel.views[-1].job
     assert job.state == "succeeded", f"job {job.state}: {job.error}\n{job.log_tail}"
     assert panel.offer_button.isVisible()
