@@ -166,6 +166,7 @@ class Inspection(QObject):
             return
         if not off:
             self._cancel("ablation")
+            self.attention.set_ablation_summary("")
             self._update_label_marks()
             return
         self._run("ablation", lambda _c, *a: self.service.ablate(*a), d.tile.image_id, ctx.model.path, d.image, off, pool="model",
@@ -175,6 +176,12 @@ class Inspection(QObject):
         if self.result is None or r.image_id != self.result.image_id or r.off != frozenset(self.attention.off):
             return
         self.bars.set_probabilities(r.probs, reference=self.result.probs, label=self._label_index())
+        names = self.bars.class_names
+        before, after = int(self.result.probs.argmax()), int(r.probs.argmax())
+        heads = ", ".join(f"L{l}h{h}" for l, h in sorted(r.off))
+        change = (f"{names[before]} {self.result.probs[before]:.1%} → {r.probs[before]:.1%}" if before == after else
+                  f"prediction flips: {names[before]} → {names[after]} ({r.probs[after]:.1%})")
+        self.attention.set_ablation_summary(f"Without {heads}: {change}")
 
     def _update_label_marks(self) -> None:
         if self.result is not None and not self.attention.off:

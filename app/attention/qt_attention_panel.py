@@ -62,6 +62,10 @@ class QtAttentionPanel(QWidget):
         self.clear_query = QPushButton("All tokens")
         self.clear_query.setToolTip("Average the attention over every query token again")
         self.reset_heads = QPushButton("All heads on")
+        self.ablation_label = QLabel("")
+        self.ablation_label.setWordWrap(True)
+        self.ablation_label.setStyleSheet("color: #f0ad4e;")
+        self.ablation_label.hide()
         self.placeholder = QLabel("Select an image with a model's predictions to inspect its attention.")
         self.placeholder.setWordWrap(True)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -83,6 +87,7 @@ class QtAttentionPanel(QWidget):
         lay.addLayout(top)
         lay.addWidget(self.alpha_bars)
         lay.addLayout(self.grid)
+        lay.addWidget(self.ablation_label)
         lay.addWidget(self.placeholder, 1)
         lay.addStretch(0)
         lay.addLayout(bottom)
@@ -137,6 +142,10 @@ class QtAttentionPanel(QWidget):
         """Work for a new image is under way: say so instead of showing the previous image's maps."""
         if self.result is None:
             self.placeholder.setText(text)
+
+    def set_ablation_summary(self, text: str) -> None:
+        self.ablation_label.setText(text)
+        self.ablation_label.setVisible(bool(text))
 
     def select_layer(self, layer: int) -> None:
         self.layer_combo.setCurrentIndex(layer)

@@ -47,8 +47,10 @@ def test_attention_panel_heads_alphas_overlay_ablation(qtbot, window, idle):
     panel.set_head_enabled(1, False)
     qtbot.waitUntil(lambda: not np.allclose(win.prob_bars.probs, before, atol=1e-7), timeout=20000)
     assert panel.off == {(panel.layer, 1)}
+    assert panel.ablation_label.text().startswith(f"Without L{panel.layer}h1")
     panel.reset_heads.click()
     qtbot.waitUntil(lambda: np.allclose(win.prob_bars.probs, before, atol=1e-6), timeout=20000)
+    assert panel.ablation_label.isHidden()
     idle(win)
 
 
