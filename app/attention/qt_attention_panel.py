@@ -89,7 +89,7 @@ class QtAttentionPanel(QWidget):
         lay.addLayout(self.grid)
         lay.addWidget(self.ablation_label)
         lay.addWidget(self.placeholder, 1)
-        lay.addStretch(0)
+        lay.addStretch(1)  # spare height below the tiles, not between their parts
         lay.addLayout(bottom)
 
         self.layer_combo.currentIndexChanged.connect(self._on_layer_changed)
@@ -218,7 +218,11 @@ class QtAttentionPanel(QWidget):
             return
         if len(self.tiles) != lm.num_heads:
             for t in self.tiles:
+                # Out of the layout and off screen now; deleteLater alone leaves them painted
+                # until the event loop comes round.
                 self.grid.removeWidget(t)
+                t.hide()
+                t.setParent(None)
                 t.deleteLater()
             self.tiles = []
             for h in range(lm.num_heads):

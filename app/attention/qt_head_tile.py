@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QCheckBox, QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
@@ -29,6 +29,9 @@ class _MapCanvas(QWidget):
         self.setMinimumSize(72, 72)
         self.setMaximumHeight(128)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+
+    def sizeHint(self) -> QSize:
+        return QSize(112, 112)
 
     def hasHeightForWidth(self) -> bool:
         return True
@@ -68,6 +71,7 @@ class QtHeadTile(QFrame):
         self.checkbox = QCheckBox(f"head {head}")
         self.checkbox.setChecked(True)
         self.checkbox.setToolTip("Untick to switch this head off (alpha = 0) and see how the prediction changes")
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.setSpacing(1)
