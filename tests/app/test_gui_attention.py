@@ -19,11 +19,14 @@ def test_attention_panel_heads_alphas_overlay_ablation(qtbot, window, idle):
     idle(win)
     panel = win.attention
     alphas = _model_alphas(win)
-    for layer in (0, len(alphas) - 1):
+    for layer in (len(alphas) - 1, 0, len(alphas) - 1):
         panel.select_layer(layer)
         lm = panel.current_layer
         assert len(panel.tiles) == lm.num_heads == len(alphas[layer])
         assert all(t.isVisible() for t in panel.tiles)
+        from app.attention.qt_head_tile import QtHeadTile
+
+        assert len(panel.findChildren(QtHeadTile)) == lm.num_heads  # no tiles left from another layer
         np.testing.assert_allclose(lm.alphas, alphas[layer], rtol=1e-6)
         np.testing.assert_allclose(panel.alpha_bars.bars.opts["height"], alphas[layer], rtol=1e-6)
 
