@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QSplitter,
     QStackedWidget,
@@ -184,6 +185,8 @@ class QtMainWindow(QMainWindow):
     def _connect(self) -> None:
         self.filters.changed.connect(self._on_filters_changed)
         self.grid.current_tile_changed.connect(self._on_current_tile_changed)
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.grid.customContextMenuRequested.connect(self._on_grid_menu)
         self.image_model.query_finished.connect(self._on_query_finished)
         self.legend.class_chosen.connect(self._on_class_chosen)
         self.models_panel.use_model.connect(self.reload_models)
@@ -317,6 +320,18 @@ class QtMainWindow(QMainWindow):
         chosen = self.models_panel.selected_id
         if chosen is not None and self.ctx is not None and chosen != self.ctx.model_id:
             self.reload_models(chosen)
+
+    def _on_grid_menu(self, pos) -> None:
+        if self.ctx is None:
+            return
+        n = len(self.grid.selected_tiles())
+        menu = QMenu(self)
+        menu.addSection(f"Label {n} selected image{'s' if n != 1 else ''} as")
+        for i, name in enumerate(self.ctx.class_names):
+            a = menu.addAction(f"{name}\t{i + 1}" if i < 9 else name)
+            a.triggered.connect(lambda _=False, name=name: self._on_class_chosen(name))
+        menu.popup(self.grid.viewport().mapToGlobal(pos))
+        self.grid_menu = menu
 
     def _on_digit(self, i: int) -> None:
         if self._workspace and self.ctx is not None and i < len(self.ctx.class_names):

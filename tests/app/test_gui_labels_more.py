@@ -96,3 +96,18 @@ def test_next_image_is_decoded_ahead(qtbot, window, idle):
     qtbot.keyClick(win.grid, Qt.Key.Key_J)
     assert win.inspection.detail is not None and win.inspection.detail.tile.image_id == second.image_id
     idle(win)
+
+
+def test_context_menu_relabels_selection(qtbot, window, project_path, idle):
+    win = window
+    sel = win.grid.selectionModel()
+    for row in (0, 1):
+        sel.select(win.image_model.index(row), QItemSelectionModel.SelectionFlag.Select)
+    ids = [t.image_id for t in win.grid.selected_tiles()]
+    win._on_grid_menu(win.grid.visualRect(win.image_model.index(0)).center())
+    actions = [a for a in win.grid_menu.actions() if a.text().startswith("spot")]
+    assert "2 selected images" in win.grid_menu.actions()[0].text()
+    actions[0].trigger()
+    win.grid_menu.close()
+    qtbot.waitUntil(lambda: all(_labels(project_path)[i] == "spot" for i in ids), timeout=10000)
+    idle(win)
