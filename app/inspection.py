@@ -69,9 +69,12 @@ class Inspection(QObject):
     def show(self, tile: Tile | None, force: bool = False) -> None:
         """Show a tile. The same image again (a page reload) only refreshes label-dependent parts."""
         same = tile is not None and self.tile is not None and tile.image_id == self.tile.image_id
+        relabelled = same and tile.label_version != self.tile.label_version
         self.tile = tile
         if same and not force:
             self._update_label_marks()
+            if relabelled:  # by anyone: this window, an undo, another inspector
+                self.reload_history()
             return
         self.detail, self.result, self.query = None, None, None
         for key in ("detail", "attention", "ablation", "history"):

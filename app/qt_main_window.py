@@ -345,9 +345,8 @@ class QtMainWindow(QMainWindow):
         self.labeling.assign(tiles, name)
 
     def _on_labels_changed(self, out: LabelOutcome) -> None:
+        # The reloaded tiles carry new label versions; the inspection reloads the history then.
         self.image_model.invalidate_rows(out.changed)
-        if self.inspection.tile is not None and self.inspection.tile.image_id in out.changed:
-            self.inspection.reload_history()
 
     def _on_label_conflict(self, e) -> None:
         self.image_model.refresh()

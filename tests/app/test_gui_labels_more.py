@@ -51,7 +51,7 @@ def test_conflict_shows_the_other_value(qtbot, window, project_path, idle):
     text = win.conflict_box.text()
     assert "alice" in text and "spot" in text
     assert _labels(project_path)[tile.image_id] == "spot"  # nothing overwritten
-    assert any("label of" in m for _, _, m in win.task_status.errors)
+    qtbot.waitUntil(lambda: any("label of" in m for _, _, m in win.task_status.errors), timeout=5000)
     win.conflict_box.close()
     idle(win)
 
