@@ -219,8 +219,7 @@ class QtMainWindow(QMainWindow):
         self.setWindowTitle(f"Inspector — {ctx.path.name} — {ctx.user}")
         self.welcome.set_busy("")
         self.image_model.source = StoreTileSource(ctx.project)
-        self.thumbs.cache_dir = ctx.thumbnail_dir
-        self.thumbs.clear()
+        self.thumbs.set_cache_dir(ctx.thumbnail_dir)
         self.labeling.ctx = ctx
         self.inspection.set_context(ctx)
         self.filters.set_classes(ctx.class_names)

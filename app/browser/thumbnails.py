@@ -58,9 +58,13 @@ class ThumbnailProvider(QObject):
                 self._timer.start()
         return None
 
-    def clear(self) -> None:
+    def set_cache_dir(self, cache_dir: str | Path | None) -> None:
+        """Another project: its own disk cache, nothing kept from the previous one."""
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self._disk = None
         self._images.clear()
         self._queue.clear()
+        self._failed.clear()
 
     @property
     def idle(self) -> bool:

@@ -44,7 +44,7 @@ def test_worker_errors_reach_the_status_bar(qtbot, window):
     assert window.task_status.errors[-1][1:] == ("Load", "the camera share is offline")
 
 
-def test_import_dataset_folder(qtbot, tmp_path):
+def test_import_dataset_folder_then_switch_project(qtbot, tmp_path, project_path):
     from PIL import Image
 
     from app.qt_main_window import QtMainWindow
@@ -62,5 +62,11 @@ def test_import_dataset_folder(qtbot, tmp_path):
     assert win.image_model.rowCount() == 6 and win.ctx.class_names == ["dent", "ok"]
     # every thumbnail made in the background after the import
     assert len(list(win.ctx.thumbnail_dir.rglob("*.jpg"))) == 6
+    # another project in the same window: its own rows, classes and thumbnail cache
+    win.open_project(project_path)
+    qtbot.waitUntil(lambda: win.ctx.path == project_path and win.is_idle(), timeout=20000)
+    assert win.image_model.rowCount() == 24 and win.ctx.class_names == ["good", "scratch", "spot"]
+    assert win.thumbs.cache_dir == win.ctx.thumbnail_dir and any(win.ctx.thumbnail_dir.rglob("*.jpg"))
+    assert [b.text() for b in win.legend.buttons] == ["1  good", "2  scratch", "3  spot"]
     assert win.legend.buttons[0].text().startswith("1")
     win.shutdown()
