@@ -159,8 +159,9 @@ class Inspection(QObject):
         self.attention_ready.emit(r)
 
     def _on_overlay_changed(self, heat) -> None:
-        if heat is not None and self.view.image_shape != heat.shape:
-            return  # a stale map for the previous image; the next result replaces it
+        r = self.attention.result
+        if heat is not None and (r is None or self.detail is None or r.image_id != self.detail.tile.image_id):
+            return  # the panel still shows the previous image's maps; the next result replaces them
         self.view.set_overlay(heat)
 
     def _on_ablation_changed(self, off: frozenset) -> None:

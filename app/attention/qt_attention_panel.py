@@ -22,7 +22,7 @@ from superqt.utils import signals_blocked
 from app.attention.qt_alpha_bars import QtAlphaBars
 from app.attention.qt_head_tile import QtHeadTile
 from app.attention.records import AttentionResult, LayerMaps
-from app.attention.upsample import upsample_bilinear
+from app.attention.upsample import overlay_size, upsample_bilinear
 
 OVERLAY_MODES = ("Selected head", "Layer mean", "Rollout", "Off")
 COLUMNS = 4
@@ -158,7 +158,7 @@ class QtAttentionPanel(QWidget):
             self.tiles[head].checkbox.setChecked(on)
 
     def overlay_map(self) -> np.ndarray | None:
-        """The map drawn over the image, at the image's size."""
+        """The map drawn over the image: the image's size (capped for huge images, see overlay_size)."""
         r, lm = self.result, self.current_layer
         if r is None or lm is None or self.mode == "Off":
             return None
@@ -168,7 +168,7 @@ class QtAttentionPanel(QWidget):
             m = lm.mean_map()
         else:
             m = lm.maps[min(self.head, lm.num_heads - 1)]
-        return upsample_bilinear(m, r.image_size)
+        return upsample_bilinear(m, overlay_size(r.image_size))
 
     # -- handlers
 

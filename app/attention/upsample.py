@@ -25,3 +25,15 @@ def upsample_bilinear(grid_map: np.ndarray, size: tuple[int, int]) -> np.ndarray
     bottom = m[y1][:, x0] * (1 - fx) + m[y1][:, x1] * fx
     return top * (1 - fy) + bottom * fy
 
+
+
+MAX_OVERLAY_SIDE = 1024
+
+
+def overlay_size(image_size: tuple[int, int], max_side: int = MAX_OVERLAY_SIDE) -> tuple[int, int]:
+    """Pixel size of the overlay: the image's own up to `max_side`, else scaled down keeping the
+    aspect (a 20 MP camera image would cost 80 MB and a visible pause per head switch). The view
+    stretches it over the full image either way, so it stays aligned."""
+    H, W = image_size
+    scale = min(1.0, max_side / max(H, W))
+    return max(1, round(H * scale)), max(1, round(W * scale))

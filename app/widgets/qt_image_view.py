@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QRectF, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 OVERLAY_CMAP = "inferno"
@@ -70,16 +70,19 @@ class QtImageView(QWidget):
         self.mask_item.setImage(mask_outline_rgba(mask > 0), autoLevels=False, levels=(0, 255))
 
     def set_overlay(self, heat: np.ndarray | None, levels: tuple[float, float] | None = None) -> None:
-        """heat: float (H, W) at the image's exact size."""
+        """heat: float (h, w), the image's size or a scaled-down copy of the same aspect; it is
+        stretched over exactly the image's rectangle, so it lines up whatever its resolution."""
         if heat is None or self._shape is None:
             self.clear_overlay()
             return
-        if heat.shape != self._shape:
-            raise ValueError(f"overlay {heat.shape} does not match image {self._shape}")
+        H, W = self._shape
+        if abs(heat.shape[0] / heat.shape[1] - H / W) > 0.02:
+            raise ValueError(f"overlay {heat.shape} does not have the aspect of image {self._shape}")
         lo, hi = levels if levels else (float(heat.min()), float(heat.max()))
         if hi <= lo:
             hi = lo + 1e-6
         self.overlay_item.setImage(heat.astype(np.float32), autoLevels=False)
+        self.overlay_item.setRect(QRectF(0, 0, W, H))
         self.colorbar.setLevels((lo, hi))
         self.overlay_item.show()
 

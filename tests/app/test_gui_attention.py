@@ -108,3 +108,24 @@ def test_mouse_clicks_select_head_and_query(qtbot, window, idle):
     qx, qy = win.inspection.result.query
     assert abs(qx - w * 0.75) < 2 and abs(qy - h * 0.25) < 2
     idle(win)
+
+
+def test_overlay_of_a_large_image_is_capped_but_aligned(qtbot):
+    import pyqtgraph as pg
+
+    from app.attention.upsample import overlay_size, upsample_bilinear
+    from app.widgets.qt_image_view import QtImageView
+
+    pg.setConfigOptions(imageAxisOrder="row-major")
+    view = QtImageView()
+    qtbot.addWidget(view)
+    image = np.zeros((3000, 4500), np.uint8)
+    view.set_image(image)
+    size = overlay_size(image.shape)
+    assert size == (683, 1024)
+    token_map = np.arange(14 * 14, dtype=np.float32).reshape(14, 14)
+    view.set_overlay(upsample_bilinear(token_map, size))
+    img_rect = view.image_item.mapRectToView(view.image_item.boundingRect())
+    ov_rect = view.overlay_item.mapRectToView(view.overlay_item.boundingRect())
+    assert abs(ov_rect.width() - img_rect.width()) < 1e-6 and abs(ov_rect.height() - img_rect.height()) < 1e-6
+    assert ov_rect.topLeft() == img_rect.topLeft()
