@@ -15,7 +15,7 @@ from app.attention.records import AblationResult, AttentionResult
 from app.attention.service import AttentionService
 from app.browser.tile import Tile
 from app.widgets.qt_history_panel import QtHistoryPanel
-from app.widgets.qt_image_view import QtImageView
+from app.widgets.qt_image_view import QtImageView, mask_outline_rgba
 from app.widgets.qt_probability_bars import QtProbabilityBars
 from app.workers import Worker, Workers
 
@@ -27,7 +27,8 @@ DETAILS_KEPT = 4
 class ImageDetail:
     tile: Tile
     image: np.ndarray
-    mask: np.ndarray | None
+    mask: np.ndarray | None  # bool (H, W)
+    outline: np.ndarray | None = None  # RGBA (H, W, 4) of the mask's edge, for the view
 
 
 class Inspection(QObject):
@@ -87,7 +88,7 @@ class Inspection(QObject):
             return
         cached = self._details.get(tile.image_id)
         if cached is not None and cached.tile.abs_path == tile.abs_path:
-            self._on_detail(ImageDetail(tile, cached.image, cached.mask))
+            self._on_detail(ImageDetail(tile, cached.image, cached.mask, cached.outline))
         else:
             self._run("detail", _load_detail, tile, on_result=self._on_detail)
         self.reload_history()
@@ -123,7 +124,7 @@ class Inspection(QObject):
         if self.tile is None or d.tile.image_id != self.tile.image_id:
             return
         self.detail = d
-        self.view.set_image(d.image, d.mask)
+        self.view.set_image(d.image, d.outline)
         self.bars.set_probabilities(None)
         self.detail_ready.emit(d)
         self._request_attention()
@@ -217,11 +218,13 @@ def _load_detail(_ctx, tile: Tile) -> ImageDetail:
     from core.data.decode import load_image
 
     image = load_image(tile.abs_path)
-    mask = None
+    mask = outline = None
     if tile.mask_path:
         try:
             mask = load_image(tile.mask_path)
             mask = (mask if mask.ndim == 2 else mask.max(axis=2)) > 0
         except Exception:  # noqa: BLE001 - a broken mask must not hide the image
             mask = None
-    return ImageDetail(tile, image, mask)
+    if mask is not None and mask.shape == image.shape[:2]:
+        outline = mask_outline_rgba(mask)
+    return ImageDetail(tile, image, mask, outline)

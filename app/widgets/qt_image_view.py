@@ -2,8 +2,8 @@
 
 Three ImageItems stacked by z-value in one ViewBox with locked aspect: the image (z 0), the
 overlay (z 10, colormap + opacity, its ColorBarItem lives beside the view) and the ground-truth
-mask outline (z 20). The overlay is always given at the image's exact pixel size, so the two line
-up by construction: the caller upsamples the token map, this view never rescales it.
+mask outline (z 20). The overlay is stretched over exactly the image's rectangle, so the two line up
+by construction whatever the overlay's resolution.
 """
 from __future__ import annotations
 
@@ -47,8 +47,9 @@ class QtImageView(QWidget):
     def image_shape(self) -> tuple[int, int] | None:
         return self._shape
 
-    def set_image(self, image: np.ndarray | None, mask: np.ndarray | None = None) -> None:
-        """image: uint8 (H, W) or (H, W, 3). Resets zoom when the size changes."""
+    def set_image(self, image: np.ndarray | None, outline: np.ndarray | None = None) -> None:
+        """image: uint8 (H, W) or (H, W, 3); outline: RGBA (H, W, 4) from `mask_outline_rgba`
+        (made in a worker: on a camera-size image it is not free). Resets zoom when the size changes."""
         self.clear_overlay()
         self.marker.setData([])
         if image is None:
@@ -59,15 +60,15 @@ class QtImageView(QWidget):
         shape = image.shape[:2]
         resized, self._shape = shape != self._shape, shape
         self.image_item.setImage(image, levels=(0, 255), autoLevels=False)
-        self.set_mask(mask)
+        self.set_outline(outline)
         if resized:
             self.view.autoRange(padding=0.01)
 
-    def set_mask(self, mask: np.ndarray | None) -> None:
-        if mask is None or self._shape is None or mask.shape[:2] != self._shape:
+    def set_outline(self, outline: np.ndarray | None) -> None:
+        if outline is None or self._shape is None or outline.shape[:2] != self._shape:
             self.mask_item.clear()
             return
-        self.mask_item.setImage(mask_outline_rgba(mask > 0), autoLevels=False, levels=(0, 255))
+        self.mask_item.setImage(outline, autoLevels=False, levels=(0, 255))
 
     def set_overlay(self, heat: np.ndarray | None, levels: tuple[float, float] | None = None) -> None:
         """heat: float (h, w), the image's size or a scaled-down copy of the same aspect; it is
