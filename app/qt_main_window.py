@@ -254,7 +254,7 @@ class QtMainWindow(QMainWindow):
         """Predict the project's images with a model version (resumable; cancel from the status bar)."""
         from app.tasks import predict
 
-        return self.workers.start(predict, self.ctx.project, model_id, name="Predict", user_visible=True,
+        return self.workers.start(predict, self.ctx.project, model_id, name="Predict", user_visible=True, pool="long",
                                   on_result=lambda report: self._on_predicted(report, model_id), on_done=on_done)
 
     def predict_and_compare(self, new_id: int, base_id: int | None) -> None:
@@ -377,7 +377,7 @@ class QtMainWindow(QMainWindow):
 
         self.welcome.set_busy(f"Importing {folder}…")
         user = self.settings.user
-        self.workers.start(import_dataset, folder, db, user, name="Import", user_visible=True,
+        self.workers.start(import_dataset, folder, db, user, name="Import", user_visible=True, pool="long",
                            on_progress=self._on_welcome_progress,
                            on_result=lambda report: self._on_imported(db, report),
                            on_error=lambda _e: self.welcome.set_busy(""))
@@ -397,7 +397,7 @@ class QtMainWindow(QMainWindow):
         if self.ctx is None:
             return None
         return self.workers.start(make_thumbnails, self.ctx.project, str(self.ctx.thumbnail_dir), name="Thumbnails",
-                                  user_visible=True, pool="thumbs")
+                                  user_visible=True, pool="long")
 
     def _on_create_demo(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder for the demo project")
@@ -408,7 +408,7 @@ class QtMainWindow(QMainWindow):
         from app.tasks import prepare_demo
 
         self.welcome.set_busy("Preparing the demo: data, model, predictions…")
-        self.workers.start(prepare_demo, str(folder), self.settings.user, name="Demo", user_visible=True,
+        self.workers.start(prepare_demo, str(folder), self.settings.user, name="Demo", user_visible=True, pool="long",
                            on_progress=self._on_welcome_progress,
                            on_result=lambda db: self.open_project(db, on_done),
                            on_error=lambda _e: self.welcome.set_busy(""))

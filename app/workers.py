@@ -103,9 +103,11 @@ class Worker(QRunnable):
 class Workers(QObject):
     """Owns the thread pools and the list of running tasks.
 
-    Pools: "default" (I/O, queries, imports), "thumbs" (thumbnail decoding), "model" (one thread:
-    forward passes for the selected image, which must not overlap) and "write" (one thread: label
-    changes are applied in the order the user made them: a digit then Ctrl+Z must not swap).
+    Pools: "default" (short I/O: queries, pages, the current image), "thumbs" (thumbnails for the
+    tiles on screen), "model" (one thread: forward passes for the selected image, which must not
+    overlap), "write" (one thread: label changes are applied in the order the user made them: a
+    digit then Ctrl+Z must not swap) and "long" (one thread: imports, predictions, the demo, all
+    thumbnails; they queue behind each other and never starve browsing of a thread).
     """
 
     started = Signal(object)  # Worker
@@ -115,7 +117,7 @@ class Workers(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._pools: dict[str, QThreadPool] = {}
-        for name, n in (("default", 2), ("thumbs", 2), ("model", 1), ("write", 1)):
+        for name, n in (("default", 2), ("thumbs", 2), ("model", 1), ("write", 1), ("long", 1)):
             pool = QThreadPool(self)
             pool.setMaxThreadCount(n)
             pool.setExpiryTimeout(2000)
