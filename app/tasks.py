@@ -34,12 +34,8 @@ def import_dataset(ctx, folder: str, db: str, user: str):
 def make_thumbnails(ctx, project, cache_dir: str, size: int = 128, chunk: int = 256) -> int:
     """Thumbnail every image of the project ahead of browsing (cancellable between chunks)."""
     from core.data.thumbnails import ThumbnailCache
-    from core.store.queries import ImageFilter, count_images, query_images
 
-    with project.session() as s:
-        flt = ImageFilter(readable=True)
-        rows = query_images(s, flt, sort="id", limit=count_images(s, flt))
-    items = [(r.content_hash, r.abs_path) for r in rows if r.content_hash]
+    items = [(r.content_hash, r.abs_path) for r in _readable_images(project) if r.content_hash]
     cache = ThumbnailCache(cache_dir, size=size)
     for start in range(0, len(items), chunk):
         ctx.check()
@@ -107,12 +103,12 @@ def _image_count(project) -> int:
 
 def _demo_model(ctx, project, ckpt: Path, epochs: int | None, input_size: int | None) -> int:
     from core.model.checkpoint import read_metadata
-    from core.store.models import list_models, register_model
+    from core.store.models import find_model, register_model
 
     with project.session() as s:
-        for m in list_models(s):
-            if Path(m.path).resolve() == ckpt.resolve():
-                return m.id
+        known = find_model(s, ckpt)
+    if known is not None:
+        return known.id
     if not ckpt.exists():
         from training.demo_train import train_demo_model
 
@@ -129,9 +125,12 @@ def _demo_model(ctx, project, ckpt: Path, epochs: int | None, input_size: int | 
 
 def _labelled_items(project) -> list[tuple[str, str, str]]:
     """(path, label, split) of every labelled image, for the demo trainer."""
+    return [(r.abs_path, r.label, r.split or "train") for r in _readable_images(project) if r.label is not None]
+
+
+def _readable_images(project) -> list:
     from core.store.queries import ImageFilter, count_images, query_images
 
     with project.session() as s:
         flt = ImageFilter(readable=True)
-        rows = query_images(s, flt, sort="id", limit=count_images(s, flt))
-    return [(r.abs_path, r.label, r.split or "train") for r in rows if r.label is not None]
+        return query_images(s, flt, sort="id", limit=count_images(s, flt))
