@@ -25,6 +25,7 @@ from app.attention.records import AttentionResult, LayerMaps
 from app.attention.upsample import overlay_size, upsample_bilinear
 
 OVERLAY_MODES = ("Selected head", "Layer mean", "Rollout", "Off")
+DEFAULT_MODE = "Rollout"  # all layers at once, on the finest grid: the best first look
 COLUMNS = 4
 
 
@@ -46,6 +47,7 @@ class QtAttentionPanel(QWidget):
         self.layer_combo.setToolTip("Attention layer (earlier layers see the 14x14 grid, later ones 7x7)")
         self.mode_combo = QComboBox()
         self.mode_combo.addItems(OVERLAY_MODES)
+        self.mode_combo.setCurrentText(DEFAULT_MODE)
         self.mode_combo.setToolTip("What is drawn over the image")
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)

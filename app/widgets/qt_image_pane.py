@@ -47,6 +47,8 @@ class QtImagePane(QWidget):
             self.title.setText("")
             self.legend.set_current(None)
             return
-        pred = f"   predicted {tile.predicted} ({tile.confidence:.1%})" if tile.predicted else ""
-        self.title.setText(f"{tile.name}   label {tile.label or '(unlabeled)'}{pred}")
+        pred = f" → predicted {tile.predicted} {tile.confidence:.0%}" if tile.predicted else ""
+        self.title.setText(f"{tile.name}   {tile.label or '(unlabeled)'}{pred}")
+        self.title.setToolTip(f"{tile.abs_path}\nlabel: {tile.label or '(unlabeled)'}"
+                              + (f"\npredicted: {tile.predicted} ({tile.confidence:.1%})" if tile.predicted else ""))
         self.legend.set_current(tile.label)
