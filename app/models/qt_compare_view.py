@@ -27,7 +27,7 @@ class QtCompareView(QWidget):
         self.alpha_image.setColorMap(pg.colormap.get("CET-D1"))
         self.alpha_plot.addItem(self.alpha_image)
         self.alpha_bar = pg.ColorBarItem(values=(-1, 1), colorMap=pg.colormap.get("CET-D1"), interactive=False, width=10)
-        self.alpha_bar.setImageItem(self.alpha_image, insert_in=self.alpha_plot.getPlotItem())
+        self.alpha_plot.getPlotItem().layout.addItem(self.alpha_bar, 2, 5)  # a key only: the cells are coloured here
         self.alpha_change: list[np.ndarray] | None = None
         left = QVBoxLayout()
         left.addWidget(self.summary)
@@ -58,7 +58,12 @@ class QtCompareView(QWidget):
         for i, x in enumerate(c.alpha_change):
             grid[i, : len(x)] = x
         lim = float(np.nanmax(np.abs(grid))) or 1e-3
-        self.alpha_image.setImage(np.nan_to_num(grid), autoLevels=False)
+        # Layers with fewer heads leave cells that do not exist: transparent, not "no change".
+        rgba = self.alpha_bar.colorMap().map(np.clip((np.nan_to_num(grid) + lim) / (2 * lim), 0, 1), mode="byte")
+        rgba[np.isnan(grid)] = 0
+        self.alpha_image.setImage(rgba, autoLevels=False, levels=(0, 255))
         self.alpha_bar.setLevels((-lim, lim))
+        self.alpha_plot.getAxis("bottom").setTicks([[(h + 0.5, str(h)) for h in range(heads)]])
+        self.alpha_plot.getAxis("left").setTicks([[(i + 0.5, str(i)) for i in range(len(c.alpha_change))]])
         self.alpha_plot.setTitle("α change per head (after − before)")
         self.alpha_plot.setRange(xRange=(0, heads), yRange=(0, len(c.alpha_change)), padding=0.02)
