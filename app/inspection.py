@@ -8,7 +8,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject
 
 from app.attention.qt_attention_panel import QtAttentionPanel
 from app.attention.records import AblationResult, AttentionResult
@@ -32,8 +32,6 @@ class ImageDetail:
 
 
 class Inspection(QObject):
-    attention_ready = Signal(object)  # AttentionResult
-    detail_ready = Signal(object)  # ImageDetail
 
     def __init__(self, workers: Workers, view: QtImageView, bars: QtProbabilityBars, attention: QtAttentionPanel,
                  history: QtHistoryPanel, parent: QObject | None = None):
@@ -126,7 +124,6 @@ class Inspection(QObject):
         self.detail = d
         self.view.set_image(d.image, d.outline)
         self.bars.set_probabilities(None)
-        self.detail_ready.emit(d)
         self._request_attention()
 
     def _on_history(self, r) -> None:
@@ -157,7 +154,6 @@ class Inspection(QObject):
         self.result = r
         self.attention.set_result(r)
         self._update_label_marks()
-        self.attention_ready.emit(r)
 
     def _on_overlay_changed(self, heat) -> None:
         r = self.attention.result

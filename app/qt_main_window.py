@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -37,8 +37,6 @@ WORKSPACE_DELAY_MS = 30
 
 
 class QtMainWindow(QMainWindow):
-    project_opened = Signal(object)  # ProjectContext
-
     def __init__(self, settings: Settings | None = None, workers: Workers | None = None, *, restore_layout: bool = True):
         super().__init__()
         self.restore_layout = restore_layout  # off for screenshots: always the default layout
@@ -230,7 +228,6 @@ class QtMainWindow(QMainWindow):
             old.project.close()
         self.models_panel.set_context(ctx)
         self.jobs_panel.set_context(ctx)
-        self.project_opened.emit(ctx)
         self._run_query(on_done)
 
     def set_context(self, ctx: ProjectContext) -> None:

@@ -76,10 +76,6 @@ class Worker(QRunnable):
     def cancel(self) -> None:
         self._cancel_requested = True
 
-    @property
-    def cancel_requested(self) -> bool:
-        return self._cancel_requested
-
     def run(self) -> None:
         sig = self.signals
         try:

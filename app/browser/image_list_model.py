@@ -40,7 +40,6 @@ class ImageListModel(QAbstractListModel):
     MAX_PAGES = 48
 
     query_finished = Signal(int)  # the new total, after a query was applied
-    page_loaded = Signal(int)  # page number
 
     def __init__(self, workers: Workers, source: TileSource | None, thumbs: ThumbnailProvider, parent=None):
         super().__init__(parent)
@@ -233,7 +232,6 @@ class ImageListModel(QAbstractListModel):
         first, last = p * self.PAGE, min(p * self.PAGE + len(rows), self._total) - 1
         if last >= first:
             self.dataChanged.emit(self.index(first), self.index(last))
-        self.page_loaded.emit(p)
 
     def _store_page(self, p: int, rows: list[Tile]) -> None:
         self._pages[p] = rows
