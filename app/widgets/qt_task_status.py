@@ -26,10 +26,11 @@ class QtTaskStatus(QWidget):
         self.bar.setTextVisible(True)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the running task (it finishes its current step first)")
-        self.error_label = QLabel()
-        self.error_label.setStyleSheet("color: #d9534f; font-weight: bold;")
+        self.error_label = QPushButton()  # a flat button: the last error, click for all of them
+        self.error_label.setFlat(True)
+        self.error_label.setStyleSheet("color: #d9534f; font-weight: bold; text-align: left; border: none;")
         self.error_label.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.error_label.mousePressEvent = lambda _e: self._on_error_clicked()
+        self.error_label.clicked.connect(self._on_error_clicked)
 
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)

@@ -70,3 +70,20 @@ def test_import_dataset_folder_then_switch_project(qtbot, tmp_path, project_path
     assert [b.text() for b in win.legend.buttons] == ["1  good", "2  scratch", "3  spot"]
     assert win.legend.buttons[0].text().startswith("1")
     win.shutdown()
+
+
+def test_error_list_opens_on_click(qtbot, window):
+    from core.errors import InspectorError
+
+    def boom(_ctx):
+        raise InspectorError("disk full")
+
+    with qtbot.waitSignal(window.workers.failed, timeout=5000):
+        window.workers.start(boom, name="Save")
+    window.task_status.error_label.click()
+    assert window.task_status.error_label.isHidden()
+    from PySide6.QtWidgets import QMessageBox
+
+    boxes = [b for b in window.task_status.findChildren(QMessageBox) if b.isVisible()]
+    assert boxes and "Save: disk full" in boxes[-1].text()
+    boxes[-1].close()
