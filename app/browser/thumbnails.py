@@ -19,13 +19,14 @@ from app.workers import Workers
 
 BATCH = 32
 # 1500 colour thumbnails of 128 px are about 75 MB: dozens of screens of scroll-back, bounded.
+CAPACITY = 1500
 MAX_QUEUE = 512  # older requests beyond this were scrolled past: drop them
 
 
 class ThumbnailProvider(QObject):
     loaded = Signal(list)  # content hashes now in memory
 
-    def __init__(self, workers: Workers, cache_dir: str | Path | None, size: int = 128, capacity: int = 1500, parent=None):
+    def __init__(self, workers: Workers, cache_dir: str | Path | None, size: int = 128, capacity: int = CAPACITY, parent=None):
         super().__init__(parent)
         self._workers = workers
         self.cache_dir = Path(cache_dir) if cache_dir else None
