@@ -259,6 +259,7 @@ class QtAttentionPanel(QWidget):
     def _set_enabled(self, on: bool) -> None:
         for w in (self.layer_combo, self.mode_combo, self.opacity, self.alpha_bars, self.reset_heads, self.clear_query):
             w.setEnabled(on)
+        self.alpha_bars.setVisible(on)  # empty axes say nothing
         self.placeholder.setVisible(not on)
         for t in self.tiles:
             t.setVisible(on)

@@ -38,6 +38,7 @@ class QtConfusionMatrix(QWidget):
         self.texts = []
         self.matrix, self.names = np.asarray(matrix), list(names)
         k = len(names)
+        self.plot.setVisible(k > 0)  # empty axes say nothing
         if k == 0:
             self.image.clear()
             return

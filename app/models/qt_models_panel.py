@@ -141,6 +141,11 @@ class QtModelsPanel(QWidget):
             self.tree.setCurrentItem(items[keep])
         elif items:
             self.tree.setCurrentItem(items[max(items)])
+        else:
+            self._on_selection_changed()
+            self.metrics.clear("No model in this project yet: Model ▸ Fine-tune… trains one "
+                               "(base “aan_s from scratch”), or `inspector train-demo` / `inspector predict`.")
+        self.compare_button.setEnabled(len(rows) > 1)
         if self._pending_compare is not None:
             self._run_pending_compare()
 
@@ -150,14 +155,14 @@ class QtModelsPanel(QWidget):
             self._on_selection_changed()
 
     def _on_selection_changed(self, *_args) -> None:
-        # Metrics read every prediction of the model: only worth it while someone looks at them.
-        self._metrics_stale = not self.isVisible()
-        if self._metrics_stale:
-            return
         mid = self.selected_id
         row = next((r for r in self.rows if r.record.id == mid), None)
         self.predict_button.setEnabled(row is not None)
         self.use_button.setEnabled(row is not None and row.predictions > 0)
+        # Metrics read every prediction of the model: only worth it while someone looks at them.
+        self._metrics_stale = not self.isVisible()
+        if self._metrics_stale:
+            return
         if row is None or row.predictions == 0:
             self.metrics.clear("No predictions from this model yet: press Predict." if row else "")
             return
