@@ -84,13 +84,11 @@ class QtImageView(QWidget):
             hi = lo + 1e-6
         self.overlay_item.setImage(heat.astype(np.float32), autoLevels=False)
         self.overlay_item.setRect(QRectF(0, 0, W, H))
-        self.colorbar.show()
         self.colorbar.setLevels((lo, hi))
         self.overlay_item.show()
 
     def clear_overlay(self) -> None:
         self.overlay_item.clear()
-        self.colorbar.hide()
 
     def set_overlay_opacity(self, opacity: float) -> None:
         self.overlay_item.setOpacity(float(opacity))
