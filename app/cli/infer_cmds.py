@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("heads", help="per layer and head: alpha, attention entropy, alignment with defect masks")
     p.add_argument("--db", required=True, metavar="PROJECT.db")
     p.add_argument("--model", required=True, metavar="CKPT")
-    p.add_argument("--limit", type=int, default=300, metavar="N", help="defect images to analyse at most")
+    p.add_argument("--limit", type=int, default=300, metavar="N", help="defect images to analyse at most (0 = all)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=heads)
@@ -54,6 +54,8 @@ class ProgressBar:
         self.tty = sys.stderr.isatty()
 
     def __call__(self, done: int, total: int) -> None:
+        if total == 0:
+            return
         now = time.monotonic()
         if done < total and now - self.last < (0.1 if self.tty else 5.0):
             return
@@ -120,10 +122,11 @@ def review(args: argparse.Namespace) -> int:
     n_issues = sum(1 for i in items if i.reason == "label_issue")
     print(f"model {model_id}: {n_issues} suspected label errors, {len(items)} images to review; showing {len(shown)}")
     width = max(len(i.rel_path) for i in shown)
-    print(f"{'#':>4}  {'score':>5}  {'image':<{width}}  {'label':<12} {'predicted':<12} {'conf':>5}  reason")
+    cw = max(9, *(len(str(i.label)) for i in shown), *(len(i.predicted) for i in shown))
+    print(f"{'#':>4}  {'score':>5}  {'image':<{width}}  {'label':<{cw}}  {'predicted':<{cw}}  {'conf':>6}  reason")
     for i in shown:
-        print(f"{i.rank:>4}  {i.score:5.3f}  {i.rel_path:<{width}}  {str(i.label):<12} {i.predicted:<12} "
-              f"{i.confidence:5.1%}  {i.reason}")
+        print(f"{i.rank:>4}  {i.score:5.3f}  {i.rel_path:<{width}}  {str(i.label):<{cw}}  {i.predicted:<{cw}}  "
+              f"{i.confidence:6.1%}  {i.reason}")
     return 0
 
 
@@ -140,13 +143,16 @@ def heads(args: argparse.Namespace) -> int:
     model = prepare_model(model, dev)
     with open_project(args.db, create=False) as project, project.session() as session:
         flt = ImageFilter(readable=True)
-        images = [r for r in query_images(session, flt, sort="id", limit=count_images(session, flt)) if r.mask_path]
-    images = images[: args.limit] if args.limit > 0 else images
+        every = query_images(session, flt, sort="id", limit=count_images(session, flt))
+    limit = args.limit if args.limit > 0 else len(every)
+    # Defect images carry the alignment; a few without masks too, so alpha and entropy always show.
+    images = [r for r in every if r.mask_path][:limit]
+    images += [r for r in every if not r.mask_path][: max(16, limit // 4)]
 
     def items():
         for r in images:
             try:
-                yield load_image(r.abs_path), load_image(r.mask_path)
+                yield load_image(r.abs_path), (load_image(r.mask_path) if r.mask_path else None)
             except ImageDecodeError:
                 continue
 
