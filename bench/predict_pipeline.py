@@ -12,6 +12,7 @@ Prints a table with images/s and the ratio to the model alone (target: >= 80% on
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -74,8 +75,10 @@ def main() -> int:
 
         rows = [("model only (batches in memory)", model_ips, 1.0)]
         for w in args.workers:
+            # A checkpoint file per run: a model version is one file, and the store knows this one already.
+            run_ckpt = shutil.copy(ckpt, tmp / f"m-w{w}.safetensors")
             with project.session() as s:
-                model_id = register_model(s, str(ckpt), meta, name=f"bench-w{w}")
+                model_id = register_model(s, str(run_ckpt), meta, name=f"bench-w{w}")
             t0 = time.perf_counter()
             report = predict_project(project, model_id, device=str(device), batch_size=args.batch_size,
                                      num_workers=w, model=model)

@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, metavar="CKPT", help="a .safetensors checkpoint written by Inspector")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--workers", type=int, default=None, help="decoding processes (default: cores - 1; 0 = decode in-process)")
+    p.add_argument("--workers", type=int, default=None, help="decoding processes (default: a quarter of the cores, 0 on 2 cores = decode in-process)")
     p.set_defaults(func=predict)
 
     p = sub.add_parser("review", help="ranked suspected label errors, disagreements and unsure predictions",

@@ -73,7 +73,14 @@ def make_loader(paths: Sequence[str | os.PathLike], pre: Preprocess, *, batch_si
     )
 
 
+def cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def default_workers() -> int:
-    """One core for the model's threads, the rest decode; at most 8 (disk, not CPU, limits beyond)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(8, cores - 1))
+    """Decoding processes for this machine. A 224 px PNG costs about 1.4 ms to decode, a third to a
+    half of the model's CPU time per image, so a quarter of the cores decode and the rest run the
+    model (at most 8 workers). On 2 cores in-process decoding wins (bench/predict_pipeline.py:
+    a worker takes a whole core from the model's two threads)."""
+    cores = cpu_count()
+    return 0 if cores <= 2 else max(1, min(8, cores // 4))
