@@ -6,6 +6,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from app.widgets.plots import static_plot
+
 ON = "#4c9be8"
 OFF = "#555555"
 SELECTED = "#00e5ff"
@@ -16,10 +18,7 @@ class QtAlphaBars(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.plot = pg.PlotWidget(background="#1e1e1e")
-        self.plot.setMouseEnabled(False, False)
-        self.plot.hideButtons()
-        self.plot.setMenuEnabled(False)
+        self.plot = static_plot()
         self.plot.getAxis("left").setLabel("α")
         self.plot.getAxis("bottom").setLabel("head")
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brushes=[])

@@ -7,16 +7,15 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from app.widgets.plots import static_plot
+
 
 class QtConfusionMatrix(QWidget):
     cell_clicked = Signal(str, str)  # label, predicted
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.plot = pg.PlotWidget(background="#1e1e1e")
-        self.plot.setMouseEnabled(False, False)
-        self.plot.hideButtons()
-        self.plot.setMenuEnabled(False)
+        self.plot = static_plot()
         self.plot.getViewBox().invertY(True)
         self.plot.getAxis("left").setLabel("label")
         self.plot.getAxis("left").setStyle(hideOverlappingLabels=False)

@@ -6,6 +6,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from app.widgets.plots import static_plot
+
 BAR = "#4c9be8"
 TOP = "#f0ad4e"
 LABEL = "#5cb85c"
@@ -14,10 +16,7 @@ LABEL = "#5cb85c"
 class QtProbabilityBars(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.plot = pg.PlotWidget(background="#1e1e1e")
-        self.plot.setMouseEnabled(False, False)
-        self.plot.hideButtons()
-        self.plot.setMenuEnabled(False)
+        self.plot = static_plot()
         self.plot.setXRange(0, 1, padding=0.02)
         self.plot.getAxis("bottom").setLabel("probability")
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[], brushes=[])
