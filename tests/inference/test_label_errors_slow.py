@@ -7,7 +7,8 @@ learned the common patterns but not yet memorised the wrong labels (`training_dy
 0.5, recall about 0.35) on 2 shared cores.
 
 Target from the issue: recall@k >= 0.7 (k = number of flipped labels). Measured on 2 shared,
-heavily loaded cores: 0.54 (one torch thread, 120 s of training). The assertion below guards the
+heavily loaded cores: 0.54 (one torch thread, 120 s of training); with the fixed 400 epochs
+used now (a time budget made the result depend on machine load): 0.46 on a quiet machine. The assertion below guards the
 mechanism (random ranking gives 0.10) and the printed line shows the real number; reaching 0.7
 needs a stronger model in the time budget (see the report on the mean-pooled AAN head).
 """
@@ -23,7 +24,7 @@ from core.inference.preprocess import Preprocess
 from core.inference.ranking import rank_for_review
 from training.demo_train import DemoTrainConfig, TrainItem, load_image_set, pixel_stats, training_dynamics_probs
 
-SECONDS = 120  # training time; the whole test stays under ~3 minutes on 2 cores
+EPOCHS = 400  # a fixed amount of work, not a time budget, so the result does not depend on machine load (~70 s)
 SIZE = 96
 
 
@@ -39,7 +40,7 @@ def test_training_dynamics_ranking_finds_flipped_labels(tmp_path):
     data = load_image_set(items, SIZE, in_chans=1)
     mean, std = pixel_stats(data.x)
     pre = Preprocess(SIZE, 1, mean, std)
-    cfg = DemoTrainConfig(arch="aan_t", input_size=SIZE, epochs=1000, seconds_budget=SECONDS, seed=0)
+    cfg = DemoTrainConfig(arch="aan_t", input_size=SIZE, epochs=EPOCHS, seed=0)
     _, probs = training_dynamics_probs(data.x, data.y, len(data.class_names), cfg, pre, start=0.05, stop=0.3)
 
     rel = [p.relative_to(root).as_posix() for p in data.paths]
