@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from core.atomic import write_text_atomic
 from core.errors import InspectorError
 
 AUGMENTS = ("industrial", "imagenet")
@@ -102,12 +103,7 @@ class FinetuneConfig:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Atomic, so a reader never sees half a config."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, path)
-        return path
+        return write_text_atomic(path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
 
     @classmethod
     def from_dict(cls, raw: Any, source: str = "config") -> "FinetuneConfig":

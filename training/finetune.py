@@ -20,7 +20,6 @@ import argparse
 import contextlib
 import json
 import math
-import os
 import random
 import sys
 import time
@@ -31,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
+from core.atomic import write_text_atomic
 from training import resume
 from training.config import ConfigError, FinetuneConfig
 from training.data import build_datasets, resolve_class_names
@@ -46,9 +46,7 @@ PREEMPTED_EXIT = 75  # EX_TEMPFAIL: "try again later", which is what a preempted
 
 
 def write_json_atomic(path: Path, obj: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(obj, indent=2) + "\n")
 
 
 def seed_everything(seed: int) -> None:

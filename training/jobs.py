@@ -13,11 +13,11 @@ log tail); everything else is in the folder, so a job can be followed from any p
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.atomic import atomic_path
 from training.backends import FINAL_STATES, SUCCEEDED, BackendError, JobSpec, make_backend
 from training.backends.base import OUT_DIR
 from training.config import FinetuneConfig
@@ -221,10 +221,8 @@ def _register_base(session, path: Path, meta) -> int:
 
 
 def _write_manifest(rows, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["path", "content_hash", "label", "split"])
         for r in rows:
             w.writerow([r.abs_path, r.content_hash or "", r.label, r.split])
-    os.replace(tmp, path)

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from core.atomic import write_text_atomic
 from core.errors import InspectorError
 
 BACKENDS = ("local", "slurm")
@@ -166,9 +167,4 @@ def dumps(profiles: dict[str, Profile] | list[Profile]) -> str:
 
 
 def save_profiles(profiles: dict[str, Profile] | list[Profile], path: str | os.PathLike | None = None) -> Path:
-    path = Path(path) if path is not None else default_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(dumps(profiles), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path if path is not None else default_path(), dumps(profiles))

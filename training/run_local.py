@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+from core.atomic import write_text_atomic
 from training.backends.base import EXIT_CODE_FILE
 
 PREEMPTED_EXIT = 75  # same as training.finetune.PREEMPTED_EXIT (not imported: that pulls in torch)
@@ -57,9 +57,7 @@ def _preempted(status_file: Path) -> bool:
 
 
 def write_exit_code(job_dir: Path, rc: int) -> None:
-    tmp = job_dir / f".{EXIT_CODE_FILE}.tmp"
-    tmp.write_text(f"{rc}\n")
-    os.replace(tmp, job_dir / EXIT_CODE_FILE)
+    write_text_atomic(job_dir / EXIT_CODE_FILE, f"{rc}\n")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from core.atomic import atomic_path
 from core.errors import CheckpointError
 
 FORMAT = "inspector-checkpoint/1"
@@ -69,20 +69,10 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: CheckpointM
     """Write atomically (temp file in the same folder, then rename): a crash never leaves half a file."""
     from safetensors.torch import save_file
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={META_KEY: meta.to_json()})
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_path(path, durable=True) as tmp:
+        save_file(tensors, str(tmp), metadata={META_KEY: meta.to_json()})
+    return Path(path)
 
 
 def read_metadata(path: str | os.PathLike) -> CheckpointMeta:

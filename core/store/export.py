@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.atomic import atomic_path
 from core.errors import InspectorError
 from core.store.paths import join_root
 from core.store.schema import Dataset, Image, ImageClass, Label
@@ -29,18 +30,14 @@ class ExportReport:
 def export_csv(session: Session, out: str | os.PathLike) -> ExportReport:
     """One row per image known to the project (missing ones left out), label empty when unlabeled.
     Written to a temp file and renamed: a crash never leaves half a CSV."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
     report = ExportReport()
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic_path(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(COLUMNS)
         for r in _rows(session, report):
             w.writerow([r.rel_path, r.name or "", r.split or "", join_root(r.root, r.rel_path), r.content_hash or "",
                         r.version or 0, r.updated_by or "", int(bool(r.readable)), r.id])
             report.written += 1
-    os.replace(tmp, out)
     return report
 
 

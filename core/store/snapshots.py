@@ -17,6 +17,7 @@ import numpy as np
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from core.atomic import atomic_path
 from core.errors import InspectorError
 from core.store.classes import class_names
 from core.store.clock import from_db, utcnow
@@ -79,16 +80,12 @@ def list_snapshots(session: Session) -> list[SnapshotRecord]:
 
 def write_manifest(snapshot: SnapshotRecord, path: str | os.PathLike) -> Path:
     """The snapshot as CSV (abs_path, label, split, content_hash, image_id) for tools outside the store."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["abs_path", "label", "split", "content_hash", "image_id"])
         for r in snapshot.rows:
             w.writerow([r.abs_path, r.label, r.split, r.content_hash or "", r.image_id])
-    os.replace(tmp, path)
-    return path
+    return Path(path)
 
 
 def _record(s: Snapshot, rows: list[SnapshotRow], count: int) -> SnapshotRecord:

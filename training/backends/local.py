@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from core.atomic import write_text_atomic
 from training.backends.base import (
     CANCELLED,
     FAILED,
@@ -146,9 +147,7 @@ def _reap(external_id: str, wait_s: float = 0.0) -> None:
 
 
 def _write_json(path: Path, obj: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(obj))
 
 
 def _read_pid(job_dir: Path) -> dict | None:
