@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import InspectorError
-from core.inference.metrics import Metrics, compute_metrics
+from core.inference.metrics import ECE_BINS, Metrics, compute_metrics, metrics_from_counts
 from core.inference.ranking import UNLABELED
 from core.inference.review import labels_for
 
@@ -25,14 +25,36 @@ class ModelComparison:
 
 
 def model_metrics(session, model_id: int) -> Metrics:
+    """Metrics of a model version on the current labels, aggregated by SQLite.
+
+    Only (label, prediction, confidence bin) counts leave the database, never a row per image: at
+    100k images the Python loop over rows held the GIL long enough to stall the GUI thread."""
+    from sqlalchemy import text
+
+    from core.store import classes as store_classes
     from core.store import models as store_models
-    from core.store import predictions as store_predictions
 
     names = list(store_models.get_model(session, model_id).class_names)
-    ids, probs = store_predictions.load_predictions(session, model_id)
-    labels, _ = labels_for(session, [int(i) for i in ids], names)
-    keep = labels != UNLABELED
-    return compute_metrics(labels[keep], np.asarray(probs)[keep], names)
+    index_of_class = {cid: names.index(name) for name, cid in store_classes.class_ids(session).items() if name in names}
+    k = len(names)
+    cm = np.zeros((k, k), dtype=np.int64)
+    bin_n, bin_conf, bin_correct = np.zeros(ECE_BINS), np.zeros(ECE_BINS), np.zeros(ECE_BINS)
+    # The bin is ceil(confidence * B) - 1, clipped to [0, B - 1], as `confidence_bin` computes it.
+    rows = session.execute(text(
+        "SELECT label_class_id, top_index, "
+        "  MAX(0, MIN(:b - 1, CAST(confidence * :b AS INTEGER) - (confidence * :b = CAST(confidence * :b AS INTEGER)))) AS bin, "
+        "  COUNT(*), TOTAL(confidence) "
+        "FROM prediction WHERE model_id = :m AND label_class_id IS NOT NULL "
+        "GROUP BY label_class_id, top_index, bin"), {"m": model_id, "b": ECE_BINS})
+    for class_id, top, b, count, conf_sum in rows:
+        label = index_of_class.get(class_id)
+        if label is None or not 0 <= top < k:
+            continue  # a label this model does not know counts as unlabelled for it
+        cm[label, top] += count
+        bin_n[b] += count
+        bin_conf[b] += conf_sum
+        bin_correct[b] += count if label == top else 0
+    return metrics_from_counts(cm, bin_n, bin_conf, bin_correct, names)
 
 
 def compare_models(session, model_a: int, model_b: int) -> ModelComparison:

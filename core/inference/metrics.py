@@ -76,7 +76,29 @@ def compute_metrics(labels: np.ndarray, probs: np.ndarray, class_names: list[str
     if probs.shape != (len(labels), k):
         raise ValueError(f"probs has shape {probs.shape}, expected ({len(labels)}, {k})")
     pred = probs.argmax(axis=1) if len(labels) else np.zeros(0, dtype=np.int64)
-    cm = confusion_matrix(labels, pred, k)
+    conf = probs.max(axis=1) if len(labels) else np.zeros(0)
+    bins = confidence_bin(conf)
+    correct = pred == labels
+    return metrics_from_counts(
+        confusion_matrix(labels, pred, k),
+        np.bincount(bins, minlength=ECE_BINS),
+        np.bincount(bins, weights=conf, minlength=ECE_BINS),
+        np.bincount(bins, weights=correct, minlength=ECE_BINS),
+        class_names,
+    )
+
+
+def confidence_bin(conf: np.ndarray) -> np.ndarray:
+    """ECE bin of each top-class confidence: bins are (lo, hi], a confidence of 0 goes to the first."""
+    return np.clip(np.ceil(np.asarray(conf) * ECE_BINS).astype(np.int64) - 1, 0, ECE_BINS - 1)
+
+
+def metrics_from_counts(cm: np.ndarray, bin_n: np.ndarray, bin_conf: np.ndarray, bin_correct: np.ndarray,
+                        class_names: list[str]) -> Metrics:
+    """Metrics from aggregates alone: the confusion matrix and, per confidence bin, the number of
+    examples, their summed confidence and how many were right. Lets a database compute them."""
+    k = len(class_names)
+    cm = np.asarray(cm, dtype=np.int64).reshape(k, k)
     tp = np.diag(cm).astype(float)
     support = cm.sum(axis=1)
     predicted = cm.sum(axis=0)
@@ -88,12 +110,13 @@ def compute_metrics(labels: np.ndarray, probs: np.ndarray, class_names: list[str
     f1 = np.where(np.isnan(precision) | np.isnan(recall), np.nan, f1)
     per_class = [ClassMetrics(class_names[j], float(precision[j]), float(recall[j]), float(f1[j]), int(support[j]))
                  for j in range(k)]
-    n = len(labels)
+    n = int(cm.sum())
+    ece = float(np.abs(np.asarray(bin_correct, float) - np.asarray(bin_conf, float)).sum() / n) if n else float("nan")
     return Metrics(
         n=n,
         accuracy=float(tp.sum() / n) if n else float("nan"),
         balanced_accuracy=float(np.nanmean(recall)) if (support > 0).any() else float("nan"),
-        ece=expected_calibration_error(labels, probs),
+        ece=ece,
         per_class=per_class,
         confusion=cm,
     )

@@ -69,3 +69,36 @@ def test_metrics_and_comparison_of_two_versions(small_project, tmp_path):
     delta = cmp.alpha_change
     assert delta is not None and delta[0][1] == pytest.approx(0.25 - 1.0) and np.count_nonzero(np.concatenate(delta)) == 1
     assert len(checkpoint_alphas(str(ckpt_b))) == len(model.alphas())
+
+
+def test_metrics_aggregated_in_the_database_equal_the_numpy_ones_on_current_labels(small_project):
+    from core.inference.metrics import compute_metrics
+    from core.inference.ranking import UNLABELED
+    from core.inference.review import labels_for
+    from core.store.labels import set_label
+
+    project, model_id, _, _ = small_project
+    paths = _ids_by_path(project)
+    ids = sorted(paths.values())
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet([0.7, 0.7], size=len(ids)).astype(np.float32)
+    probs[0] = [0.5, 0.5]  # a tie, and a confidence exactly on a bin edge
+    probs[1] = [1.0, 0.0]
+    with project.session() as s:
+        store_predictions.save_predictions(s, model_id, ids, probs)
+        set_label(s, ids[2], "scratch" if "good" in _path_of(paths, ids[2]) else "good", user="ann")
+        set_label(s, ids[3], None, user="ann")
+    with project.session() as s:
+        from_db = model_metrics(s, model_id)
+        stored_ids, stored = store_predictions.load_predictions(s, model_id)
+        labels, _ = labels_for(s, [int(i) for i in stored_ids], ["good", "scratch"])
+    keep = labels != UNLABELED
+    reference = compute_metrics(labels[keep], stored[keep], ["good", "scratch"])
+    assert from_db.n == reference.n == len(ids) - 1
+    assert np.array_equal(from_db.confusion, reference.confusion)
+    assert from_db.accuracy == reference.accuracy and from_db.ece == pytest.approx(reference.ece, abs=1e-12)
+    assert [c.f1 for c in from_db.per_class] == pytest.approx([c.f1 for c in reference.per_class], nan_ok=True)
+
+
+def _path_of(paths, image_id):
+    return next(p for p, i in paths.items() if i == image_id)
