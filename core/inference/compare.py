@@ -6,7 +6,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import InspectorError
-from core.inference.metrics import ECE_BINS, Metrics, compute_metrics, metrics_from_counts
+from core.inference.metrics import (
+    ECE_BINS,
+    Metrics,
+    compute_metrics,
+    metrics_from_counts,
+)
 from core.inference.ranking import UNLABELED
 from core.inference.review import labels_for
 
