@@ -1,4 +1,4 @@
-"""`inspector predict`, `review`, `heads`, `train-demo`: prediction and evidence from the command line."""
+"""`inspector predict`, `review`, `label-scan`, `heads`, `train-demo`: prediction and evidence from the command line."""
 from __future__ import annotations
 
 import argparse
@@ -26,6 +26,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=20, metavar="N", help="rows to print (0 = all)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=review)
+
+    p = sub.add_parser("label-scan", help="suspected label errors without a trained model (trains a small one, minutes)",
+                       description="Trains a small aan_t from scratch on the current labels and ranks every labelled "
+                                   "image by confident learning on its probabilities averaged over early training, "
+                                   "before wrong labels are memorised. Nothing is written to the project.")
+    p.add_argument("--db", required=True, metavar="PROJECT.db")
+    p.add_argument("--split", action="append", dest="splits", metavar="SPLIT",
+                   help="only images of this split (repeatable; default: all labelled images)")
+    p.add_argument("--epochs", type=int, default=300)
+    p.add_argument("--input-size", type=int, default=96)
+    p.add_argument("--limit", type=int, default=20, metavar="N", help="rows to print (0 = all)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=label_scan)
 
     p = sub.add_parser("heads", help="per layer and head: alpha, attention entropy, alignment with defect masks")
     p.add_argument("--db", required=True, metavar="PROJECT.db")
@@ -110,24 +123,40 @@ def review(args: argparse.Namespace) -> int:
         with project.session(write=True) as session:
             model_id = args.model if args.model is not None else latest_predicted_model(session)
             items = review_model(session, model_id)
+    _print_review(f"model {model_id}", {"model_id": model_id}, items, args)
+    return 0
+
+
+def label_scan(args: argparse.Namespace) -> int:
+    from core.store import open_project
+    from training.label_scan import scan_label_errors
+
+    bar = ProgressBar("label scan")
+    with open_project(args.db, create=False) as project:
+        items = scan_label_errors(project, splits=args.splits, epochs=args.epochs, input_size=args.input_size,
+                                  progress=lambda _msg, frac: bar(round(frac * 100), 100))
+    _print_review("label scan", {"epochs": args.epochs, "input_size": args.input_size}, items, args)
+    return 0
+
+
+def _print_review(title: str, extra: dict, items: list, args: argparse.Namespace) -> None:
     shown = items if args.limit <= 0 else items[: args.limit]
     if args.json:
         counts = {r: sum(1 for i in items if i.reason == r) for r in ("label_issue", "disagreement", "low_confidence")}
-        print(json.dumps({"model_id": model_id, "total": len(items), "counts": counts,
+        print(json.dumps({**extra, "total": len(items), "counts": counts,
                           "items": [i.to_dict() for i in shown]}, indent=2))
-        return 0
+        return
     if not items:
-        print(f"model {model_id}: nothing to review")
-        return 0
+        print(f"{title}: nothing to review")
+        return
     n_issues = sum(1 for i in items if i.reason == "label_issue")
-    print(f"model {model_id}: {n_issues} suspected label errors, {len(items)} images to review; showing {len(shown)}")
+    print(f"{title}: {n_issues} suspected label errors, {len(items)} images to review; showing {len(shown)}")
     width = max(len(i.rel_path) for i in shown)
     cw = max(9, *(len(str(i.label)) for i in shown), *(len(i.predicted) for i in shown))
     print(f"{'#':>4}  {'score':>5}  {'image':<{width}}  {'label':<{cw}}  {'predicted':<{cw}}  {'conf':>6}  reason")
     for i in shown:
         print(f"{i.rank:>4}  {i.score:5.3f}  {i.rel_path:<{width}}  {str(i.label):<{cw}}  {i.predicted:<{cw}}  "
               f"{i.confidence:6.1%}  {i.reason}")
-    return 0
 
 
 def heads(args: argparse.Namespace) -> int:

@@ -38,3 +38,38 @@ def test_user_errors_are_one_line(small_project, tmp_path, capsys):
     open_project(empty).close()
     assert main(["review", "--db", str(empty)]) == 2
     assert "no model has predictions" in capsys.readouterr().err
+
+
+def test_label_scan_puts_the_wrong_label_first_and_writes_nothing(small_project, capsys):
+    from core.store.labels import set_label
+    from core.store.queries import ImageFilter, count_images, query_images
+
+    project, _, _, _ = small_project
+    with project.session() as s:
+        target = next(r for r in query_images(s, ImageFilter(), sort="name") if r.rel_path == "scratch/scratch_02.png")
+        set_label(s, target.id, "good", user="ann")  # a bright line labelled good: the planted error
+        before = count_images(s)
+    db = str(project.path)
+    assert main(["label-scan", "--db", db, "--epochs", "60", "--input-size", "64", "--json", "--limit", "0"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["total"] == len(got["items"]) >= 1
+    first = got["items"][0]
+    assert first["rel_path"] == "scratch/scratch_02.png" and first["label"] == "good" and first["predicted"] == "scratch"
+    assert {i["rel_path"] for i in got["items"]} <= {f"{c}/{c}_{k:02d}.png" for c in ("good", "scratch") for k in range(6)}
+    with project.session() as s:
+        from core.store.models import list_models
+        from core.store.snapshots import list_snapshots
+
+        assert count_images(s) == before and len(list_models(s)) == 1 and list_snapshots(s) == []
+
+
+def test_label_scan_needs_two_classes(small_project, capsys):
+    from core.store.labels import bulk_set_labels
+    from core.store.queries import ImageFilter, query_images
+
+    project, _, _, _ = small_project
+    with project.session() as s:
+        bulk_set_labels(s, [r.id for r in query_images(s, ImageFilter(), sort="name")], "good", user="ann")
+    assert main(["label-scan", "--db", str(project.path), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "at least two classes" in err and len(err.strip().splitlines()) == 1

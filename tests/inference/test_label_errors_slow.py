@@ -1,7 +1,7 @@
 """The hard one: planted label errors in the demo data, found by confident learning.
 
 Data: the demo generator with 1500 images (1050 for training), 10% of the training labels flipped
-to a random wrong class (105 errors). Probabilities: one aan_t trained on all the (noisy) training
+to a random wrong class (105 errors). Probabilities, as `inspector label-scan` computes them: one aan_t trained on all the (noisy) training
 images at 96 px, each image's predicted probabilities averaged over 5% to 50% of the training
 (`training_dynamics_probs`), when the network has learned the common patterns but not yet
 memorised the wrong labels.
@@ -23,11 +23,21 @@ import torch
 from core.data.demo import TRUE_LABELS, make_demo_dataset
 from core.inference.preprocess import Preprocess
 from core.inference.ranking import rank_for_review
-from training.demo_train import DemoTrainConfig, TrainItem, load_image_set, pixel_stats, training_dynamics_probs
+from training.demo_train import (
+    DemoTrainConfig,
+    TrainItem,
+    load_image_set,
+    pixel_stats,
+    training_dynamics_probs,
+)
+from training.label_scan import (  # what `inspector label-scan` uses
+    EPOCHS,
+    INPUT_SIZE,
+    WINDOW,
+)
 
 N_IMAGES = 1500
-EPOCHS = 300  # a fixed amount of work, not a time budget, so the result does not depend on machine load
-SIZE = 96
+SIZE = INPUT_SIZE
 
 
 @pytest.mark.slow
@@ -43,7 +53,7 @@ def test_training_dynamics_ranking_finds_flipped_labels(tmp_path):
     mean, std = pixel_stats(data.x)
     pre = Preprocess(SIZE, 1, mean, std)
     cfg = DemoTrainConfig(arch="aan_t", input_size=SIZE, epochs=EPOCHS, seed=0)
-    _, probs = training_dynamics_probs(data.x, data.y, len(data.class_names), cfg, pre, start=0.05, stop=0.5)
+    _, probs = training_dynamics_probs(data.x, data.y, len(data.class_names), cfg, pre, start=WINDOW[0], stop=WINDOW[1])
 
     rel = [p.relative_to(root).as_posix() for p in data.paths]
     ranked = rank_for_review(np.arange(len(rel)), data.y.numpy(), probs)
