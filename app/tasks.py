@@ -129,8 +129,7 @@ def _labelled_items(project) -> list[tuple[str, str, str]]:
 
 
 def _readable_images(project) -> list:
-    from core.store.queries import ImageFilter, count_images, query_images
+    from core.store.queries import ImageFilter, all_images
 
     with project.session() as s:
-        flt = ImageFilter(readable=True)
-        return query_images(s, flt, sort="id", limit=count_images(s, flt))
+        return all_images(s, ImageFilter(readable=True))

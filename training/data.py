@@ -51,18 +51,13 @@ def read_manifest(path: str | Path, class_names: list[str]) -> dict[str, list[Sa
 
 
 def load_uint8(path: str, in_chans: int) -> torch.Tensor:
-    """(in_chans, H, W) uint8, decoded as import and inference decode (core.data.decode.load_image:
-    EXIF orientation, 16-bit stretch, alpha on white), channels matched the way inference matches
-    them (ITU-R 601 luma, as core.inference.preprocess): a model must see the same pixels in
-    training and in use."""
-    from core.data.decode import load_image
-    from torchvision.transforms.v2 import functional as TF
+    """(in_chans, H, W) uint8, decoded and channel-matched by the very functions inference uses
+    (core.inference.loader.decode, core.inference.preprocess.match_channels): a model must see the
+    same pixels in training and in use."""
+    from core.inference.loader import decode
+    from core.inference.preprocess import match_channels
 
-    t = torch.from_numpy(load_image(path))
-    t = t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1)
-    if t.shape[0] == in_chans:
-        return t
-    return TF.rgb_to_grayscale(t, num_output_channels=1) if in_chans == 1 else t.expand(3, -1, -1)
+    return match_channels(decode(path), in_chans)
 
 
 class SampleDataset(Dataset):

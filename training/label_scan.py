@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import InspectorError
-from core.inference.ranking import describe, rank_for_review
-from core.inference.review import ReviewItem
+from core.inference.preprocess import Preprocess
+from core.inference.ranking import rank_for_review
+from core.inference.review import ReviewItem, review_item
 from training.demo_train import (
     DemoTrainConfig,
     Progress,
@@ -30,7 +31,6 @@ from training.demo_train import (
     training_dynamics_probs,
 )
 
-PAGE = 5000
 WINDOW = (0.05, 0.5)  # fraction of training over which probabilities are averaged
 EPOCHS = 300
 INPUT_SIZE = 96
@@ -38,16 +38,10 @@ INPUT_SIZE = 96
 
 def labelled_images(session, splits: Sequence[str] | None = None) -> list:
     """ImageRecords of every readable, labelled image (in the given splits), by id."""
-    from core.store.queries import ImageFilter, query_images
+    from core.store.queries import ImageFilter, all_images
 
-    flt = ImageFilter(splits=list(splits) if splits else None)
-    out, after = [], None
-    while True:
-        page = query_images(session, flt, sort="id", limit=PAGE, after=after)
-        out += [r for r in page if r.label is not None and r.readable and not r.missing]
-        if len(page) < PAGE:
-            return out
-        after = page[-1]
+    flt = ImageFilter(readable=True, splits=list(splits) if splits else None)
+    return [r for r in all_images(session, flt) if r.label is not None]
 
 
 def scan_label_errors(project, *, splits: Sequence[str] | None = None, epochs: int = EPOCHS, input_size: int = INPUT_SIZE,
@@ -61,13 +55,9 @@ def scan_label_errors(project, *, splits: Sequence[str] | None = None, epochs: i
     data = load_image_set([TrainItem(Path(r.abs_path), r.label) for r in records], input_size, in_chans=1)
     kept = [by_path[str(p)] for p in data.paths]  # unreadable files were left out
     mean, std = pixel_stats(data.x)
-    from core.inference.preprocess import Preprocess
-
     cfg = DemoTrainConfig(arch="aan_t", input_size=input_size, epochs=epochs, seed=seed)
     _, probs = training_dynamics_probs(data.x, data.y, len(data.class_names), cfg,
                                        Preprocess(input_size, 1, mean, std), start=WINDOW[0], stop=WINDOW[1], progress=progress)
-    entries = rank_for_review(np.arange(len(kept)), data.y.numpy(), probs)
-    names = data.class_names
-    return [ReviewItem(rank, kept[e.image_id].id, kept[e.image_id].rel_path, kept[e.image_id].label,
-                       names[e.predicted], e.confidence, e.score, e.reason, describe(e, names))
-            for rank, e in enumerate(entries, 1)]
+    entries = rank_for_review(np.array([r.id for r in kept]), data.y.numpy(), probs)
+    records = {r.id: r for r in kept}
+    return [review_item(rank, e, records, data.class_names) for rank, e in enumerate(entries, 1)]

@@ -165,14 +165,13 @@ def heads(args: argparse.Namespace) -> int:
     from core.inference.predict import prepare_model, resolve_device
     from core.model.checkpoint import load_checkpoint
     from core.store import open_project
-    from core.store.queries import ImageFilter, count_images, query_images
+    from core.store.queries import ImageFilter, all_images
 
     dev = resolve_device(args.device)
     model, meta = load_checkpoint(args.model)
     model = prepare_model(model, dev)
     with open_project(args.db, create=False) as project, project.session() as session:
-        flt = ImageFilter(readable=True)
-        every = query_images(session, flt, sort="id", limit=count_images(session, flt))
+        every = all_images(session, ImageFilter(readable=True))
     limit = args.limit if args.limit > 0 else len(every)
     # Defect images carry the alignment; a few without masks too, so alpha and entropy always show.
     images = [r for r in every if r.mask_path][:limit]

@@ -58,8 +58,7 @@ def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, bins: int 
         return float("nan")
     conf = probs.max(axis=1)
     correct = probs.argmax(axis=1) == labels
-    # Bins are (lo, hi]; a confidence of exactly 0 goes to the first bin.
-    idx = np.clip(np.ceil(conf * bins).astype(np.int64) - 1, 0, bins - 1)
+    idx = confidence_bin(conf, bins)
     ece = 0.0
     for b in range(bins):
         sel = idx == b
@@ -88,9 +87,9 @@ def compute_metrics(labels: np.ndarray, probs: np.ndarray, class_names: list[str
     )
 
 
-def confidence_bin(conf: np.ndarray) -> np.ndarray:
+def confidence_bin(conf: np.ndarray, bins: int = ECE_BINS) -> np.ndarray:
     """ECE bin of each top-class confidence: bins are (lo, hi], a confidence of 0 goes to the first."""
-    return np.clip(np.ceil(np.asarray(conf) * ECE_BINS).astype(np.int64) - 1, 0, ECE_BINS - 1)
+    return np.clip(np.ceil(np.asarray(conf) * bins).astype(np.int64) - 1, 0, bins - 1)
 
 
 def metrics_from_counts(cm: np.ndarray, bin_n: np.ndarray, bin_conf: np.ndarray, bin_correct: np.ndarray,

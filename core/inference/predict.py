@@ -182,11 +182,9 @@ def predict_project(
 
 def _images_to_predict(session, model_id: int) -> tuple[list[int], list[str], int]:
     from core.store import predictions as store_predictions
-    from core.store.queries import ImageFilter, count_images, query_images
+    from core.store.queries import ImageFilter, all_images
 
-    flt = ImageFilter(readable=True)
-    n = count_images(session, flt)
-    images = query_images(session, flt, sort="id", limit=n) if n else []
+    images = all_images(session, ImageFilter(readable=True))
     done = set(store_predictions.predicted_image_ids(session, model_id))
     todo = [im for im in images if im.id not in done]
     return [im.id for im in todo], [im.abs_path for im in todo], len(images)

@@ -56,10 +56,11 @@ def review_model(session, model_id: int, *, method: str = "self_confidence", low
     entries = rank_for_review(np.array(ids), labels, np.asarray(probs), method=method, low_confidence=low_confidence)
     if save:
         store_predictions.save_review_scores(session, model_id, [(e.image_id, e.score, e.reason) for e in entries])
-    return [_item(rank, e, records, names) for rank, e in enumerate(entries, 1)]
+    return [review_item(rank, e, records, names) for rank, e in enumerate(entries, 1)]
 
 
-def _item(rank: int, e: ReviewEntry, records: dict, names: list[str]) -> ReviewItem:
+def review_item(rank: int, e: ReviewEntry, records: dict, names: list[str]) -> ReviewItem:
+    """A ranked entry as a person reads it; records: ImageRecords by image id."""
     r = records.get(e.image_id)
     return ReviewItem(rank, e.image_id, r.rel_path if r else str(e.image_id), r.label if r else None,
                       names[e.predicted], e.confidence, e.score, e.reason, describe(e, names))

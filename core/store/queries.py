@@ -25,7 +25,7 @@ from core.store.schema import Dataset, Image, ImageClass, Label, LabelEvent, Pre
 
 BIG_FETCH = 5000  # above this many ids, details come from one joined query rather than IN (...) chunks
 SORTS = ("name", "-name", "confidence", "-confidence", "score", "-score", "id", "-id")
-__all__ = ["ImageFilter", "SORTS", "class_names", "count_images", "get_image", "query_images", "image_records"]
+__all__ = ["ImageFilter", "SORTS", "all_images", "class_names", "count_images", "get_image", "query_images", "image_records"]
 
 img = Image.__table__
 _RECORD_COLUMNS = ("id", "rel_path", "split", "mask_rel_path", "content_hash", "width", "height", "channels",
@@ -81,6 +81,12 @@ def query_images(session: Session, flt: ImageFilter | None = None, *, sort: str 
     # selection instead of thousands of IN (...) chunks, then back into the page's order.
     rows = {r[0]: r for r in session.execute(_details(flt.model_id).where(img.c.id.in_(stmt.scalar_subquery())))}
     return [_record(rows[i]) for i in ids if i in rows]
+
+
+def all_images(session: Session, flt: ImageFilter | None = None) -> list[ImageRecord]:
+    """Every image matching `flt`, by id (training lists, predict everything, scans)."""
+    n = count_images(session, flt)
+    return query_images(session, flt, sort="id", limit=n) if n else []
 
 
 def count_images(session: Session, flt: ImageFilter | None = None) -> int:
