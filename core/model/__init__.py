@@ -25,7 +25,7 @@ def model_names() -> list[str]:
     return sorted(VARIANTS)
 
 
-def create_model(name: str, num_classes: int, in_chans: int = 3) -> nn.Module:
+def create_model(name: str, num_classes: int, in_chans: int = 3, **options) -> nn.Module:
     """Build a freshly initialised model by variant name (e.g. "aan_s")."""
     if name not in VARIANTS:
         raise ValueError(f"unknown architecture {name!r}; known: {', '.join(model_names())}")

@@ -117,6 +117,11 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     return model.to(device), meta
 
 
+def legacy_model_options(arch: str) -> dict[str, Any]:
+    """Model options of a checkpoint whose metadata names none (written before they existed)."""
+    return {}
+
+
 def _more(names: list[str]) -> str:
     return f" and {len(names) - 1} more" if len(names) > 1 else ""
 
