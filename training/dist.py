@@ -37,6 +37,11 @@ def resolve_device(name: str, local_rank: int) -> torch.device:
     return torch.device("cpu")
 
 
+def single_process(device_name: str) -> DistInfo:
+    """Rank 0 of 1, no process group: a training run inside another program (demo, label scan)."""
+    return DistInfo(0, 0, 1, resolve_device(device_name, 0))
+
+
 def init_distributed(device_name: str) -> DistInfo:
     rank = int(os.environ.get("RANK", 0))
     local_rank = int(os.environ.get("LOCAL_RANK", 0))

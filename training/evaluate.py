@@ -3,36 +3,41 @@ gives every rank the exact global accuracy and balanced accuracy (no padding, no
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training.dist import all_reduce_sum
-from training.preemption import iterate
+from training.dist import DistInfo, all_reduce_sum
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, loader, num_classes: int, device: torch.device, *, channels_last: bool,
-             autocast: bool) -> dict[str, float]:
+def evaluate(model: nn.Module, source, num_classes: int, info: DistInfo, *, mean: Sequence[float],
+             std: Sequence[float], batch_size: int) -> dict[str, float]:
+    """source: a training.data.ImageSource of uint8 images; mean/std in 0..1 units."""
     was_training = model.training
     model.eval()
-    confusion = torch.zeros(num_classes * num_classes, dtype=torch.float64, device=device)
-    loss_sum = torch.zeros(1, dtype=torch.float64, device=device)
-    amp = torch.autocast(device.type, dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
-    for images, targets in iterate(loader):
-        images = images.to(device, non_blocking=True)
-        if channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        targets = targets.to(device, non_blocking=True)
+    cuda = info.device.type == "cuda"
+    k = num_classes
+    mine = list(range(info.rank, len(source), info.world_size))
+    confusion = torch.zeros(k * k, dtype=torch.float64, device=info.device)
+    loss_sum = torch.zeros(1, dtype=torch.float64, device=info.device)
+    m = torch.tensor(mean, device=info.device).view(1, -1, 1, 1) * 255.0
+    s = torch.tensor(std, device=info.device).view(1, -1, 1, 1) * 255.0
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else contextlib.nullcontext()
+    for xb, yb, _ in source.batches(mine, batch_size, drop_last=False):
+        x = (xb.to(info.device, non_blocking=True).float() - m) / s
+        if cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
+        yb = yb.to(info.device, non_blocking=True)
         with amp:
-            logits = model(images)
-        loss_sum += F.cross_entropy(logits.float(), targets, reduction="sum").double()
-        pred = logits.argmax(1)
-        confusion += torch.bincount(targets * num_classes + pred, minlength=num_classes**2).double()
+            logits = model(x)
+        loss_sum += F.cross_entropy(logits.float(), yb, reduction="sum").double()
+        confusion += torch.bincount(yb * k + logits.argmax(1), minlength=k * k).double()
     both = all_reduce_sum(torch.cat([confusion, loss_sum]))
     model.train(was_training)
-    return confusion_metrics(both[:-1].view(num_classes, num_classes).cpu(), float(both[-1]))
+    return confusion_metrics(both[:-1].view(k, k).cpu(), float(both[-1]))
 
 
 def confusion_metrics(confusion: torch.Tensor, loss_sum: float) -> dict[str, float]:

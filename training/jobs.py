@@ -2,7 +2,7 @@
 
 A job folder lives next to the project file, `<project>.jobs/<job id>/`:
   manifest.csv   the frozen label snapshot (path, content_hash, label, split)
-  job.json       the FinetuneConfig the training reads
+  job.json       the TrainConfig the training reads
   command.txt    the exact torchrun command (local) / job.sbatch: the batch script (slurm)
   train.log      stdout and stderr of the job
   out/           metrics.jsonl, resume.pt, best/last.safetensors, result.json (training.finetune)
@@ -20,7 +20,7 @@ from typing import Any
 from core.atomic import atomic_path
 from training.backends import FINAL_STATES, SUCCEEDED, BackendError, JobSpec, make_backend
 from training.backends.base import OUT_DIR
-from training.config import FinetuneConfig
+from training.config import DataConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig, TrainConfig
 from training.metrics_log import METRICS_FILE, read_metrics
 from training.profiles import Profile
 
@@ -35,6 +35,7 @@ class Progress:
     epochs: int
     global_step: int | None
     loss: float | None
+    train_acc: float | None  # on the augmented training batches of the last epoch: underfitting shows here
     val_acc: float | None
     val_balanced_acc: float | None
     images_per_s: float | None
@@ -47,6 +48,8 @@ class Progress:
             parts.append(f"loss {self.loss:.4f}")
         if self.images_per_s is not None:
             parts.append(f"{self.images_per_s:.1f} img/s")
+        if self.train_acc is not None:
+            parts.append(f"train acc {self.train_acc:.3f}")
         if self.val_acc is not None:
             parts.append(f"val acc {self.val_acc:.3f} balanced {self.val_balanced_acc:.3f}")
         return "  ".join(parts)
@@ -58,8 +61,9 @@ def jobs_root(project) -> Path:
 
 def submit_finetune(project, *, base: str, profile: Profile, epochs: int = 10, batch_size: int | None = None,
                     lr: float | None = None, input_size: int | None = None, in_chans: int | None = None,
-                    class_balanced: bool = False, freeze_stem: bool = False, seed: int = 0, val_fraction: float = 0.2,
-                    num_workers: int | None = None, max_steps_per_epoch: int | None = None, **extra: Any):
+                    class_balanced: bool | None = None, freeze_stem: bool = False, seed: int = 0,
+                    val_fraction: float = 0.2, num_workers: int | None = None, max_steps_per_epoch: int | None = None,
+                    pool: str | None = None):
     """Snapshot the labels, write the job folder and submit. Returns the JobRecord (its `command`
     is the rendered command or batch script). A refused submission leaves the job 'failed' with
     the scheduler's message, and raises BackendError with it."""
@@ -80,17 +84,18 @@ def submit_finetune(project, *, base: str, profile: Profile, epochs: int = 10, b
         if base_meta is not None and sorted(base_meta.class_names) == sorted(class_names):
             class_names = list(base_meta.class_names)  # same classes: keep the trained head as it is
         _write_manifest(snap.rows, job_dir / MANIFEST_FILE)
-        cfg = FinetuneConfig(
-            manifest=str(job_dir / MANIFEST_FILE), class_names=class_names,
-            base=str(base_path) if base_path else base,
-            input_size=input_size or (base_meta.input_size if base_meta else 224),
-            in_chans=in_chans or (base_meta.in_chans if base_meta else 3),
-            out_dir=str(job_dir / OUT_DIR), epochs=epochs, batch_size=batch_size or (64 if profile.gpus else 16),
-            class_balanced=class_balanced, freeze_stem=freeze_stem, seed=seed, device=profile.device,
-            num_workers=num_workers if num_workers is not None else (8 if profile.gpus else 1),
-            max_steps_per_epoch=max_steps_per_epoch, job_id=str(job.id), snapshot_id=snap.id,
-            parent=str(base_model_id) if base_model_id is not None else None,
-            **({"lr": lr} if lr is not None else {}), **extra,
+        cfg = TrainConfig(
+            data=DataConfig(manifest=str(job_dir / MANIFEST_FILE), class_names=class_names,
+                            input_size=input_size or (base_meta.input_size if base_meta else 224),
+                            in_chans=in_chans or (base_meta.in_chans if base_meta else 3),
+                            class_balanced=class_balanced,
+                            num_workers=num_workers if num_workers is not None else (8 if profile.gpus else 1)),
+            model=ModelConfig(base=str(base_path) if base_path else base, freeze_stem=freeze_stem, pool=pool),
+            optim=OptimConfig(**({"lr": lr} if lr is not None else {})),
+            schedule=ScheduleConfig(epochs=epochs, batch_size=batch_size or (64 if profile.gpus else 32),
+                                    max_steps_per_epoch=max_steps_per_epoch),
+            run=RunConfig(out_dir=str(job_dir / OUT_DIR), seed=seed, device=profile.device, job_id=str(job.id),
+                          snapshot_id=snap.id, parent=str(base_model_id) if base_model_id is not None else None),
         )
         cfg.save(job_dir / CONFIG_FILE)
         spec = JobSpec(name=f"inspector-{Path(project.path).stem}-job{job.id}", job_dir=job_dir,
@@ -99,7 +104,7 @@ def submit_finetune(project, *, base: str, profile: Profile, epochs: int = 10, b
         rendered = backend.render(spec)
         if profile.backend == "local":
             (job_dir / "command.txt").write_text(rendered + "\n")
-        config = {"finetune": cfg.to_dict(), "profile": {"name": profile.name, **profile.to_dict()}}
+        config = {"train": cfg.to_dict(), "profile": {"name": profile.name, **profile.to_dict()}}
         with project.session() as s:
             update_job(s, job.id, command=rendered, workdir=str(job_dir), config=config)
         external_id = backend.submit(spec)
@@ -154,12 +159,15 @@ def cancel_job(project, job_id: int):
 
 def job_progress(job) -> Progress:
     records = read_metrics(Path(job.workdir or ".") / OUT_DIR / METRICS_FILE) if job.workdir else []
-    epochs = int(job.config.get("finetune", {}).get("epochs", 0))
+    stored = job.config.get("train") or {}
+    # Jobs stored before the config had sections kept it flat under "finetune".
+    epochs = int(stored.get("schedule", {}).get("epochs") or job.config.get("finetune", {}).get("epochs", 0))
     last_step = next((r for r in reversed(records) if r["kind"] == "step"), None)
     last_epoch = next((r for r in reversed(records) if r["kind"] == "epoch"), None)
     return Progress(
         epoch=last_epoch["epoch"] + 1 if last_epoch else None, epochs=epochs,
         global_step=last_step["global_step"] if last_step else None, loss=last_step["loss"] if last_step else None,
+        train_acc=last_epoch.get("train_acc") if last_epoch else None,
         val_acc=last_epoch.get("val_acc") if last_epoch else None,
         val_balanced_acc=last_epoch.get("val_balanced_acc") if last_epoch else None,
         images_per_s=last_step["images_per_s"] if last_step else None,

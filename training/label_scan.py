@@ -1,63 +1,88 @@
 """Find suspected label errors in a project without a trained model: a label scan.
 
-A small aan_t is trained from scratch on the project's current labels, and every image's predicted
-probabilities are averaged over the early part of training (`training_dynamics_probs`: learned the
-common patterns, not yet memorised the wrong labels). Confident learning on those probabilities
-ranks the images (`core.inference.ranking.rank_for_review`).
+A model is trained from scratch on the project's current labels (the one trainer, its small-data
+recipe), and every image's predicted probabilities are averaged over the early part of training
+(`TrainingTrace`: it has learned the common patterns but not yet memorised the wrong labels, so a
+wrong label keeps a low probability). Confident learning on those probabilities ranks the images
+(`core.inference.ranking.rank_for_review`). Nothing is written to the project.
 
-Measured on the demo data (1050 training images, 105 planted errors, 300 epochs at 96 px on
-2 CPU cores, about 4 minutes): 74% of the planted errors are in the top 105
-(tests/inference/test_label_errors_slow.py). Stored predictions of one model version
-(`inspector review`) are the other route; they come from a model that saw these very labels to
-the end of its training, so wrong labels it memorised look right to it.
+Stored predictions of one model version (`inspector review`) are the other route; they come from a
+model that saw these very labels to the end of its training, so wrong labels it memorised look
+right to it. Measured recall: tests/inference/test_label_errors_slow.py and training/README.md.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
+import torch
 
 from core.errors import InspectorError
-from core.inference.preprocess import Preprocess
 from core.inference.ranking import rank_for_review
 from core.inference.review import ReviewItem, review_item
-from training.demo_train import (
-    DemoTrainConfig,
-    Progress,
-    TrainItem,
-    load_image_set,
-    pixel_stats,
-    training_dynamics_probs,
-)
+from core.progress import Reporter, silent
+from training.config import DataConfig, ModelConfig, RunConfig, ScheduleConfig, TrainConfig
+from training.project_data import load_project_data
+from training.trainer import BatchObserver, train
 
 WINDOW = (0.05, 0.5)  # fraction of training over which probabilities are averaged
-EPOCHS = 300
-INPUT_SIZE = 96
+EPOCHS = 40
+INPUT_SIZE = 128
+ARCH = "aan_s"
 
 
-def labelled_images(session, splits: Sequence[str] | None = None) -> list:
-    """ImageRecords of every readable, labelled image (in the given splits), by id."""
-    from core.store.queries import ImageFilter, all_images
+class TrainingTrace(BatchObserver):
+    """Each example's predicted probabilities averaged over the training steps that saw it, within
+    fractions [start, stop) of the training (training dynamics in the spirit of "area under the
+    margin", Pleiss et al. 2020)."""
 
-    flt = ImageFilter(readable=True, splits=list(splits) if splits else None)
-    return [r for r in all_images(session, flt) if r.label is not None]
+    def __init__(self, n: int, num_classes: int, start: float, stop: float):
+        self.start, self.stop = start, stop
+        self.sums = torch.zeros(n, num_classes)
+        self.counts = torch.zeros(n)
+
+    def on_batch(self, indices: torch.Tensor, logits: torch.Tensor, done: float) -> None:
+        if self.start <= done < self.stop:
+            idx = indices.cpu()
+            self.sums.index_add_(0, idx, logits.softmax(-1).cpu())
+            self.counts.index_add_(0, idx, torch.ones(len(idx)))
+
+    def probs(self) -> np.ndarray:
+        seen = self.counts > 0
+        out = torch.full_like(self.sums, 1.0 / self.sums.shape[1])
+        out[seen] = self.sums[seen] / self.counts[seen, None]
+        return out.numpy()
 
 
-def scan_label_errors(project, *, splits: Sequence[str] | None = None, epochs: int = EPOCHS, input_size: int = INPUT_SIZE,
-                      seed: int = 0, progress: Progress | None = None) -> list[ReviewItem]:
+def scan_config(*, epochs: int = EPOCHS, input_size: int = INPUT_SIZE, arch: str = ARCH, seed: int = 0) -> TrainConfig:
+    return TrainConfig(data=DataConfig(input_size=input_size, in_chans=1, in_memory=True),
+                       model=ModelConfig(base=arch), schedule=ScheduleConfig(epochs=epochs),
+                       run=RunConfig(seed=seed, trainer="training.label_scan"))
+
+
+def trace_probs(data, cfg: TrainConfig, *, window: tuple[float, float] = WINDOW,
+                reporter: Reporter | None = None) -> np.ndarray:
+    """Train on `data` (a TrainData) and return the trajectory-averaged probabilities (N, K)."""
+    trace = TrainingTrace(len(data.train), len(data.class_names), *window)
+    train(cfg, data=data, reporter=reporter, observer=trace)
+    return trace.probs()
+
+
+def scan_label_errors(project, *, splits: Sequence[str] | None = None, epochs: int = EPOCHS,
+                      input_size: int = INPUT_SIZE, seed: int = 0, reporter: Reporter | None = None) -> list[ReviewItem]:
     """Every labelled image worth a look, best first (label issues, then disagreements, then doubt)."""
-    with project.session() as session:
-        records = labelled_images(session, splits)
-    if len({r.label for r in records}) < 2:
-        raise InspectorError("a label scan needs labelled images of at least two classes")
-    by_path = {str(Path(r.abs_path)): r for r in records}
-    data = load_image_set([TrainItem(Path(r.abs_path), r.label) for r in records], input_size, in_chans=1)
-    kept = [by_path[str(p)] for p in data.paths]  # unreadable files were left out
-    mean, std = pixel_stats(data.x)
-    cfg = DemoTrainConfig(arch="aan_t", input_size=input_size, epochs=epochs, seed=seed)
-    _, probs = training_dynamics_probs(data.x, data.y, len(data.class_names), cfg,
-                                       Preprocess(input_size, 1, mean, std), start=WINDOW[0], stop=WINDOW[1], progress=progress)
-    entries = rank_for_review(np.array([r.id for r in kept]), data.y.numpy(), probs)
-    records = {r.id: r for r in kept}
-    return [review_item(rank, e, records, data.class_names) for rank, e in enumerate(entries, 1)]
+    reporter = reporter or silent()
+    try:
+        pd = load_project_data(project, input_size=input_size, in_chans=1, splits=splits,
+                               reporter=reporter.sub(0.0, 0.1, "reading images: "))
+    except InspectorError as e:
+        if "at least two classes" in str(e):
+            raise InspectorError("a label scan needs labelled images of at least two classes") from None
+        raise
+    cfg = scan_config(epochs=epochs, input_size=input_size, seed=seed)
+    probs = trace_probs(pd.data, cfg, reporter=reporter.sub(0.1, 1.0, "training: "))
+    reporter.check()
+    labels = np.array(pd.data.train.targets)
+    entries = rank_for_review(np.array([r.id for r in pd.records]), labels, probs)
+    records = {r.id: r for r in pd.records}
+    return [review_item(rank, e, records, pd.data.class_names) for rank, e in enumerate(entries, 1)]

@@ -10,17 +10,15 @@ from functools import partial
 
 import torch
 
-MIN_FACTOR = 0.01  # cosine ends at 1% of the peak rather than 0: the last steps still learn
 
-
-def warmup_cosine(step: int, *, warmup_steps: int, total_steps: int) -> float:
+def warmup_cosine(step: int, *, warmup_steps: int, total_steps: int, min_factor: float = 0.01) -> float:
     if warmup_steps > 0 and step < warmup_steps:
         return (step + 1) / warmup_steps
     progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
     progress = min(1.0, max(0.0, progress))
-    return MIN_FACTOR + (1 - MIN_FACTOR) * 0.5 * (1 + math.cos(math.pi * progress))
+    return min_factor + (1 - min_factor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, *, warmup_steps: int, total_steps: int):
-    fn = partial(warmup_cosine, warmup_steps=warmup_steps, total_steps=total_steps)
+def build_scheduler(optimizer: torch.optim.Optimizer, *, warmup_steps: int, total_steps: int, min_factor: float = 0.01):
+    fn = partial(warmup_cosine, warmup_steps=warmup_steps, total_steps=total_steps, min_factor=min_factor)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, fn)

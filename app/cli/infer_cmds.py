@@ -27,15 +27,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=review)
 
-    p = sub.add_parser("label-scan", help="suspected label errors without a trained model (trains a small one, minutes)",
-                       description="Trains a small aan_t from scratch on the current labels and ranks every labelled "
+    p = sub.add_parser("label-scan", help="suspected label errors without a trained model (trains one, minutes)",
+                       description="Trains a model from scratch on the current labels and ranks every labelled "
                                    "image by confident learning on its probabilities averaged over early training, "
                                    "before wrong labels are memorised. Nothing is written to the project.")
     p.add_argument("--db", required=True, metavar="PROJECT.db")
     p.add_argument("--split", action="append", dest="splits", metavar="SPLIT",
                    help="only images of this split (repeatable; default: all labelled images)")
-    p.add_argument("--epochs", type=int, default=300)
-    p.add_argument("--input-size", type=int, default=96)
+    p.add_argument("--epochs", type=int, default=None, help="default: the scan's recipe (training/label_scan.py)")
+    p.add_argument("--input-size", type=int, default=None, help="default: the scan's recipe")
     p.add_argument("--limit", type=int, default=20, metavar="N", help="rows to print (0 = all)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=label_scan)
@@ -48,13 +48,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=heads)
 
-    p = sub.add_parser("train-demo", help="train a small first model on a project's labels (minutes on a CPU)")
+    p = sub.add_parser("train-demo", help="train a first model on a project's labels in this process (minutes on a CPU)",
+                       description="Trains from scratch on every labelled image outside the test split, with the "
+                                   "small-data recipe (training/README.md), then scores the test split.")
     p.add_argument("--db", required=True, metavar="PROJECT.db")
     p.add_argument("--out", required=True, metavar="CKPT")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--input-size", type=int, default=128)
-    p.add_argument("--seconds", type=float, default=None, help="time budget; training stops when it is spent")
+    p.add_argument("--epochs", type=int, default=None, help="default: the demo recipe's")
+    p.add_argument("--input-size", type=int, default=None, help="default: the demo recipe's (128)")
     p.add_argument("--arch", default="aan_s")
+    p.add_argument("--pool", default=None, help="classifier pooling (default: the architecture's)")
     p.set_defaults(func=train_demo)
 
 
@@ -131,11 +133,16 @@ def label_scan(args: argparse.Namespace) -> int:
     from core.store import open_project
     from training.label_scan import scan_label_errors
 
+    from core.progress import Reporter
+    from training import label_scan as recipe
+
     bar = ProgressBar("label scan")
+    epochs = args.epochs or recipe.EPOCHS
+    size = args.input_size or recipe.INPUT_SIZE
     with open_project(args.db, create=False) as project:
-        items = scan_label_errors(project, splits=args.splits, epochs=args.epochs, input_size=args.input_size,
-                                  progress=lambda _msg, frac: bar(round(frac * 100), 100))
-    _print_review("label scan", {"epochs": args.epochs, "input_size": args.input_size}, items, args)
+        items = scan_label_errors(project, splits=args.splits, epochs=epochs, input_size=size,
+                                  reporter=Reporter(lambda done, total, _msg: bar(done, total)))
+    _print_review("label scan", {"epochs": epochs, "input_size": size}, items, args)
     return 0
 
 
@@ -202,21 +209,23 @@ def heads(args: argparse.Namespace) -> int:
 
 
 def train_demo(args: argparse.Namespace) -> int:
+    from core.progress import Reporter
     from core.store import open_project
-    from training.demo_train import train_demo_model
+    from training import demo_model
 
-    def progress(msg: str, frac: float) -> None:
-        print(f"[{frac:4.0%}] {msg}", file=sys.stderr, flush=True)
-
+    cfg = demo_model.demo_config(arch=args.arch, pool=args.pool, epochs=args.epochs or demo_model.EPOCHS,
+                                 input_size=args.input_size or demo_model.INPUT_SIZE)
+    bar = ProgressBar("training")
     with open_project(args.db, create=False) as project:
-        path = train_demo_model(project, args.out, epochs=args.epochs, input_size=args.input_size,
-                                seconds_budget=args.seconds, progress=progress, arch=args.arch)
+        path = demo_model.train_project_model(project, args.out, cfg=cfg,
+                                              reporter=Reporter(lambda done, total, _msg: bar(done, total)))
         model_id = _model_id_for(project, str(path))
     from core.model.checkpoint import read_metadata
 
     prov = read_metadata(path).provenance
-    acc = prov.get("test_accuracy")
-    print(f"{path}: model {model_id}, {prov.get('seconds')} s, test accuracy "
+    acc, train_acc = prov.get("test_accuracy"), prov.get("train_acc")
+    print(f"{path}: model {model_id}, {prov.get('seconds')} s, train accuracy "
+          + (f"{train_acc:.1%}" if train_acc is not None else "n/a") + ", test accuracy "
           + (f"{acc:.1%}" if acc is not None else "n/a (no test split)"))
     return 0
 

@@ -24,11 +24,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nproc", type=int, metavar="N", help="processes per node (default: one per GPU)")
     p.add_argument("--partition", metavar="P", help="SLURM partition")
     p.add_argument("--epochs", type=int, default=10, metavar="E")
-    p.add_argument("--batch-size", type=int, metavar="B", help="per process (default 64 on GPU, 16 on CPU)")
-    p.add_argument("--lr", type=float, help="peak learning rate at a global batch of 256 (scaled linearly)")
+    p.add_argument("--batch-size", type=int, metavar="B", help="per process (default 64 on GPU, 32 on CPU)")
+    p.add_argument("--lr", type=float, help="peak learning rate at a global batch of 64 (square-root scaled; default 2e-3)")
     p.add_argument("--input-size", type=int, metavar="PX", help="default: the base checkpoint's, or 224")
     p.add_argument("--in-chans", type=int, choices=(1, 3), help="from scratch: 1 (grayscale) or 3 (RGB, default)")
-    p.add_argument("--class-balanced", action="store_true", help="sample every class equally often")
+    p.add_argument("--class-balanced", action=argparse.BooleanOptionalAction, default=None,
+                   help="sample every class equally often (default: when the largest class has twice the smallest)")
     p.add_argument("--freeze-stem", action="store_true", help="keep the convolutional stem fixed")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-steps-per-epoch", type=int, metavar="N", help="cap epochs (smoke tests)")
@@ -138,7 +139,8 @@ def jobs(args: argparse.Namespace) -> int:
                 "external_id": job.external_id, "snapshot_id": job.snapshot_id, "base_model_id": job.base_model_id,
                 "result_model_id": job.result_model_id, "created": job.created.isoformat(),
                 "updated": job.updated.isoformat(), "workdir": job.workdir, "error": job.error,
-                "epochs_done": progress.epoch or 0, "epochs": progress.epochs, "val_acc": progress.val_acc,
+                "epochs_done": progress.epoch or 0, "epochs": progress.epochs, "train_acc": progress.train_acc,
+                "val_acc": progress.val_acc,
                 "val_balanced_acc": progress.val_balanced_acc, "command": job.command,
             })
         print(json.dumps(out, indent=2))

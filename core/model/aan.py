@@ -8,6 +8,17 @@ stride-2 convolutions (BatchNorm, foldable at inference), and the rest is attent
 14x14 and 7x7 token grids, where every head's map is small enough to show an inspector.
 
 Each attention layer is `core.model.attention.AdaptiveAttention`: a learnable scale alpha per head.
+
+Pooling is a property of the model (`AANConfig.pool`), because it decides what a small dataset can
+teach it: a defect covers a few of the last stage's 16-49 tokens, and mean pooling dilutes it
+among the background ones (measured in bench/learning.py; see training/README.md):
+  "mean"  the average token (the original design; every checkpoint written before `pool` existed)
+  "max"   the per-channel maximum over tokens
+  "lse"   log-sum-exp with a learned sharpness per channel: between mean (r -> 0) and max
+  "attn"  attention pooling (`AttentionPool`): learned per-head queries over the tokens, alpha-scaled,
+          captured as an attention layer of its own (the map of what the decision looked at)
+The surface follows timm: `forward_features` (the unpooled last-stage map), `forward_head(x,
+pre_logits=False)`, `reset_classifier(num_classes)`; nothing outside core/model/ reaches inside.
 """
 from __future__ import annotations
 
@@ -16,7 +27,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from core.model.attention import AdaptiveAttention
+from core.model.attention import AdaptiveAttention, AlphaAttention, AttentionPool
+
+POOLS = ("mean", "max", "lse", "attn")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -27,8 +40,13 @@ class AANConfig:
     num_heads: tuple[int, int] = (4, 8)
     mlp_ratio: float = 2.5
     head_dim: int = 32
+    pool: str = "mean"
+    mlp_dwconv: bool = False  # a depthwise 3x3 convolution between the MLP's two layers (local mixing)
+    layer_scale: float | None = None  # initial per-channel scale of each residual branch (CaiT); None: off
 
     def __post_init__(self) -> None:
+        if self.pool not in POOLS:
+            raise ValueError(f"unknown pooling {self.pool!r}; choose one of {', '.join(POOLS)}")
         if len(self.embed_dims) != 2 or len(self.depths) != 2 or len(self.num_heads) != 2:
             raise ValueError("AAN has exactly two attention stages")
         if not self.stem_channels:
@@ -41,6 +59,15 @@ class AANConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, raw: dict) -> "AANConfig":
+        """From `to_dict` output (JSON turns tuples into lists); unknown keys are an error."""
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ValueError(f"unknown model setting {unknown[0]!r}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+
 
 def conv_bn_act(cin: int, cout: int, stride: int, act: bool = True) -> nn.Sequential:
     layers: list[nn.Module] = [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout)]
@@ -50,40 +77,54 @@ def conv_bn_act(cin: int, cout: int, stride: int, act: bool = True) -> nn.Sequen
 
 
 class Mlp(nn.Module):
-    def __init__(self, dim: int, hidden: int):
+    def __init__(self, dim: int, hidden: int, dwconv: bool = False):
         super().__init__()
         self.fc1 = nn.Linear(dim, hidden)
+        self.dwconv = nn.Conv2d(hidden, hidden, 3, 1, 1, groups=hidden) if dwconv else None
         self.act = nn.GELU()
         self.fc2 = nn.Linear(hidden, dim)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(x)))
+    def forward(self, x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        x = self.fc1(x)
+        if self.dwconv is not None:
+            b, n, c = x.shape
+            x = x + self.dwconv(x.transpose(1, 2).reshape(b, c, *grid)).flatten(2).transpose(1, 2)
+        return self.fc2(self.act(x))
 
 
 class Block(nn.Module):
     """Pre-norm transformer block with adaptive attention."""
 
-    def __init__(self, dim: int, num_heads: int, head_dim: int, mlp_ratio: float):
+    def __init__(self, dim: int, num_heads: int, head_dim: int, mlp_ratio: float, dwconv: bool = False,
+                 layer_scale: float | None = None):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
         self.attn = AdaptiveAttention(dim, num_heads, head_dim)
         self.norm2 = nn.LayerNorm(dim)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), dwconv)
+        if layer_scale is not None:
+            self.gamma1 = nn.Parameter(torch.full((dim,), float(layer_scale)))
+            self.gamma2 = nn.Parameter(torch.full((dim,), float(layer_scale)))
+        else:
+            self.gamma1 = self.gamma2 = None
 
     def forward(self, x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x), grid)
-        return x + self.mlp(self.norm2(x))
+        a = self.attn(self.norm1(x), grid)
+        x = x + (a if self.gamma1 is None else self.gamma1 * a)
+        m = self.mlp(self.norm2(x), grid)
+        return x + (m if self.gamma2 is None else self.gamma2 * m)
 
 
 class Stage(nn.Module):
     """Stride-2 convolutional downsample, a convolutional position encoding, then attention blocks."""
 
-    def __init__(self, cin: int, dim: int, depth: int, num_heads: int, head_dim: int, mlp_ratio: float):
+    def __init__(self, cin: int, dim: int, depth: int, num_heads: int, head_dim: int, mlp_ratio: float,
+                 dwconv: bool = False, layer_scale: float | None = None):
         super().__init__()
         self.downsample = conv_bn_act(cin, dim, 2, act=False)
         # Depthwise 3x3 position encoding: tells attention where tokens are, for any input size.
         self.pos = nn.Conv2d(dim, dim, 3, 1, 1, groups=dim)
-        self.blocks = nn.ModuleList(Block(dim, num_heads, head_dim, mlp_ratio) for _ in range(depth))
+        self.blocks = nn.ModuleList(Block(dim, num_heads, head_dim, mlp_ratio, dwconv, layer_scale) for _ in range(depth))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.downsample(x)
@@ -106,29 +147,89 @@ class AAN(nn.Module):
         d0, d1 = config.embed_dims
         self.stages = nn.ModuleList(
             [
-                Stage(chans[-1], d0, config.depths[0], config.num_heads[0], config.head_dim, config.mlp_ratio),
-                Stage(d0, d1, config.depths[1], config.num_heads[1], config.head_dim, config.mlp_ratio),
+                Stage(chans[-1], d0, config.depths[0], config.num_heads[0], config.head_dim, config.mlp_ratio,
+                      config.mlp_dwconv, config.layer_scale),
+                Stage(d0, d1, config.depths[1], config.num_heads[1], config.head_dim, config.mlp_ratio,
+                      config.mlp_dwconv, config.layer_scale),
             ]
         )
         self.norm = nn.LayerNorm(d1)
+        self.num_features = d1
+        if config.pool == "attn":
+            self.pool = AttentionPool(d1, config.num_heads[1])
+        elif config.pool == "lse":
+            self.pool_sharpness = nn.Parameter(torch.zeros(d1))  # log r; r = 1 at the start
         self.head = nn.Linear(d1, num_classes)
         self.apply(_init_weights)
 
+    def attention_modules(self) -> list[AlphaAttention]:
+        """Every alpha-scaled attention layer, in forward order (the pooling one last, if any)."""
+        layers: list[AlphaAttention] = [blk.attn for stage in self.stages for blk in stage.blocks]
+        return layers + ([self.pool] if self.config.pool == "attn" else [])
+
     def alphas(self) -> list[torch.Tensor]:
         """One 1-D tensor per attention layer, one alpha per head (the live parameters)."""
-        return [blk.attn.alpha for stage in self.stages for blk in stage.blocks]
+        return [m.alpha for m in self.attention_modules()]
+
+    def stem_modules(self) -> nn.Module:
+        """The convolutional stem (what `freeze_stem` freezes)."""
+        return self.stem
+
+    def classifier_modules(self) -> list[nn.Module]:
+        """What a new class list replaces: the linear head (pooling and norm are kept)."""
+        return [self.head]
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) image -> (B, num_features, H/32, W/32) last-stage map, unpooled."""
         x = self.stem(x)
         for stage in self.stages:
             x = stage(x)
         return x
 
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.norm(x.mean(dim=(2, 3))))
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Pool the last-stage map, then classify (`pre_logits`: the pooled features instead)."""
+        pool = self.config.pool
+        if pool == "mean":
+            feats = self.norm(x.mean(dim=(2, 3)))
+        elif pool == "max":
+            feats = self.norm(x.amax(dim=(2, 3)))
+        elif pool == "lse":
+            feats = self.norm(_lse_pool(x.flatten(2), self.pool_sharpness.exp()))
+        else:
+            b, c, h, w = x.shape
+            feats = self.pool(self.norm(x.flatten(2).transpose(1, 2)), (h, w))
+        return feats if pre_logits else self.head(feats)
+
+    def adapt_input_channels(self, in_chans: int) -> None:
+        """Take `in_chans` (1 or 3) channels with the same first-layer filters: gray from RGB sums the
+        colour filters (a gray pixel is about the mean of its channels), RGB from gray shares one."""
+        conv = self.stem[0][0]
+        if in_chans == conv.in_channels:
+            return
+        if in_chans not in (1, 3):
+            raise ValueError("in_chans must be 1 (grayscale) or 3 (RGB)")
+        w = conv.weight.detach()
+        w = w.sum(1, keepdim=True) if in_chans == 1 else w.repeat(1, in_chans, 1, 1) / in_chans
+        new = nn.Conv2d(in_chans, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, bias=False)
+        new.weight.data.copy_(w)
+        self.stem[0][0] = new
+        self.in_chans = in_chans
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A fresh linear head for `num_classes` (same features, new class list)."""
+        self.num_classes = num_classes
+        self.head = nn.Linear(self.num_features, num_classes)
+        _init_weights(self.head)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
+
+
+def _lse_pool(f: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """(B, C, N) -> (B, C): (1/r) log mean exp(r f) per channel; mean as r -> 0, max as r grows."""
+    r = r.view(1, -1, 1).to(f.dtype)
+    top = f.amax(dim=2, keepdim=True)
+    return (top + torch.log(torch.exp(r * (f - top)).mean(dim=2, keepdim=True)) / r).squeeze(2)
 
 
 def _init_weights(m: nn.Module) -> None:

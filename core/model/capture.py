@@ -8,15 +8,20 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from core.model.attention import AdaptiveAttention
+from core.model.attention import AlphaAttention
 
 
 @dataclass
 class LayerAttention:
     layer: int
     name: str
-    probs: torch.Tensor  # (B, heads, N, N), rows sum to 1
+    probs: torch.Tensor  # (B, heads, Nq, N), rows sum to 1; Nq = N, or 1 for attention pooling
     grid: tuple[int, int]  # token grid (h, w), N = h * w
+
+    @property
+    def is_pooling(self) -> bool:
+        """The classifier's attention pooling: one learned query per head instead of N."""
+        return self.probs.shape[-2] == 1 and self.probs.shape[-1] > 1
 
 
 @dataclass
@@ -35,8 +40,8 @@ class AttentionCapture:
         return iter(self.layers)
 
 
-def attention_layers(model: nn.Module) -> list[tuple[str, AdaptiveAttention]]:
-    return [(n, m) for n, m in model.named_modules() if isinstance(m, AdaptiveAttention)]
+def attention_layers(model: nn.Module) -> list[tuple[str, AlphaAttention]]:
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, AlphaAttention)]
 
 
 @contextmanager
@@ -50,7 +55,7 @@ def capture_attention(model: nn.Module) -> Iterator[AttentionCapture]:
     layers = attention_layers(model)
     index = {id(m): (i, n) for i, (n, m) in enumerate(layers)}
 
-    def record(module: AdaptiveAttention, probs: torch.Tensor, grid: tuple[int, int]) -> None:
+    def record(module: AlphaAttention, probs: torch.Tensor, grid: tuple[int, int]) -> None:
         i, name = index[id(module)]
         if i == 0:
             capture.layers.clear()

@@ -35,6 +35,9 @@ class CheckpointMeta:
     parent: str | None = None  # parent model id or checkpoint file name
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     provenance: dict[str, Any] = field(default_factory=dict)  # free form: snapshot id, job, epochs...
+    # The network's full config (AANConfig.to_dict()), pooling included; None in files written
+    # before it was recorded, which `legacy_model_options` rebuilds.
+    model: dict[str, Any] | None = None
     format: str = FORMAT
 
     @property
@@ -69,6 +72,9 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: CheckpointM
     """Write atomically (temp file in the same folder, then rename): a crash never leaves half a file."""
     from safetensors.torch import save_file
 
+    config = getattr(model, "config", None)
+    if meta.model is None and config is not None:
+        meta.model = config.to_dict()
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     with atomic_path(path, durable=True) as tmp:
         save_file(tensors, str(tmp), metadata={META_KEY: meta.to_json()})
@@ -99,7 +105,11 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
         tensors = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{path.name}: damaged weights ({e})") from None
-    model = create_model(meta.arch, meta.num_classes, meta.in_chans)
+    options = meta.model if meta.model is not None else legacy_model_options(meta.arch)
+    try:
+        model = create_model(meta.arch, meta.num_classes, meta.in_chans, **options)
+    except ValueError as e:
+        raise CheckpointError(f"{path.name}: model settings not understood ({e})") from None
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
@@ -117,9 +127,19 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     return model.to(device), meta
 
 
+# The variants as they were before checkpoints recorded their config (commit 109887a and earlier):
+# mean pooling, and these shapes. Frozen here so that changing a variant never breaks an old file.
+_LEGACY_V1 = {
+    "aan_s": {"stem_channels": [16, 24, 48], "embed_dims": [128, 256], "depths": [4, 5], "num_heads": [4, 8],
+              "mlp_ratio": 2.5, "head_dim": 32, "pool": "mean"},
+    "aan_t": {"stem_channels": [8, 16, 32], "embed_dims": [64, 128], "depths": [1, 1], "num_heads": [2, 4],
+              "mlp_ratio": 2.0, "head_dim": 32, "pool": "mean"},
+}
+
+
 def legacy_model_options(arch: str) -> dict[str, Any]:
     """Model options of a checkpoint whose metadata names none (written before they existed)."""
-    return {}
+    return dict(_LEGACY_V1.get(arch, {"pool": "mean"}))
 
 
 def _more(names: list[str]) -> str:

@@ -34,7 +34,7 @@ def test_job_trains_on_its_snapshot_and_registers_the_result(tmp_path, project_f
     with open(f"{job.workdir}/manifest.csv", newline="") as f:
         manifest = {row["path"]: row["label"] for row in csv.DictReader(f)}
     assert manifest[img.abs_path] == "good"
-    assert json.loads(open(f"{job.workdir}/job.json").read())["snapshot_id"] == job.snapshot_id
+    assert json.loads(open(f"{job.workdir}/job.json").read())["run"]["snapshot_id"] == job.snapshot_id
 
     done = waiter(lambda: (j := refresh_job(project, job.id)).finished and j, timeout=120, message="job end")
     assert done.state == "succeeded", done.error + "\n" + (done.log_tail or "")

@@ -1,44 +1,64 @@
-"""Fast checks of the pieces finetune.py is made of."""
+"""Fast checks of the pieces the trainer is made of."""
 from __future__ import annotations
 
 import json
-import random
 
-import numpy as np
 import pytest
 import torch
 
 from training import resume
-from training.config import ConfigError, FinetuneConfig
+from training.config import ConfigError, DataConfig, OptimConfig, RunConfig, ScheduleConfig, TrainConfig
+from training.data import epoch_order, use_class_balance
 from training.evaluate import confusion_metrics
-from training.samplers import DistributedClassBalancedSampler, SkipFirst
 from training.schedule import warmup_cosine
 
 
-def test_config_round_trip_and_validation(tmp_path):
-    cfg = FinetuneConfig(manifest="m.csv", class_names=["a", "b"], out_dir="o", epochs=3, batch_size=64)
+def test_config_round_trip_sections_and_validation(tmp_path):
+    cfg = TrainConfig(data=DataConfig(manifest="m.csv", class_names=["a", "b"]), run=RunConfig(out_dir="o"),
+                      schedule=ScheduleConfig(epochs=3, batch_size=64))
     path = cfg.save(tmp_path / "job.json")
-    assert FinetuneConfig.load(path) == cfg
-    assert cfg.scaled_lr(8) == pytest.approx(cfg.lr * 2)  # 64 x 8 = 512 = 2 x 256
-    assert FinetuneConfig(data_root="imagenet", out_dir="o").class_names == []
+    assert TrainConfig.load(path) == cfg
+    assert set(json.loads(path.read_text())) == {"data", "model", "optim", "schedule", "run"}
     bad = [
-        {},  # neither manifest nor data_root
-        {"manifest": "m", "data_root": "d"},
-        {"manifest": "m"},  # no class names
-        {"manifest": "m", "class_names": ["a"], "epochs": 0},
-        {"manifest": "m", "class_names": ["a"], "in_chans": 2},
-        {"manifest": "m", "class_names": ["a"], "input_size": 100},
-        {"manifest": "m", "class_names": ["a"], "lr": float("nan")},
-        {"manifest": "m", "class_names": ["a"], "device": "tpu"},
-        {"manifest": "m", "class_names": ["a"], "batch_size": True},
-        {"manifest": "m", "class_names": ["a"], "nonsense": 1},
+        {"data": {"manifest": "m", "data_root": "d"}},
+        {"data": {"manifest": "m"}},  # no class names
+        {"schedule": {"epochs": 0}},
+        {"data": {"in_chans": 2}},
+        {"data": {"input_size": 100}},
+        {"optim": {"lr": float("nan")}},
+        {"optim": {"lr_rule": "cubic"}},
+        {"run": {"device": "tpu"}},
+        {"schedule": {"batch_size": True}},
+        {"model": {"pool": "median"}},
+        {"data": {"augment": {"affine_p": 2}}},
+        {"data": {"nonsense": 1}},
+        {"extras": {}},
     ]
     for raw in bad:
         with pytest.raises(ConfigError):
-            FinetuneConfig.from_dict({"out_dir": "o", **raw})
+            TrainConfig.from_dict(raw)
     (tmp_path / "broken.json").write_text("{")
     with pytest.raises(ConfigError, match="not valid JSON"):
-        FinetuneConfig.load(tmp_path / "broken.json")
+        TrainConfig.load(tmp_path / "broken.json")
+
+
+def test_lr_rules_scale_with_the_global_batch():
+    assert OptimConfig(lr=1e-3, lr_rule="none").scaled_lr(256) == pytest.approx(1e-3)
+    assert OptimConfig(lr=1e-3, lr_rule="sqrt", reference_batch=64).scaled_lr(256) == pytest.approx(2e-3)
+    assert OptimConfig(lr=1e-3, lr_rule="linear", reference_batch=64).scaled_lr(256) == pytest.approx(4e-3)
+
+
+def test_flat_job_files_of_earlier_versions_still_load():
+    """A job.json written before the config had sections, with what its omissions meant then."""
+    cfg = TrainConfig.from_dict({"manifest": "m.csv", "class_names": ["a", "b"], "out_dir": "o", "batch_size": 16,
+                                 "augment": "imagenet", "freeze_stem": True})
+    assert cfg.data.manifest == "m.csv" and cfg.schedule.batch_size == 16 and cfg.model.freeze_stem
+    assert cfg.data.crop == "random_resized" and not cfg.data.augment.dihedral and cfg.data.augment.hflip
+    assert (cfg.optim.lr, cfg.optim.lr_rule, cfg.optim.reference_batch) == (1e-3, "linear", 256)
+    assert cfg.optim.scaled_lr(16) == pytest.approx(6.25e-5)  # what the old default gave one CPU process
+    assert not cfg.optim.ema and cfg.schedule.epochs == 10 and cfg.data.class_balanced is False
+    with pytest.raises(ConfigError, match="unknown setting 'queue'"):
+        TrainConfig.from_dict({"manifest": "m.csv", "class_names": ["a"], "queue": 1})
 
 
 def test_warmup_then_cosine():
@@ -48,18 +68,23 @@ def test_warmup_then_cosine():
     assert lrs[-1] == pytest.approx(0.01, abs=0.01)
 
 
-def test_class_balanced_sampler_splits_ranks_and_balances():
+def test_epoch_order_splits_ranks_balances_and_repeats():
     targets = [0] * 90 + [1] * 10
-    samplers = [DistributedClassBalancedSampler(targets, num_replicas=2, rank=r, seed=1) for r in (0, 1)]
-    for s in samplers:
-        s.set_epoch(3)
-    drawn = [list(s) for s in samplers]
-    assert len(drawn[0]) == len(drawn[1]) == 50
-    ones = sum(targets[i] for d in drawn for i in d)
+    ranks = [epoch_order(targets, epoch=3, seed=1, balanced=True, rank=r, world_size=2) for r in (0, 1)]
+    assert len(ranks[0]) == len(ranks[1]) == 50
+    ones = sum(targets[i] for d in ranks for i in d)
     assert 30 <= ones <= 70  # about half from the 10% class
-    samplers[0].set_epoch(4)
-    assert list(samplers[0]) != drawn[0]
-    assert list(SkipFirst(samplers[1], 20)) == drawn[1][20:]
+    assert epoch_order(targets, epoch=4, seed=1, balanced=True, rank=0, world_size=2) != ranks[0]
+    assert epoch_order(targets, epoch=3, seed=1, balanced=True, rank=0, world_size=2) == ranks[0]
+    plain = [epoch_order(targets, epoch=0, seed=1, balanced=False, rank=r, world_size=3) for r in range(3)]
+    assert sorted(i for p in plain for i in p)[:100] == list(range(100)) or set().union(*map(set, plain)) == set(range(100))
+    assert len({len(p) for p in plain}) == 1  # padded: every rank the same number of steps
+
+
+def test_class_balance_is_automatic_for_imbalanced_data():
+    assert use_class_balance(DataConfig(), [0] * 70 + [1] * 30)
+    assert not use_class_balance(DataConfig(), [0] * 55 + [1] * 45)
+    assert not use_class_balance(DataConfig(class_balanced=False), [0] * 90 + [1] * 10)
 
 
 def test_balanced_accuracy_from_confusion():
@@ -70,8 +95,6 @@ def test_balanced_accuracy_from_confusion():
 
 def test_resume_state_loads_with_weights_only(tmp_path):
     torch.manual_seed(3)
-    np.random.seed(3)
-    random.seed(3)
     model = torch.nn.Linear(4, 2)
     opt = torch.optim.AdamW(model.parameters(), lr=0.1)
     from training.schedule import build_scheduler
@@ -82,19 +105,27 @@ def test_resume_state_loads_with_weights_only(tmp_path):
     sched.step()
     resume.atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                               "scheduler": sched.state_dict(), "best": {"epoch": 0, "val_acc": 0.5}}, tmp_path / "s.pt")
-    resume.save_rng(tmp_path, 0, position=7)
-    expected = (torch.rand(3), np.random.rand(), random.random())
     state = resume.safe_load(tmp_path / "s.pt")  # weights_only=True inside
     opt2 = torch.optim.AdamW(model.parameters(), lr=0.1)
     opt2.load_state_dict(state["optimizer"])
     sched2 = build_scheduler(opt2, warmup_steps=2, total_steps=10)
     sched2.load_state_dict(state["scheduler"])
     assert sched2.last_epoch == 1
-    assert not resume.restore_rng(tmp_path, 0, position=8)  # stale: not restored
-    assert resume.restore_rng(tmp_path, 0, position=7)
-    again = (torch.rand(3), np.random.rand(), random.random())
-    assert torch.equal(expected[0], again[0]) and expected[1:] == again[1:]
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_alphas_norms_biases_and_layer_scales_are_never_decayed():
+    from core.model import create_model
+    from training.model_setup import param_groups
+
+    model = create_model("aan_t", 3, pool="attn", layer_scale=0.1)
+    decay, no_decay = param_groups(model, 0.05)
+    assert decay["weight_decay"] == 0.05 and no_decay["weight_decay"] == 0.0
+    ids = {id(p) for p in no_decay["params"]}
+    assert all(id(a) in ids for a in model.alphas())  # the pooling heads' alphas too
+    norms = [m for m in model.modules() if isinstance(m, (torch.nn.LayerNorm, torch.nn.BatchNorm2d))]
+    assert norms and all(id(p) in ids for m in norms for p in m.parameters())
+    assert all(id(p) not in ids for p in decay["params"]) and all(p.ndim > 1 for p in decay["params"])
 
 
 def test_training_never_imports_qt_or_app():
@@ -134,14 +165,19 @@ def test_training_sees_the_pixels_inference_sees(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from core.inference.loader import decode
-    from core.inference.preprocess import match_channels
-    from training.data import load_uint8
+    from core.inference.loader import ImageFiles
+    from core.inference.preprocess import Preprocess
+    from training.data import MemorySource, Sample, StreamSource, decode_resized
 
     rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 255, (20, 30, 3), dtype=np.uint8)).save(tmp_path / "rgb.png")
-    Image.fromarray(rng.integers(0, 255, (20, 30), dtype=np.uint8)).save(tmp_path / "gray.png")
+    Image.fromarray(rng.integers(0, 255, (40, 70, 3), dtype=np.uint8)).save(tmp_path / "rgb.png")
+    Image.fromarray(rng.integers(0, 255, (40, 70), dtype=np.uint8)).save(tmp_path / "gray.png")
     for name in ("rgb.png", "gray.png"):
         for chans in (1, 3):
             path = str(tmp_path / name)
-            assert torch.equal(load_uint8(path, chans), match_channels(decode(path), chans)), (name, chans)
+            inference = ImageFiles([path], Preprocess(32, chans, (0.5,) * chans, (0.5,) * chans))[0][1]
+            assert torch.equal(decode_resized(path, chans, 32), inference), (name, chans)
+            samples = [Sample(path, 0)]
+            memory = next(MemorySource.decode(samples, chans, 32).batches([0], 1, drop_last=False))[0][0]
+            stream = next(StreamSource(samples, chans, 32, num_workers=0).batches([0], 1, drop_last=False))[0][0]
+            assert torch.equal(memory, inference) and torch.equal(stream, inference)
