@@ -65,9 +65,13 @@ class TrainData:
 
 
 class BatchObserver:
-    """Sees every training batch's logits (the label scan's training dynamics)."""
+    """Sees every training batch's logits (the label scan's training dynamics) and every finished
+    epoch's metrics with the training time so far (the learning benchmark's curves)."""
 
-    def on_batch(self, indices: torch.Tensor, logits: torch.Tensor, done: float) -> None:  # pragma: no cover
+    def on_batch(self, indices: torch.Tensor, logits: torch.Tensor, done: float) -> None:
+        pass
+
+    def on_epoch(self, epoch: int, metrics: dict[str, Any], train_seconds: float) -> None:
         pass
 
 
@@ -87,25 +91,26 @@ class TrainResult:
 
 def train(cfg: TrainConfig, *, data: TrainData | None = None, info: DistInfo | None = None,
           reporter: Reporter | None = None, stop: Callable[[], bool] | None = None,
-          observer: BatchObserver | None = None) -> TrainResult:
-    """Run (or resume) one training. `stop` is polled between steps (SIGTERM in jobs)."""
+          observer: BatchObserver | None = None, built: BuiltModel | None = None) -> TrainResult:
+    """Run (or resume) one training. `stop` is polled between steps (SIGTERM in jobs). `built`: a
+    network made by the caller instead of from `cfg.model` (the benchmark's torchvision peers)."""
     from training.dist import single_process
 
     reporter = reporter or silent()
     info = info or single_process(cfg.run.device)
-    return _Run(cfg, data, info, reporter, stop or (lambda: False), observer).run()
+    return _Run(cfg, data, info, reporter, stop or (lambda: False), observer, built).run()
 
 
 class _Run:
     def __init__(self, cfg: TrainConfig, data: TrainData | None, info: DistInfo, reporter: Reporter,
-                 stop: Callable[[], bool], observer: BatchObserver | None):
+                 stop: Callable[[], bool], observer: BatchObserver | None, built: BuiltModel | None):
         self.cfg, self.info, self.reporter, self.stop_requested, self.observer = cfg, info, reporter, stop, observer
         self.out = Path(cfg.run.out_dir) if cfg.run.out_dir else None
         self.use_cuda = info.device.type == "cuda"
         torch.manual_seed(cfg.run.seed)
         self.class_names = list(data.class_names) if data and data.class_names else resolve_class_names(cfg.data)
         self.train_src, self.val_src = self._sources(data)
-        self.built = build_model(cfg, self.class_names, stats=self.train_src.pixels_for_stats())
+        self.built = built or build_model(cfg, self.class_names, stats=self.train_src.pixels_for_stats())
         self.net = self.built.model
         if cfg.model.freeze_stem:
             for p in self.net.stem_modules().parameters():
@@ -261,6 +266,9 @@ class _Run:
             if improved:
                 best = {"epoch": epoch, "val_balanced_acc": val_metrics.get("val_balanced_acc", float("nan")),
                         "val_acc": val_metrics.get("val_acc", float("nan"))}
+            if self.observer is not None:
+                self.observer.on_epoch(epoch, {"train_acc": train_acc, "train_loss": train_loss, **val_metrics},
+                                       train_time)
             epoch, step_in_epoch = epoch + 1, 0
             self._save_state(net, optimizer, scheduler, ema, best, epoch, 0, global_step)
             if self.out and info.is_main:

@@ -4,15 +4,18 @@ happens without it.
 One forward pass under `core.model.capture_attention` gives every layer's attention probabilities
 A_i (heads, N, N). A forward pre-hook on each attention layer's output projection W^O sees
 Concat(alpha_i * A_i V_i) exactly as the model computes it, so head contributions need no second
-pass and no change to core.model.
+pass and no change to core.model. A model with attention pooling has one more layer, last: one
+learned query per head over the last grid (heads, 1, N), whose alpha-scaled output goes straight
+to the classifier; its map is what the decision looked at.
 
 Rollout (Abnar & Zuidema 2020) with adaptive heads: per layer the heads are fused with weights
 |alpha_i| (a head the model scaled down counts less), the identity is added for the residual path,
 rows are renormalised, and layers are multiplied through. Where the grid shrinks (14x14 -> 7x7 at
 224 px), each coarse token is taken to be the average of the fine tokens whose centres it covers,
 a (N_coarse x N_fine) matrix inserted in the product; the rollout therefore ends on the finest
-attention grid, the sharper of the two. The class-agnostic map is the mean over output tokens,
-because the classifier head mean-pools the tokens.
+attention grid, the sharper of the two. It ends with what the classifier pools: the attention
+pooling's fused row (no residual path: the pooled vector is that weighted sum), or, for models
+that pool otherwise, the mean over the last tokens.
 
 An `AttentionExplainer` serialises its forward passes with a lock: ablation changes alphas in place
 and must never overlap another thread's pass.
@@ -29,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.inference.preprocess import Preprocess
+from core.model.attention import AttentionPool
 from core.model.capture import attention_layers, capture_attention
 
 
@@ -47,6 +51,11 @@ class LayerEvidence:
     @property
     def num_heads(self) -> int:
         return self.attention.shape[0]
+
+    @property
+    def is_pooling(self) -> bool:
+        """The classifier's attention pooling: one learned query per head, not one per token."""
+        return self.attention.shape[1] == 1 and self.attention.shape[2] > 1
 
 
 @dataclass
@@ -93,9 +102,17 @@ class AttentionExplainer:
                 heads_in[i] = args[0].detach()
             return hook
 
+        def keep_pooled(i: int):
+            def hook(_module: nn.Module, _args: tuple, out: torch.Tensor) -> None:
+                heads_in[i] = out.detach()
+            return hook
+
         with self._lock, ExitStack() as stack, torch.inference_mode():
             for i, m in enumerate(self._attn):
-                stack.callback(m.proj.register_forward_pre_hook(keep(i)).remove)
+                if isinstance(m, AttentionPool):
+                    stack.callback(m.register_forward_hook(keep_pooled(i)).remove)
+                else:
+                    stack.callback(m.proj.register_forward_pre_hook(keep(i)).remove)
             cap = stack.enter_context(capture_attention(self.model))
             probs = self.model(x).float().softmax(dim=-1)[0]
             layers = [self._layer_evidence(rec, heads_in[rec.layer]) for rec in cap.layers]
@@ -109,11 +126,13 @@ class AttentionExplainer:
 
     def _layer_evidence(self, rec, heads_in: torch.Tensor) -> LayerEvidence:
         m = self._attn[rec.layer]
-        a = rec.probs[0].float()  # (heads, N, N)
-        nh, n, _ = a.shape
+        a = rec.probs[0].float()  # (heads, Nq, N): Nq = N, or 1 for attention pooling
+        nh, nq, n = a.shape
         h, w = rec.grid
-        per_head = heads_in[0].float().view(n, nh, m.head_dim).transpose(0, 1)  # (heads, N, hd)
-        w_out = m.proj.weight.float().view(-1, nh, m.head_dim).transpose(0, 1)  # (heads, dim, hd)
+        per_head = heads_in[0].float().view(nq, nh, m.head_dim).transpose(0, 1)  # (heads, Nq, hd)
+        # What each head's output passes through next: W^O, or for the pooling the classifier.
+        after = self.model.head.weight if isinstance(m, AttentionPool) else m.proj.weight
+        w_out = after.float().view(-1, nh, m.head_dim).transpose(0, 1)  # (heads, out, hd)
         out = per_head @ w_out.transpose(1, 2)  # (heads, N, dim)
         entropy = -(a * a.clamp_min(1e-12).log()).sum(-1).mean(-1)
         return LayerEvidence(
@@ -129,9 +148,10 @@ class AttentionExplainer:
         )
 
     def query_map(self, evidence: ImageEvidence, layer: int, y: float, x: float) -> np.ndarray:
-        """(heads, h, w): where the token under image pixel (y, x) looks, on that layer's grid."""
+        """(heads, h, w): where the token under image pixel (y, x) looks, on that layer's grid (the
+        attention pooling has one query per head, wherever the click is)."""
         le = evidence.layers[layer]
-        q = token_index(le.grid, evidence.image_size, y, x)
+        q = 0 if le.is_pooling else token_index(le.grid, evidence.image_size, y, x)
         h, w = le.grid
         return le.attention[:, q, :].reshape(le.num_heads, h, w)
 
@@ -201,18 +221,24 @@ def attention_rollout(layers: list[LayerEvidence]) -> np.ndarray:
         raise ValueError("no attention layers")
     r = None
     grid = layers[0].grid
+    pooled = None
     for le in layers:
         if le.grid != grid:
             r = coarsen_matrix(grid, le.grid) @ r
             grid = le.grid
         weights = np.abs(le.alpha.astype(np.float64))
-        n = le.attention.shape[-1]
+        nq, n = le.attention.shape[-2:]
         if weights.sum() > 0:
             fused = np.tensordot(weights / weights.sum(), le.attention.astype(np.float64), axes=1)
         else:  # every head switched off: only the residual path carries information
-            fused = np.zeros((n, n))
+            fused = np.zeros((nq, n)) if le.is_pooling else np.zeros((n, n))
+        if le.is_pooling:  # no residual path around the pooling: the pooled vector is this sum
+            pooled = fused[0] if fused.sum() > 0 else np.full(n, 1.0 / n)
+            continue
         a = fused + np.eye(n)
         a /= a.sum(axis=1, keepdims=True)
         r = a if r is None else a @ r
-    out = r.mean(axis=0)
+    if r is None:  # pooling only (no blocks): its own map
+        return pooled.reshape(layers[0].grid)
+    out = pooled @ r if pooled is not None else r.mean(axis=0)
     return out.reshape(layers[0].grid)

@@ -68,14 +68,20 @@ class CheckpointMeta:
         return meta
 
 
-def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: CheckpointMeta) -> Path:
-    """Write atomically (temp file in the same folder, then rename): a crash never leaves half a file."""
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: CheckpointMeta,
+                    dtype: torch.dtype | None = None) -> Path:
+    """Write atomically (temp file in the same folder, then rename): a crash never leaves half a file.
+
+    `dtype` (e.g. torch.float16) stores floating-point tensors in it: half the size for a shipped
+    file; loading casts back to the model's own dtype."""
     from safetensors.torch import save_file
 
     config = getattr(model, "config", None)
     if meta.model is None and config is not None:
         meta.model = config.to_dict()
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    if dtype is not None:
+        tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
     with atomic_path(path, durable=True) as tmp:
         save_file(tensors, str(tmp), metadata={META_KEY: meta.to_json()})
     return Path(path)

@@ -1,0 +1,259 @@
+"""How well each model learns a small inspection dataset from scratch: aan_s against torchvision's
+ResNet-18, MobileNetV3-Large and EfficientNet-B0, trained by the one trainer (training.trainer) with
+the same recipe, data, seed and input size, one after the other in one run.
+
+    python bench/learning.py                          # the demo generator (default size), grayscale
+    python bench/learning.py --n 500 --epochs 60      # the default demo's size
+    python bench/learning.py --db PROJECT.db          # a project's labels: train+val to train, test to score
+    python bench/learning.py --manifest data.csv      # CSV path,label,split (split: train / val / test)
+    python bench/learning.py --models "aan_s[pool=mean],aan_s[pool=attn]"   # variants of one model
+
+Printed per model: test accuracy and balanced accuracy (best epoch and last), final train accuracy
+(augmented batches of the last epoch), training wall time and images/s, the time to reach the best
+peer's final test accuracy, and the ratios to the best peer. The machine is shared and noisy: read
+ratios, not seconds, and look at the load line printed with the table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.peers import PEERS, count_params, peer_model  # noqa: E402
+from core.progress import Reporter  # noqa: E402
+from training.config import DataConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig, TrainConfig  # noqa: E402
+from training.data import MemorySource, Sample, pixel_stats  # noqa: E402
+from training.model_setup import BuiltModel  # noqa: E402
+from training.trainer import BatchObserver, TrainData, train  # noqa: E402
+
+DEFAULT_MODELS = "aan_s,resnet18,mobilenet_v3_large,efficientnet_b0"
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--db", help="an Inspector project: its current labels and splits")
+    src.add_argument("--manifest", help="CSV with path,label,split columns")
+    p.add_argument("--n", type=int, default=2000, help="demo generator: number of images (70%% train, 30%% test)")
+    p.add_argument("--noise", type=float, default=0.0, help="demo generator: fraction of wrong training labels")
+    p.add_argument("--data-seed", type=int, default=11, help="demo generator seed (the demo itself uses 0)")
+    p.add_argument("--models", default=DEFAULT_MODELS, help="comma-separated; aan_s[key=value;...] for variants")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--seconds", type=float, default=None, help="instead of epochs: a training-time budget per model")
+    p.add_argument("--batch", type=int, default=None, help="default: the recipe's")
+    p.add_argument("--lr", type=float, default=None, help="default: the recipe's")
+    p.add_argument("--lr-rule", choices=("none", "sqrt", "linear"), default=None)
+    p.add_argument("--input-size", type=int, default=128)
+    p.add_argument("--in-chans", type=int, choices=(1, 3), default=1)
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="any other recipe setting, e.g. optim.ema=false or data.augment.rotate_deg=20 (repeatable)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--json", metavar="FILE", help="also write every row and curve as JSON")
+    return p.parse_args(argv)
+
+
+# --- data --------------------------------------------------------------------------------------
+
+
+def load_data(args) -> tuple[TrainData, MemorySource, str]:
+    """(train data, test split, description), decoded once and shared by every model."""
+    chans, size = args.in_chans, args.input_size
+    if args.db:
+        rows = _project_rows(args.db)
+        what = f"project {args.db}"
+    elif args.manifest:
+        rows = _manifest_rows(args.manifest)
+        what = f"manifest {args.manifest}"
+    else:
+        rows = _demo_rows(args.n, args.noise, args.data_seed)
+        what = f"demo generator, {args.n} images, seed {args.data_seed}, noise {args.noise}"
+    classes = sorted({label for _, label, split in rows if split != "test"})
+    index = {c: i for i, c in enumerate(classes)}
+    train_rows = [Sample(p, index[label]) for p, label, split in rows if split != "test"]
+    test_rows = [Sample(p, index[label]) for p, label, split in rows if split == "test" and label in index]
+    if not test_rows:
+        sys.exit("learning.py: no test split to score on")
+    train_src = MemorySource.decode(train_rows, chans, size)
+    test_src = MemorySource.decode(test_rows, chans, size)
+    return TrainData(train=train_src, class_names=classes), test_src, what
+
+
+def _demo_rows(n: int, noise: float, seed: int) -> list[tuple[str, str, str]]:
+    from core.data.demo import make_demo_dataset, plan_demo_dataset
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "inspector" / "bench" / f"demo-{n}-{noise}-{seed}"
+    root = cache / "metal_plate"
+    if not root.exists():
+        make_demo_dataset(cache, n=n, noise=noise, seed=seed)
+    return [(str(root / it.rel_path), it.given_label, it.split) for it in plan_demo_dataset(n, noise, seed)]
+
+
+def _project_rows(db: str) -> list[tuple[str, str, str]]:
+    from core.store.project import open_project
+    from core.store.queries import ImageFilter, all_images
+
+    with open_project(db, create=False) as project, project.session() as s:
+        return [(r.abs_path, r.label, r.split or "train") for r in all_images(s, ImageFilter(readable=True))
+                if r.label is not None]
+
+
+def _manifest_rows(path: str) -> list[tuple[str, str, str]]:
+    import csv
+
+    base = Path(path).parent
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    out = []
+    for r in rows:
+        p = Path(r["path"])
+        out.append((str(p if p.is_absolute() else base / p), r["label"].strip(), (r.get("split") or "train").strip()))
+    return [r for r in out if r[1]]
+
+
+# --- models ------------------------------------------------------------------------------------
+
+
+def parse_model(spec: str) -> tuple[str, dict]:
+    """"aan_s" or "aan_s[pool=mean;layer_scale=0.1]" -> (name, options)."""
+    name, _, rest = spec.partition("[")
+    options = {}
+    for part in filter(None, rest.rstrip("]").split(";")):
+        key, _, value = part.partition("=")
+        options[key.strip()] = _value(value.strip())
+    return name.strip(), options
+
+
+def _value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def build(spec: str, data: TrainData, in_chans: int) -> BuiltModel:
+    from core.model import create_model, model_names
+
+    name, options = parse_model(spec)
+    mean, std = pixel_stats(data.train.images)
+    k = len(data.class_names)
+    torch.manual_seed(0)
+    if name in model_names():
+        model = create_model(name, k, in_chans, **options)
+        pool = model.config.pool
+    elif name in PEERS:
+        model, pool = peer_model(name, k, in_chans), None
+    else:
+        sys.exit(f"learning.py: unknown model {name!r} (Inspector: {', '.join(model_names())}; peers: {', '.join(PEERS)})")
+    return BuiltModel(model, name, pool, mean, std, None, False)
+
+
+def recipe(args) -> TrainConfig:
+    cfg = TrainConfig(data=DataConfig(input_size=args.input_size, in_chans=args.in_chans, in_memory=True),
+                      model=ModelConfig(), optim=OptimConfig(), schedule=ScheduleConfig(epochs=args.epochs),
+                      run=RunConfig(seed=args.seed, trainer="bench.learning"))
+    if args.batch:
+        cfg.schedule = replace(cfg.schedule, batch_size=args.batch)
+    if args.lr:
+        cfg.optim = replace(cfg.optim, lr=args.lr)
+    if args.lr_rule:
+        cfg.optim = replace(cfg.optim, lr_rule=args.lr_rule)
+    raw = cfg.to_dict()
+    for item in args.set:
+        key, _, value = item.partition("=")
+        *path, leaf = key.split(".")
+        node = raw
+        for part in path:
+            node = node[part]
+        node[leaf] = _value(value)
+    return TrainConfig.from_dict(raw, "--set")
+
+
+class Curve(BatchObserver):
+    def __init__(self, name: str):
+        self.name = name
+        self.points: list[dict] = []
+
+    def on_epoch(self, epoch, metrics, train_seconds):
+        self.points.append({"epoch": epoch + 1, "seconds": round(train_seconds, 2),
+                            "test_acc": metrics.get("val_acc"), "test_balanced": metrics.get("val_balanced_acc"),
+                            "train_acc": metrics.get("train_acc")})
+        print(f"  {self.name}: epoch {epoch + 1} train {metrics.get('train_acc', 0):.3f} "
+              f"test {metrics.get('val_acc', 0):.3f} ({train_seconds:.0f} s)", file=sys.stderr, flush=True)
+
+
+def run_one(spec: str, args, data: TrainData, test: MemorySource) -> dict:
+    cfg = recipe(args)
+    built = build(spec, data, args.in_chans)
+    if args.seconds:  # a time budget: the epochs this model manages in it, measured on a first epoch
+        cfg = _epochs_for_budget(cfg, spec, args, data, built)
+    curve = Curve(spec)
+    result = train(cfg, data=TrainData(train=data.train, val=test, class_names=data.class_names), built=built,
+                   observer=curve, reporter=Reporter())
+    last = curve.points[-1]
+    best = max(curve.points, key=lambda p: p["test_acc"])
+    return {"model": spec, "params": count_params(built.model), "epochs": cfg.schedule.epochs,
+            "test_acc": last["test_acc"], "test_balanced": last["test_balanced"], "best_test_acc": best["test_acc"],
+            "best_epoch": best["epoch"], "train_acc": result.train_acc, "seconds": round(last["seconds"], 1),
+            "images_per_s": round(result.images_per_s, 1), "curve": curve.points}
+
+
+def _epochs_for_budget(cfg: TrainConfig, spec: str, args, data: TrainData, built: BuiltModel) -> TrainConfig:
+    probe = TrainConfig.from_dict(cfg.to_dict())
+    probe.schedule = replace(probe.schedule, epochs=1)
+    t0 = time.perf_counter()
+    train(probe, data=data, built=build(spec, data, args.in_chans))
+    per_epoch = time.perf_counter() - t0
+    cfg.schedule = replace(cfg.schedule, epochs=max(1, int(args.seconds / per_epoch)))
+    return cfg
+
+
+def time_to_reach(curve: list[dict], target: float) -> float | None:
+    return next((p["seconds"] for p in curve if p["test_acc"] >= target), None)
+
+
+def report(rows: list[dict], what: str, args) -> None:
+    peers = [r for r in rows if parse_model(r["model"])[0] in PEERS]
+    best_peer = max(peers, key=lambda r: r["test_acc"]) if peers else None
+    print(f"\nbench/learning.py: {what}; {len(rows[0]['curve'])} epochs max, input {args.input_size} px, "
+          f"{args.in_chans} channel(s), seed {args.seed}, {torch.get_num_threads()} threads, "
+          f"load average {os.getloadavg()[0]:.2f} at the end")
+    if best_peer:
+        print(f"best peer: {best_peer['model']} (final test accuracy {best_peer['test_acc']:.3f})")
+    header = (f"| {'model':<28} | params | test acc | balanced | best (epoch) | train acc | time s | img/s |"
+              f" to peer's acc s | acc vs peer | time vs peer |")
+    print(header)
+    print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+    for r in rows:
+        reach = time_to_reach(r["curve"], best_peer["test_acc"]) if best_peer else None
+        acc_ratio = r["test_acc"] / best_peer["test_acc"] if best_peer and best_peer["test_acc"] else float("nan")
+        time_ratio = reach / best_peer["seconds"] if best_peer and reach is not None else float("nan")
+        print(f"| {r['model']:<28} | {r['params'] / 1e6:5.2f}M | {r['test_acc']:8.3f} | {r['test_balanced']:8.3f} |"
+              f" {r['best_test_acc']:.3f} ({r['best_epoch']:>3}) | {r['train_acc']:9.3f} | {r['seconds']:6.0f} |"
+              f" {r['images_per_s']:5.0f} | {reach if reach is not None else '-':>15} | {acc_ratio:11.3f} |"
+              f" {time_ratio:12.2f} |")
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data, test, what = load_data(args)
+    rows = []
+    for spec in [s.strip() for s in args.models.split(",") if s.strip()]:
+        rows.append(run_one(spec, args, data, test))
+    report(rows, what, args)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"data": what, "args": vars(args), "rows": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
