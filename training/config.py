@@ -27,6 +27,7 @@ from core.errors import InspectorError
 from training.augment import AugmentConfig
 
 CROPS = ("none", "random_resized")  # random_resized: the ImageNet from-scratch recipe's crops
+SOURCES = ("files", "formula")  # formula: images generated on the fly (training/formula_images.py)
 DEVICES = ("auto", "cpu", "cuda")
 LR_RULES = ("none", "sqrt", "linear")
 
@@ -52,6 +53,11 @@ class DataConfig:
     # Draw every class equally often; None: when the largest class has BALANCE_RATIO times the smallest.
     class_balanced: bool | None = None
     num_workers: int = 2
+    # Pretraining: images generated on the fly instead of files (no manifest, no download).
+    source: str = "files"
+    formula_categories: int = 1000
+    formula_images_per_epoch: int = 50_000
+    formula_seed: int = 0
 
     def __post_init__(self) -> None:
         if isinstance(self.augment, dict):
@@ -59,6 +65,12 @@ class DataConfig:
                 self.augment = AugmentConfig(**self.augment)
             except (TypeError, ValueError) as e:
                 raise ConfigError(f"data.augment: {e}") from None
+        if self.source not in SOURCES:
+            raise ConfigError(f"data.source must be one of {', '.join(SOURCES)}, got {self.source!r}")
+        if self.source == "formula":
+            _check_int("data.formula_categories", self.formula_categories, 2)
+            _check_int("data.formula_images_per_epoch", self.formula_images_per_epoch, 1)
+            _check_int("data.formula_seed", self.formula_seed, 0)
         if self.manifest is not None and self.data_root is not None:
             raise ConfigError("give one of data.manifest (CSV) or data.data_root (folder with train/ and val/), not both")
         if self.manifest is not None and not self.class_names:

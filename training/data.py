@@ -85,6 +85,10 @@ def image_folder_samples(root: Path, split: str, class_names: list[str]) -> list
 def resolve_class_names(cfg: DataConfig) -> list[str]:
     if cfg.class_names:
         return list(cfg.class_names)
+    if cfg.source == "formula":
+        from training.formula_images import category_names
+
+        return category_names(cfg.formula_categories)
     if cfg.data_root is None:
         raise ConfigError("data: no class names and no data_root to find them in")
     from torchvision.datasets.folder import find_classes
@@ -213,12 +217,14 @@ class _Files(Dataset):
 
 
 class StreamSource(ImageSource):
-    """Images decoded by DataLoader workers for each batch."""
+    """Images decoded (or generated) by DataLoader workers for each batch."""
 
     def __init__(self, samples: Sequence[Sample], in_chans: int, size: int, *, crop: str = "none", seed: int = 0,
-                 num_workers: int = 2, pin_memory: bool = False):
-        self.files = _Files(samples, in_chans, size, crop, seed)
-        self.targets = [s.label for s in samples]
+                 num_workers: int = 2, pin_memory: bool = False, dataset=None):
+        # `dataset`: any map-style dataset of (uint8 image, label, index) with `epoch` and `label(i)`
+        # (the generated pretraining images) instead of files.
+        self.files = dataset if dataset is not None else _Files(samples, in_chans, size, crop, seed)
+        self.targets = [dataset.label(i) for i in range(len(dataset))] if dataset is not None else [s.label for s in samples]
         self.num_workers, self.pin_memory = num_workers, pin_memory
 
     def set_epoch(self, epoch: int) -> None:

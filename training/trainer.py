@@ -122,6 +122,8 @@ class _Run:
         if data is not None:
             return data.train, data.val
         d = self.cfg.data
+        if d.source == "formula":
+            return self._formula_sources()
         train, val = config_samples(d, self.class_names)
         in_memory = d.in_memory
         if in_memory is None:
@@ -137,6 +139,18 @@ class _Run:
                                 seed=self.cfg.run.seed, num_workers=d.num_workers, pin_memory=self.use_cuda)
 
         return source(train, True), (source(val, False) if val else None)
+
+    def _formula_sources(self) -> tuple[ImageSource, ImageSource]:
+        from training.formula_images import FormulaImages, categories
+
+        d = self.cfg.data
+        categories(d.formula_categories, d.formula_seed)  # found once here; forked workers inherit them
+        held = FormulaImages(d.formula_categories, 2 * d.formula_categories, d.input_size, d.in_chans, d.formula_seed,
+                             held_out=True)
+        gen = FormulaImages(d.formula_categories, d.formula_images_per_epoch, d.input_size, d.in_chans, d.formula_seed)
+        make = lambda ds: StreamSource([], d.in_chans, d.input_size, num_workers=d.num_workers,  # noqa: E731
+                                       pin_memory=self.use_cuda, dataset=ds)
+        return make(gen), make(held)
 
     def run(self) -> TrainResult:
         cfg, info, net = self.cfg, self.info, self.net
@@ -194,7 +208,7 @@ class _Run:
         while epoch < cfg.schedule.epochs:
             t0 = time.perf_counter()
             if isinstance(self.train_src, StreamSource):
-                self.train_src.set_epoch(epoch)
+                self.train_src.set_epoch(epoch)  # random crops, generated images: new per epoch
             order = epoch_order(self.train_src.targets, epoch=epoch, seed=cfg.run.seed, balanced=balanced,
                                 rank=info.rank, world_size=info.world_size)[step_in_epoch * bs:]
             model.train()
