@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "app.cli.store_cmds",
     "app.cli.infer_cmds",
     "app.cli.train_cmds",
+    "app.cli.pretrain_cmd",
 ]
 
 
