@@ -21,7 +21,7 @@ START_CHECKPOINT = Path(__file__).resolve().parents[1] / "assets" / "aan_s_start
 CONFIG_FILE = "job.json"
 
 
-def pretrain_config(out_dir: str | os.PathLike, *, arch: str = "aan_s", categories: int = 1000,
+def pretrain_config(out_dir: str | os.PathLike, *, arch: str = "aan_s", pool: str | None = "attn", categories: int = 1000,
                     images_per_epoch: int = 50_000, epochs: int = 20, input_size: int = 96, in_chans: int = 1,
                     batch_size: int = 64, lr: float | None = None, device: str = "auto", seed: int = 0,
                     data_seed: int = 0, num_workers: int = 1, compile: bool = False,
@@ -32,7 +32,7 @@ def pretrain_config(out_dir: str | os.PathLike, *, arch: str = "aan_s", categori
         data=DataConfig(source="formula", formula_categories=categories, formula_images_per_epoch=images_per_epoch,
                         formula_seed=data_seed, input_size=input_size, in_chans=in_chans, num_workers=num_workers,
                         augment={"affine_p": 0.0, "blur_p": 0.0, "noise_p": 0.0}),
-        model=ModelConfig(base=arch),
+        model=ModelConfig(base=arch, pool=pool),
         optim=OptimConfig(**({"lr": lr} if lr else {}), label_smoothing=0.05),
         schedule=ScheduleConfig(epochs=epochs, batch_size=batch_size, warmup_epochs=min(1.0, epochs / 10),
                                 max_steps_per_epoch=max_steps_per_epoch),

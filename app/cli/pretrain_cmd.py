@@ -16,6 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "scripts/make_start_checkpoint.py makes the shipped starting point from it.")
     p.add_argument("--out", required=True, metavar="DIR", help="job folder")
     p.add_argument("--arch", default="aan_s")
+    p.add_argument("--pool", default="attn", help="classifier pooling of the pretrained model (default: attn)")
     p.add_argument("--backend", choices=("local", "slurm"))
     p.add_argument("--profile", metavar="NAME", help="backend profile (default: local-cpu, or slurm-gpu with --backend slurm)")
     p.add_argument("--profiles-file", metavar="TOML")
@@ -46,11 +47,16 @@ def pretrain(args: argparse.Namespace) -> int:
 
     profile = _choose_profile(args)
     out = Path(args.out).expanduser().absolute()
-    cfg = pretrain_config(out, arch=args.arch, categories=args.categories, images_per_epoch=args.images_per_epoch,
+    cfg = pretrain_config(out, arch=args.arch, pool=args.pool, categories=args.categories, images_per_epoch=args.images_per_epoch,
                           epochs=args.epochs, input_size=args.input_size, in_chans=args.in_chans,
                           batch_size=args.batch_size, lr=args.lr, device=profile.device, seed=args.seed,
                           num_workers=args.workers, compile=args.compile, max_steps_per_epoch=args.max_steps_per_epoch)
     config_path = write_job(out, cfg)
+    from training.backends.base import EXIT_CODE_FILE
+    from training.backends.local import CANCEL_FILE
+
+    for name in (EXIT_CODE_FILE, CANCEL_FILE):  # the last run's outcome, not the next one's
+        (out / name).unlink(missing_ok=True)
     spec = JobSpec(name=f"inspector-pretrain-{out.name}", job_dir=out, config_path=config_path)
     backend = make_backend(profile)
     external_id = backend.submit(spec)
