@@ -63,14 +63,21 @@ def submit_finetune(project, *, base: str, profile: Profile, epochs: int = 10, b
                     lr: float | None = None, input_size: int | None = None, in_chans: int | None = None,
                     class_balanced: bool | None = None, freeze_stem: bool = False, seed: int = 0,
                     val_fraction: float = 0.2, num_workers: int | None = None, max_steps_per_epoch: int | None = None,
-                    pool: str | None = None):
+                    pool: str | None = None, from_scratch: bool = False):
     """Snapshot the labels, write the job folder and submit. Returns the JobRecord (its `command`
     is the rendered command or batch script). A refused submission leaves the job 'failed' with
     the scheduler's message, and raises BackendError with it."""
     from core.store.jobs import create_job, update_job
     from core.store.snapshots import take_snapshot
 
-    base_meta, base_path = _base_checkpoint(base)
+    from core.model import model_names
+    from training.pretrain import resolve_base
+
+    # An architecture name starts from its shipped pretrained starting point unless from_scratch;
+    # sizes and channels then default as for the architecture, not as the start was pretrained.
+    by_arch = base in model_names()
+    base_meta, base_path = _base_checkpoint(resolve_base(base, from_scratch=from_scratch))
+    sized_by = None if by_arch else base_meta
     with project.session() as s:
         base_model_id = _register_base(s, base_path, base_meta) if base_meta is not None else None
         snap = take_snapshot(s, seed=seed, val_fraction=val_fraction)
@@ -86,11 +93,12 @@ def submit_finetune(project, *, base: str, profile: Profile, epochs: int = 10, b
         _write_manifest(snap.rows, job_dir / MANIFEST_FILE)
         cfg = TrainConfig(
             data=DataConfig(manifest=str(job_dir / MANIFEST_FILE), class_names=class_names,
-                            input_size=input_size or (base_meta.input_size if base_meta else 224),
-                            in_chans=in_chans or (base_meta.in_chans if base_meta else 3),
+                            input_size=input_size or (sized_by.input_size if sized_by else 224),
+                            in_chans=in_chans or (sized_by.in_chans if sized_by else 3),
                             class_balanced=class_balanced,
                             num_workers=num_workers if num_workers is not None else (8 if profile.gpus else 1)),
-            model=ModelConfig(base=str(base_path) if base_path else base, freeze_stem=freeze_stem, pool=pool),
+            model=ModelConfig(base=str(base_path) if base_path else base, freeze_stem=freeze_stem,
+                              pool=pool if base_path is None else None),
             optim=OptimConfig(**({"lr": lr} if lr is not None else {})),
             schedule=ScheduleConfig(epochs=epochs, batch_size=batch_size or (64 if profile.gpus else 32),
                                     max_steps_per_epoch=max_steps_per_epoch),

@@ -68,6 +68,25 @@ def export_start(best: str | os.PathLike, out: str | os.PathLike, *, provenance:
     return save_checkpoint(out, model, meta, dtype=torch.float16)
 
 
+def resolve_base(base: str, *, from_scratch: bool = False) -> str:
+    """What `--base ARCH` trains from: the shipped starting point of that architecture when there is
+    one (and `from_scratch` is not asked for), else the architecture itself (random weights). A
+    checkpoint path stays as it is."""
+    from core.model import model_names
+
+    if base not in model_names() or from_scratch:
+        return base
+    start = start_checkpoint(base)
+    return str(start) if start is not None else base
+
+
+def start_checkpoint(arch: str) -> Path | None:
+    """The shipped starting point for `arch`, if there is one."""
+    if arch != "aan_s" or not START_CHECKPOINT.exists():
+        return None
+    return START_CHECKPOINT
+
+
 def read_result(job_dir: str | os.PathLike) -> dict[str, Any] | None:
     path = Path(job_dir) / "out" / "result.json"
     return json.loads(path.read_text()) if path.exists() else None

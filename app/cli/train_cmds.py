@@ -16,7 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "local-8gpu, slurm-cpu, slurm-gpu).")
     p.add_argument("--db", required=True, metavar="PROJECT.db", help="project file")
     p.add_argument("--base", required=True, metavar="CKPT|ARCH",
-                   help="checkpoint to fine-tune, or an architecture name (aan_s) to train from scratch")
+                   help="checkpoint to fine-tune, or an architecture name (aan_s): its shipped pretrained "
+                        "starting point (assets/aan_s_start.safetensors), or random weights with --from-scratch")
+    p.add_argument("--from-scratch", action="store_true", help="with an architecture name: random initial weights")
     p.add_argument("--backend", choices=("local", "slurm"), help="default: the profile's (local-cpu if no profile)")
     p.add_argument("--profile", metavar="NAME", help="backend profile (default: local-cpu, or slurm-gpu with --backend slurm)")
     p.add_argument("--profiles-file", metavar="TOML", help="profiles file instead of the user config one")
@@ -75,7 +77,8 @@ def finetune(args: argparse.Namespace) -> int:
     with open_project(args.db, create=False) as project:
         job = submit_finetune(project, base=args.base, profile=profile, epochs=args.epochs, batch_size=args.batch_size,
                               lr=args.lr, input_size=args.input_size, in_chans=args.in_chans, class_balanced=args.class_balanced,
-                              freeze_stem=args.freeze_stem, seed=args.seed, max_steps_per_epoch=args.max_steps_per_epoch)
+                              freeze_stem=args.freeze_stem, seed=args.seed, max_steps_per_epoch=args.max_steps_per_epoch,
+                              from_scratch=args.from_scratch)
         print(f"job {job.id}: submitted to {job.backend} (profile {profile.name}, id {job.external_id}), "
               f"snapshot {job.snapshot_id}")
         print(f"folder: {job.workdir}")
