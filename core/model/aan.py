@@ -22,6 +22,7 @@ pre_logits=False)`, `reset_classifier(num_classes)`; nothing outside core/model/
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -158,7 +159,9 @@ class AAN(nn.Module):
         if config.pool == "attn":
             self.pool = AttentionPool(d1, config.num_heads[1])
         elif config.pool == "lse":
-            self.pool_sharpness = nn.Parameter(torch.zeros(d1))  # log r; r = 1 at the start
+            # log r per channel; r = 4 at the start, close to max pooling on LayerNorm-scale features
+            # (mean-like pooling dilutes a defect among the background tokens and learns nothing).
+            self.pool_sharpness = nn.Parameter(torch.full((d1,), math.log(4.0)))
         self.head = nn.Linear(d1, num_classes)
         self.apply(_init_weights)
 

@@ -72,18 +72,35 @@ class AttentionPool(AlphaAttention):
     (normalised) tokens, so head i pools channels [i*d, (i+1)*d) with its own map and its alpha
     scales exactly that slice of the pooled vector. No value or output projection: the linear
     classifier that follows is one already (and the parameter budget of aan_s has no room for two).
+
+    Salience prior: each head's logits also get beta_i times how far a token's slice lies from the
+    image's mean slice (squared distance per channel). A learned query starts knowing nothing, so a
+    plain attention pooling starts as mean pooling, and mean pooling dilutes a defect among 16-49
+    background tokens until nothing is learned (measured: chance accuracy after 20 epochs on the demo
+    data, where max pooling learns). With the prior the map starts on what stands out, the gradient
+    reaches those tokens undiluted, and the query and beta (learned, may go to 0) take over.
     """
 
-    def __init__(self, dim: int, num_heads: int):
+    def __init__(self, dim: int, num_heads: int, salience: float = 1.0):
         if dim % num_heads:
             raise ValueError(f"dim {dim} cannot be split into {num_heads} heads")
         super().__init__(num_heads, dim // num_heads)
-        self.query = nn.Parameter(torch.zeros(1, num_heads, 1, self.head_dim))  # zero: starts as mean pooling
+        self.query = nn.Parameter(torch.zeros(1, num_heads, 1, self.head_dim))
         self.key = nn.Linear(dim, dim)
+        self.beta = nn.Parameter(torch.full((num_heads,), float(salience)))
 
     def forward(self, x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
         b, n, c = x.shape
-        k = self.key(x).view(b, n, self.num_heads, self.head_dim).transpose(1, 2)
+        k = self.key(x).view(b, n, self.num_heads, self.head_dim).transpose(1, 2)  # (B, heads, N, d)
         v = x.view(b, n, self.num_heads, self.head_dim).transpose(1, 2)
-        heads = self._attend(self.query.expand(b, -1, -1, -1).to(x.dtype), k, v, grid)  # (B, heads, 1, d)
+        salience = (v - v.mean(dim=2, keepdim=True)).pow(2).mean(dim=-1)  # (B, heads, N)
+        bias = (self.beta.view(1, -1, 1) * salience).unsqueeze(2).to(x.dtype)  # (B, heads, 1, N)
+        q = self.query.expand(b, -1, -1, -1).to(x.dtype)
+        if self.recorder is None:
+            heads = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        else:
+            probs = ((q * self.scale) @ k.transpose(-2, -1) + bias).softmax(dim=-1)
+            self.recorder(self, probs, grid)
+            heads = probs @ v
+        heads = heads * self.alpha.view(1, -1, 1, 1).to(heads.dtype)  # (B, heads, 1, d)
         return heads.reshape(b, c)

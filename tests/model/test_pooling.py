@@ -60,12 +60,38 @@ def test_alpha_of_a_pooling_head_scales_exactly_its_slice_of_the_pooled_vector()
     assert torch.count_nonzero(off[:, d:2 * d]) == 0
 
 
-def test_zero_query_starts_as_mean_pooling():
+def test_attention_pooling_starts_on_the_token_that_stands_out():
+    """At initialisation (zero query) the salience prior puts each head's attention on the outlier
+    token; without the prior (beta = 0) it would be plain mean pooling."""
+    from core.model.attention import AttentionPool
+
+    torch.manual_seed(0)
+    pool = AttentionPool(64, 4).eval()
+    background = torch.randn(64) + 0.2 * torch.randn(1, 16, 64)  # one surface, a little texture
+    background[0, 9] = torch.randn(64)  # the defect token
+    tokens = torch.nn.functional.layer_norm(background, (64,))
+    probs = {}
+    pool.recorder = lambda _m, p, _g: probs.__setitem__("p", p)
+    with torch.no_grad():
+        pool(tokens, (4, 4))
+        assert (probs["p"][0, :, 0].argmax(-1) == 9).all()
+        pool.beta.zero_()
+        pool(tokens, (4, 4))
+    torch.testing.assert_close(probs["p"], torch.full_like(probs["p"], 1 / 16))
+
+
+def test_fused_and_recorded_attention_pooling_agree():
     torch.manual_seed(0)
     model = create_model("aan_t", num_classes=3, pool="attn").eval()
-    with torch.inference_mode(), capture_attention(model) as cap:
-        model(torch.randn(1, 3, 64, 64))
-    torch.testing.assert_close(cap[-1].probs, torch.full_like(cap[-1].probs, 0.25))
+    with torch.no_grad():
+        model.pool.query.normal_()
+        model.pool.beta.uniform_(0.5, 2.0)
+    x = torch.randn(3, 3, 96, 96)
+    with torch.inference_mode():
+        fused = model(x)
+        with capture_attention(model):
+            explicit = model(x)
+    torch.testing.assert_close(fused, explicit, rtol=1e-4, atol=1e-5)
 
 
 def test_checkpoints_record_their_pooling(tmp_path):
