@@ -53,7 +53,8 @@ from typing import Any, Callable
 REPO = Path(__file__).resolve().parents[1]
 PEERS = ("aan_s", "mobilenet_v3_large", "efficientnet_b0")
 TRAIN_PEERS = ("aan_s", "efficientnet_b0")
-REPORT_RESERVE_S = 10.0
+REPORT_RESERVE_S = 10.0  # kept back at the end for the report and the bundle
+MIN_STEP_S = 10.0  # a step offered less than this (or than half its minimum, or its cap) is skipped
 NEEDED_MODULES = ("torch", "torchvision", "numpy", "PIL", "safetensors", "sqlalchemy", "alembic", "pytest")
 
 
@@ -151,6 +152,7 @@ class Check:
         self.env.setdefault("QT_QPA_PLATFORM", "offscreen")
         self.children: list[Proc] = []
         self.background: dict[str, Proc] = {}
+        self.joined: set[str] = set()
         self.results: list[StepResult] = []
         self.selected: set[str] = set()
         self.env_info: dict[str, Any] = {}
@@ -297,10 +299,11 @@ def join_warmers(c: Check, prefix: str, until: float, r: StepResult) -> None:
     """Wait for the warmers of this step until `until` (monotonic); those still running are stopped."""
     done = {}
     for name, p in c.background.items():
-        if not name.startswith(prefix):
+        if not name.startswith(prefix) or name in c.joined:
             continue
         if p.rc is None and not p.timed_out:
             p.wait(until - time.monotonic())
+        c.joined.add(name)
         done[name] = {"exit": p.rc, "seconds": round(p.seconds, 1), "stopped": p.timed_out}
         r.logs.append(p.log)
     if done:
@@ -358,8 +361,9 @@ def parse_junit(path: Path) -> list[dict]:
 
 def bench_step(c: Check, r: StepResult, timeout: float, *, key: str, script: str, extra: list[str]) -> dict:
     started = time.monotonic()
-    # Wait for this bench's warm-up at most until a third of the step's time is gone.
-    join_warmers(c, f"warm-{key}-", started + timeout / 3, r)
+    # No warm-up process may run while anything is timed: wait for all of them (the train ones too),
+    # at most until a third of this step's time is gone, and stop the ones still compiling then.
+    join_warmers(c, "warm-", started + timeout / 3, r)
     out = c.out / f"{key}.json"
     argv = c.py(script, "--json", str(out), "--profile", *(["--dry-run"] if c.dry else ["--device", "cuda", *extra]))
     p = c.run(argv, f"{key}.log", timeout - (time.monotonic() - started))
@@ -828,9 +832,11 @@ def render(c: Check, *, final: bool) -> str:
                    f"b{s['large']}: throughput. compiled = torch.compile(mode={s['large_mode']!r}) at b{s['large']}, "
                    f"mode={s['small_mode']!r} at b{s['small']}; graph = the eager module captured as one CUDA graph.")
         out.append("")
-        out.append(md_table(["mode", "model", "batch", "ms", "images/s", "prep s (compile/capture)", "rel. err. vs eager"],
-                            [[x["mode"], x["model"], x["batch"], x["ms"], x["images_per_s"], x["prep_s"],
-                              f"{x['rel_err_vs_eager']:.1e}"] for x in speed["rows"]]))
+        out.append(md_table(["mode", "model", "batch", "ms", "images/s", "CUDA graphs", "prep s (compile/capture)",
+                             "rel. err. vs eager"],
+                            [[x["mode"], x["model"], x["batch"], x["ms"], x["images_per_s"],
+                              "yes" if x.get("cuda_graphs") else "no", x["prep_s"], f"{x['rel_err_vs_eager']:.1e}"]
+                             for x in speed["rows"]]))
         out.append("")
         out.append(f"Ratios: `{json.dumps(speed.get('ratios'))}`; inductor counters: `{json.dumps(speed.get('counters'))}`")
     else:
@@ -940,7 +946,7 @@ def main(argv: list[str] | None = None) -> int:
             cap = spec.dry_cap_s if c.dry else spec.cap_s
             timeout = min(cap, c.remaining() - later - REPORT_RESERVE_S)
             r.timeout_s = max(timeout, 0)
-            if timeout < max(10.0, spec.minimum_s / 2):
+            if timeout < min(cap, max(MIN_STEP_S, spec.minimum_s / 2)):
                 r.status, r.summary = "skipped", f"no time left ({c.remaining():.0f} s, later steps need {later:.0f} s)"
                 continue
             print(f"[{time.monotonic() - c.t0:6.1f} s] {spec.name}: {spec.title} (limit {timeout:.0f} s)", flush=True)
