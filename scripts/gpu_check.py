@@ -152,6 +152,7 @@ class Check:
         self.env.setdefault("QT_QPA_PLATFORM", "offscreen")
         self.children: list[Proc] = []
         self.background: dict[str, Proc] = {}
+        self.job_dirs: list[Path] = []  # training jobs started through the local backend (own sessions)
         self.joined: set[str] = set()
         self.results: list[StepResult] = []
         self.selected: set[str] = set()
@@ -235,7 +236,7 @@ open(sys.argv[1], "w").write(json.dumps(info, indent=2) + "\n")
 def step_env(c: Check, r: StepResult, timeout: float) -> None:
     probe = c.out / "env_probe.py"
     probe.write_text(ENV_PROBE)
-    p = c.run(c.py(str(probe), str(c.out / "env.json"), ",".join(NEEDED_MODULES)), "env/probe.log", timeout - 10)
+    p = c.run(c.py(str(probe), str(c.out / "env.json"), ",".join(NEEDED_MODULES)), "env/probe.log", timeout - 12)
     r.logs.append(p.log)
     if (c.out / "env.json").exists():
         c.env_info = json.loads((c.out / "env.json").read_text())
@@ -243,7 +244,7 @@ def step_env(c: Check, r: StepResult, timeout: float) -> None:
     if smi:
         for args, name in (([], "nvidia-smi.txt"), (["--query-gpu=name,driver_version,memory.total,clocks.max.sm,"
                                                    "power.limit,pstate,temperature.gpu", "--format=csv"], "nvidia-smi.csv")):
-            q = c.run([smi, *args], f"env/{name}", 10)
+            q = c.run([smi, *args], f"env/{name}", 5)
             c.env_info.setdefault("nvidia_smi_files", []).append(q.log)
         head = (c.out / "env/nvidia-smi.csv").read_text().splitlines()
         c.env_info["nvidia_smi_gpu"] = head[-1] if len(head) > 2 else ""
@@ -477,6 +478,10 @@ def step_finetune(c: Check, r: StepResult, timeout: float) -> None:
     r.logs.append(p.log)
     text = (c.out / p.log).read_text(errors="replace")
     job_a = _int(re.search(r"^job (\d+): submitted", text, re.M))
+    if job_a:
+        c.job_dirs.append(work / "project.jobs" / str(job_a))
+        if stop_job(c.job_dirs[-1]):
+            r.problems.append("job A was still running when its time was up: stopped")
     model_a = _int(re.search(r"model (\d+) \(.*\) registered: (.*)$", text, re.M))
     ckpt_a = (re.search(r"model \d+ \(.*\) registered: (.*)$", text, re.M) or [None, None])[1]
     a = describe_job(c, work / "project.jobs" / str(job_a)) if job_a else {}
@@ -523,6 +528,46 @@ def _int(m) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def stop_job(job_dir: Path, grace: float = 20.0) -> bool:
+    """Stop a local-backend job still running (it runs in a session of its own, out of reach of the
+    step's time limit): SIGTERM to its group, SIGKILL after `grace`. True if one was running."""
+    pid = _json(job_dir / "pid").get("pid")
+    if not isinstance(pid, int) or not _group_alive(pid):
+        return False
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return True
+        end = time.monotonic() + wait
+        while time.monotonic() < end and _group_alive(pid):
+            time.sleep(0.2)
+        if not _group_alive(pid):
+            return True
+    return True
+
+
+def _group_alive(pgid: int) -> bool:
+    """Any process of the group that is not a zombie (an orphan's zombie lingers where no init reaps)."""
+    try:
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    stat = Path(f"/proc/{entry}/stat").read_text()
+                except OSError:
+                    continue
+                fields = stat[stat.rindex(")") + 2:].split()  # state, ppid, pgrp, ...
+                if int(fields[2]) == pgid and fields[0] != "Z":
+                    return True
+        return False
+    except OSError:
+        try:
+            os.killpg(pgid, 0)
+            return True
+        except OSError:
+            return False
+
+
 def describe_job(c: Check, job_dir: Path) -> dict:
     """What the job folder says: steps, epochs, throughput, device, NCCL lines, resume records."""
     recs = read_jsonl(job_dir / "out" / "metrics.jsonl")
@@ -561,6 +606,8 @@ def job_b_sigterm_resume(c: Check, r: StepResult, b: dict, db: Path, env: dict, 
     r.logs.append(p.log)
     job = _int(re.search(r"^job (\d+): submitted", (c.out / p.log).read_text(errors="replace"), re.M))
     b["job"] = job
+    if job is not None:
+        c.job_dirs.append(db.with_suffix(".jobs") / str(job))
     if p.rc != 0 or job is None:
         r.problems.append(f"job B submission failed: {last_error(p.tail())}")
         return
@@ -619,6 +666,8 @@ def job_b_sigterm_resume(c: Check, r: StepResult, b: dict, db: Path, env: dict, 
         r.logs.append(p.log)
         b["final_state"] = "succeeded" if p.rc == 0 else f"exit {p.rc}"
         b["note"] = "this tree has no `inspector job resume`: the store keeps the job as cancelled"
+    if stop_job(job_dir):
+        r.problems.append("job B was still running when its time was up: stopped")
     d = describe_job(c, job_dir)
     b.update({k: d[k] for k in ("steps", "epochs", "starts", "images_per_s_median", "device")})
     steps = d["global_steps"]
@@ -976,6 +1025,8 @@ def main(argv: list[str] | None = None) -> int:
         for proc in c.children:
             if proc.running():
                 proc.kill()
+        for job_dir in c.job_dirs:
+            stop_job(job_dir, grace=5.0)
         write_report(c, final=True)
     failed = [r.name for r in c.results if r.status not in ("passed",)]
     print(f"gpu check: {len(c.results) - len(failed)}/{len(c.results)} steps passed"
