@@ -210,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         last = (label, bf, cl, comp)
     if args.warm_only:
         return 0
-    print_summary(result)
+    if accel:  # the target and the ImageNet estimate are about GPUs (the dry run prints them for the plumbing)
+        print_summary(result)
     if args.profile and last is not None:
         label, bf, cl, comp = last
         trainer = Trainer(names[0], device=device, batch=batch, size=size, bf16=bf, channels_last=cl, compile=comp,
