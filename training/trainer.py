@@ -241,8 +241,10 @@ class _Run:
                 step_in_epoch += 1
                 global_step += 1
                 detached = logits.detach()
-                sums += torch.stack([loss.detach() * len(yb), (detached.argmax(1) == yb).sum().float(),
-                                     torch.tensor(float(len(yb)), device=info.device)])
+                # In place on the device, python scalars as kernel arguments: no host-device copy per step.
+                sums[0] += loss.detach() * len(yb)
+                sums[1] += (detached.argmax(1) == yb).sum()
+                sums[2] += len(yb)
                 window += loss.detach()
                 window_steps += 1
                 window_images += len(yb) * info.world_size
