@@ -236,7 +236,13 @@ class StreamSource(ImageSource):
         loader = DataLoader(self.files, batch_size=batch_size, sampler=_Fixed(order), num_workers=self.num_workers,
                             drop_last=drop_last, pin_memory=self.pin_memory, worker_init_fn=worker_init,
                             collate_fn=_collate)
-        yield from iterate(loader)
+        it = iterate(loader)
+        try:
+            yield from it
+        finally:  # now, not whenever the iterator is collected (see the trainer's closing())
+            shutdown = getattr(it, "_shutdown_workers", None)
+            if shutdown is not None:
+                shutdown()
 
 
 class _Fixed(Sampler[int]):

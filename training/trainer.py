@@ -217,55 +217,59 @@ class _Run:
             sums = torch.zeros(3, device=info.device)  # loss, correct, seen: on the device, no sync per step
             window = torch.zeros(1, device=info.device)
             window_steps, window_images, window_start = 0, 0, time.perf_counter()
-            for xb, yb, idx in self.train_src.batches(order, bs, drop_last=drop_last):
-                if step_in_epoch >= steps_per_epoch:
-                    break
-                xb = xb.to(info.device, non_blocking=True)
-                yb = yb.to(info.device, non_blocking=True)
-                gen = torch.Generator().manual_seed(step_seed(cfg.run.seed, global_step, info.rank))
-                x = augment_batch(xb.float().div_(255.0), cfg.data.augment, gen)
-                x = (x - mean) / std
-                if self.use_cuda:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                with amp():
-                    logits = model(x)
-                loss = F.cross_entropy(logits.float(), yb, label_smoothing=cfg.optim.label_smoothing)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.optim.grad_clip is not None:
-                    torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.optim.grad_clip)
-                optimizer.step()
-                scheduler.step()
-                if ema is not None:
-                    ema.update()
-                step_in_epoch += 1
-                global_step += 1
-                detached = logits.detach()
-                # In place on the device, python scalars as kernel arguments: no host-device copy per step.
-                sums[0] += loss.detach() * len(yb)
-                sums[1] += (detached.argmax(1) == yb).sum()
-                sums[2] += len(yb)
-                window += loss.detach()
-                window_steps += 1
-                window_images += len(yb) * info.world_size
-                if self.observer is not None:
-                    self.observer.on_batch(idx, detached.float(), global_step / max(total_steps, 1))
-                if step_in_epoch % cfg.run.log_every == 0 or step_in_epoch == steps_per_epoch:
-                    w = float(all_reduce_sum(window.clone())) / info.world_size  # every rank joins
-                    if log is not None:
-                        elapsed = time.perf_counter() - window_start
-                        log.write("step", epoch=epoch, step=step_in_epoch, global_step=global_step,
-                                  loss=round(w / window_steps, 5), lr=optimizer.param_groups[0]["lr"],
-                                  images_per_s=round(window_images / max(elapsed, 1e-9), 2))
-                    window.zero_()
-                    window_steps, window_images, window_start = 0, 0, time.perf_counter()
-                # Every rank votes after every step, so all of them stop after the same step and
-                # save consistent state.
-                if any_rank(self.stop_requested() or self.reporter.cancelled, info):
-                    stopped = True
-                    break
-                self.reporter.fraction(global_step / max(total_steps, 1),
-                                       f"epoch {epoch + 1}/{cfg.schedule.epochs}")
+            # closing(): leaving the loop early (SIGTERM, cancel) shuts the DataLoader's workers down
+            # now. They ignore SIGTERM by design (a cancel must not kill them mid-batch), so a worker
+            # left for interpreter exit would be "terminated" in vain and joined forever.
+            with contextlib.closing(self.train_src.batches(order, bs, drop_last=drop_last)) as batches:
+                for xb, yb, idx in batches:
+                    if step_in_epoch >= steps_per_epoch:
+                        break
+                    xb = xb.to(info.device, non_blocking=True)
+                    yb = yb.to(info.device, non_blocking=True)
+                    gen = torch.Generator().manual_seed(step_seed(cfg.run.seed, global_step, info.rank))
+                    x = augment_batch(xb.float().div_(255.0), cfg.data.augment, gen)
+                    x = (x - mean) / std
+                    if self.use_cuda:
+                        x = x.contiguous(memory_format=torch.channels_last)
+                    with amp():
+                        logits = model(x)
+                    loss = F.cross_entropy(logits.float(), yb, label_smoothing=cfg.optim.label_smoothing)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if cfg.optim.grad_clip is not None:
+                        torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.optim.grad_clip)
+                    optimizer.step()
+                    scheduler.step()
+                    if ema is not None:
+                        ema.update()
+                    step_in_epoch += 1
+                    global_step += 1
+                    detached = logits.detach()
+                    # In place on the device, python scalars as kernel arguments: no host-device copy per step.
+                    sums[0] += loss.detach() * len(yb)
+                    sums[1] += (detached.argmax(1) == yb).sum()
+                    sums[2] += len(yb)
+                    window += loss.detach()
+                    window_steps += 1
+                    window_images += len(yb) * info.world_size
+                    if self.observer is not None:
+                        self.observer.on_batch(idx, detached.float(), global_step / max(total_steps, 1))
+                    if step_in_epoch % cfg.run.log_every == 0 or step_in_epoch == steps_per_epoch:
+                        w = float(all_reduce_sum(window.clone())) / info.world_size  # every rank joins
+                        if log is not None:
+                            elapsed = time.perf_counter() - window_start
+                            log.write("step", epoch=epoch, step=step_in_epoch, global_step=global_step,
+                                      loss=round(w / window_steps, 5), lr=optimizer.param_groups[0]["lr"],
+                                      images_per_s=round(window_images / max(elapsed, 1e-9), 2))
+                        window.zero_()
+                        window_steps, window_images, window_start = 0, 0, time.perf_counter()
+                    # Every rank votes after every step, so all of them stop after the same step and
+                    # save consistent state.
+                    if any_rank(self.stop_requested() or self.reporter.cancelled, info):
+                        stopped = True
+                        break
+                    self.reporter.fraction(global_step / max(total_steps, 1),
+                                           f"epoch {epoch + 1}/{cfg.schedule.epochs}")
             totals = all_reduce_sum(sums.clone())
             epoch_seconds = time.perf_counter() - t0
             images_seen += int(totals[2])
