@@ -107,9 +107,9 @@ class ModelConfig:
 
 @dataclass(kw_only=True, slots=True)
 class OptimConfig:
-    lr: float = 2e-3  # peak learning rate at a global batch of `reference_batch`
+    lr: float = 1e-3  # peak learning rate at a global batch of `reference_batch` (2e-3 diverged at 32)
     lr_rule: str = "sqrt"  # how lr follows the real global batch: none, sqrt or linear scaling
-    reference_batch: int = 64
+    reference_batch: int = 32
     weight_decay: float = 0.05  # on weights only: never on biases, norms or alphas
     label_smoothing: float = 0.1
     grad_clip: float | None = 5.0  # max global gradient norm; None: no clipping
