@@ -22,10 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def gui(args: argparse.Namespace) -> int:
-    from core.errors import InspectorError
+    if args.db:  # before Qt starts: a file that is not a project is one line, not a window
+        from core.store.identity import check_project_file
 
-    if args.db and not Path(args.db).is_file():
-        raise InspectorError(f"{args.db}: no such project file")
+        check_project_file(Path(args.db).expanduser().absolute(), create=False)
     from app.qt_app import run_gui
 
     return run_gui(args.db, screenshot=args.screenshot)

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
+
+SHOWN_PROBLEMS = 20  # unreadable/skipped files named in the import's output; --report and `inspector errors` have all
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,13 +16,20 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "and labels corrected by inspectors are kept.")
     p.add_argument("path", metavar="PATH", help="dataset folder (ImageFolder or MVTec layout) or CSV manifest")
     p.add_argument("--db", required=True, metavar="PROJECT.db", help="project file (created if it does not exist)")
-    p.add_argument("--format", default="auto", choices=["auto", "imagefolder", "mvtec", "csv"],
-                   help="dataset layout (default: auto-detect)")
-    p.add_argument("--path-column", metavar="C", help="CSV: column holding image paths (default: guessed)")
-    p.add_argument("--label-column", metavar="C", help="CSV: column holding labels (default: guessed)")
-    p.add_argument("--split-column", metavar="C", help="CSV: column holding train/val/test (default: guessed)")
-    p.add_argument("--root", metavar="DIR", help="CSV: folder the image paths are relative to (default: the CSV's folder)")
+    p.add_argument("--format", default="auto", choices=["auto", "imagefolder", "mvtec", "csv", "txt"],
+                   help="dataset layout (default: auto-detect); txt: a list without a header, one image per line, "
+                        "columns separated by spaces or tabs")
+    p.add_argument("--path-column", metavar="C", help="CSV: column holding image paths (default: guessed); "
+                                                      "txt: its number (default 1)")
+    p.add_argument("--label-column", metavar="C", help="CSV: column holding labels (default: guessed); "
+                                                       "txt: its number (default 2); '' imports unlabeled")
+    p.add_argument("--split-column", metavar="C", help="CSV: column holding train/val/test (default: guessed); "
+                                                       "txt: its number (default: none)")
+    p.add_argument("--root", metavar="DIR", help="CSV/txt: folder the image paths are relative to (default: the list's folder)")
     p.add_argument("--user", metavar="NAME", help="who imports (default: your login name)")
+    p.add_argument("--report", metavar="FILE.csv",
+                   help="write every unreadable and skipped file with its reason to this CSV (the output shows the first "
+                        f"{SHOWN_PROBLEMS})")
     p.set_defaults(func=import_cmd)
 
     p = sub.add_parser("label", help="set the label of one image",
@@ -77,8 +87,17 @@ def import_cmd(args: argparse.Namespace) -> int:
     finally:
         project.close()
     print(f"imported {scan.format} dataset into {args.db}")
-    for line in report.summary_lines():
+    for line in report.summary_lines(db=args.db):
         print(line)
+    more = f"`inspector errors --db {shlex.quote(args.db)}` lists them all" + ("" if args.report else " (or --report FILE)")
+    for line in report.problem_lines(SHOWN_PROBLEMS, more=more):
+        print(line)
+    if args.report:
+        from app.cli.problems_cmds import write_report
+
+        n = write_report(args.report, [("unreadable", p, r, report.root) for p, r in report.unreadable_files] +
+                         [("skipped", p, r, report.root) for p, r in report.skipped])
+        print(f"report: {n} files with their reasons in {args.report}")
     return 0
 
 

@@ -159,7 +159,7 @@ class ImportReport:
                                     for n in group[:-1])
             lines.append(f"warning: classes {names} differ only in case or spacing; to make them one: {merges}")
         for group in self.conflicting_duplicates[:5]:
-            lines.append("  same file, different labels: " + ", ".join(f"{p} ({lbl})" for p, lbl in group))
+            lines.append("  same file, different labels: " + ", ".join(f"{printable(p)} ({lbl})" for p, lbl in group))
         return lines
 
 
