@@ -233,6 +233,7 @@ class JobRecord:
     updated: datetime
     log_tail: str | None
     error: str | None
+    detail: str | None = None  # the backend's last word: requeued after a node failure, stopping, ...
 
     @property
     def finished(self) -> bool:
