@@ -74,18 +74,25 @@ def _progress(prefix: str):
 
 
 def import_cmd(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from core.data.scan import scan_dataset
     from core.store import open_project
+    from core.store.identity import PROJECT, check_project_file
     from core.store.ingest import import_scan
 
-    project = open_project(args.db)  # first: a bad --db fails before a long scan
+    # A bad --db fails before a long scan; a new project file is only made once the scan has worked.
+    existing = check_project_file(Path(args.db).expanduser().absolute(), create=True) == PROJECT
+    project = open_project(args.db) if existing else None
     try:
         scan = scan_dataset(args.path, args.format, path_column=args.path_column, label_column=args.label_column,
                             split_column=args.split_column, root=args.root, progress=_progress("scanning"))
+        project = project or open_project(args.db)
         with project.session(write=True) as s:
             report = import_scan(s, scan, user=args.user, progress=_progress("storing"))
     finally:
-        project.close()
+        if project is not None:
+            project.close()
     print(f"imported {scan.format} dataset into {args.db}")
     for line in report.summary_lines(db=args.db):
         print(line)
