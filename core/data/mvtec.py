@@ -11,6 +11,7 @@ when both train and test hold defects (the demo data names files uniquely for th
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from core.data.records import Candidate, normalise_split
@@ -18,8 +19,10 @@ from core.data.walk import TreeWalk, rel_posix, visible_dirs
 
 
 def is_category(folder: Path) -> bool:
-    return (folder / "train" / "good").is_dir() or (
-        (folder / "train").is_dir() and (folder / "test").is_dir() and (folder / "ground_truth").is_dir())
+    # os.path.isdir, not Path.is_dir: a folder we may not enter is "not a category", not a PermissionError.
+    isdir = os.path.isdir
+    return isdir(folder / "train" / "good") or (
+        isdir(folder / "train") and isdir(folder / "test") and isdir(folder / "ground_truth"))
 
 
 def category_dirs(folder: Path) -> list[Path]:
@@ -51,7 +54,7 @@ def read_mvtec(folder: Path, root: Path, walk: TreeWalk | None = None) -> list[C
 def _mask_index(gt: Path, root: Path, walk: TreeWalk) -> dict[str, dict[str, str]]:
     """class -> image stem -> mask rel_path. `<stem>_mask.*` wins over a bare `<stem>.*`."""
     index: dict[str, dict[str, str]] = {}
-    if not gt.is_dir() or gt.is_symlink():
+    if not os.path.isdir(gt) or os.path.islink(gt):
         return index
     for class_dir in walk.dirs(gt):
         by_stem: dict[str, str] = {}

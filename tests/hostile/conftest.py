@@ -30,13 +30,13 @@ class Run:
 
 
 def run_cli(*args: str | os.PathLike, cwd: Path | None = None, env: dict | None = None, timeout: float = 300,
-            preexec_fn=None) -> Run:
-    """`python -m app ARGS...`; never a traceback, never a Python warning on stderr (expected failures
-    are one line)."""
+            uid: int | None = None) -> Run:
+    """`python -m app ARGS...` (as user `uid` if given, through setpriv); never a traceback, never a
+    Python warning on stderr (expected failures are one line)."""
     full_env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO), **(env or {}))
-    proc = subprocess.run([sys.executable, "-m", "app", *map(os.fspath, args)], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout, preexec_fn=preexec_fn,
-                          errors="surrogateescape")
+    prefix = [] if uid is None else ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+    proc = subprocess.run([*prefix, sys.executable, "-m", "app", *map(os.fspath, args)], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout, errors="surrogateescape")
     run = Run(proc)
     assert "Traceback" not in run.err and "Warning:" not in run.err, run
     return run
