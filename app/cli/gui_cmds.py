@@ -22,10 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def gui(args: argparse.Namespace) -> int:
-    if args.db:  # before Qt starts: a file that is not a project is one line, not a window
-        from core.store.identity import check_project_file
+    if args.db:  # before Qt starts: a file that is not a (healthy) project is one line, not a window
+        from core.store import open_project
 
-        check_project_file(Path(args.db).expanduser().absolute(), create=False)
+        open_project(args.db, create=False).close()
     from app.qt_app import run_gui
 
     return run_gui(args.db, screenshot=args.screenshot)

@@ -166,11 +166,15 @@ def _export(conn: sqlite3.Connection, path: Path, out: Path) -> LabelExport:
         result.label_source = "images' label copy (image.class_id)"
         result.notes.append(f"label table unreadable ({e}): labels taken from the images' copy of them")
     try:
-        images, result.lost_rows = _salvage(
+        images, failed_ids = _salvage(
             conn, "image",
             "SELECT id, dataset_id, rel_path, split, class_id, missing FROM image WHERE id BETWEEN ? AND ?", "id")
     except sqlite3.DatabaseError as e:
         raise InspectorError(f"{path}: the image table cannot be read ({e}); nothing to export") from None
+    # An intact index still counts the rows exactly; the ids that failed to read are only an estimate
+    # (a search for a neighbour of the damaged page fails too).
+    total = _one(conn, "SELECT count(*) FROM image")
+    result.lost_rows = total - len(images) if isinstance(total, int) and total >= len(images) else failed_ids
     buf = io.StringIO(newline="")
     w = csv.writer(buf)
     w.writerow(EXPORT_COLUMNS)
@@ -192,7 +196,9 @@ def _export(conn: sqlite3.Connection, path: Path, out: Path) -> LabelExport:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    from core.store.identity import readonly_connection
+
+    return readonly_connection(path)
 
 
 def _one(conn: sqlite3.Connection, sql: str):

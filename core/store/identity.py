@@ -60,7 +60,7 @@ def _check_without_application_id(path: Path) -> None:
     from core.store.migrate import REVISIONS
 
     try:
-        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        conn = readonly_connection(path)
     except sqlite3.Error as e:
         raise StoreError(f"{path}: cannot open ({e})") from None
     try:
@@ -85,6 +85,19 @@ def _check_without_application_id(path: Path) -> None:
         raise StoreError(f"{path}: not an Inspector project (an SQLite database without tables); it was not changed")
     shown = ", ".join(t for t in tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
     raise StoreError(f"{path}: not an Inspector project (an SQLite database with tables {shown}); it was not changed")
+
+
+def readonly_connection(path: Path) -> sqlite3.Connection:
+    """A connection that cannot write the file, nor leave -wal/-shm files beside another program's database.
+
+    A WAL-mode file without a -wal beside it has nobody writing it and all its data in the file:
+    it is opened `immutable` (no shared memory, no locks). Otherwise plain read-only mode, which
+    sees what a running writer has committed to its WAL."""
+    with open(path, "rb") as f:
+        header = f.read(20)
+    wal_mode = len(header) == 20 and header[18] == 2
+    flags = "mode=ro&immutable=1" if wal_mode and not os.path.lexists(f"{path}-wal") else "mode=ro"
+    return sqlite3.connect(f"{Path(path).absolute().as_uri()}?{flags}", uri=True)
 
 
 def _has_wal(path: Path) -> bool:
