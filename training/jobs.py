@@ -186,10 +186,9 @@ def resume_job(project, job_id: int):
     """Submit a failed or cancelled job's folder again; training continues from out/resume.pt.
     Same job id, snapshot and configuration; the backend gives it a new external id."""
     from core.errors import InspectorError
-    from core.store.jobs import get_job, reopen_job, update_job
+    from core.store.jobs import reopen_job, update_job
 
-    with project.session() as s:
-        job = get_job(s, job_id)
+    job = refresh_job(project, job_id)  # the state now, not the one last stored
     if job.state not in ("failed", "cancelled"):
         raise InspectorError(f"job {job_id} is {job.state}; only a failed or cancelled job can be resumed")
     point = resume_point(job)

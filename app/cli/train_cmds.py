@@ -212,11 +212,11 @@ def state_line(job, db: str) -> str:
     if not job.finished:
         return (f"job {job.id}: cancel sent; still stopping" + (f" ({job.detail})" if job.detail else "") +
                 f"; `inspector jobs --db {shlex.quote(db)}` shows when it has stopped")
-    line = f"job {job.id}: {job.state}" + (f" ({job.error})" if job.error else "")
     point = resume_point(job)
     if point:
-        line += f"; resume state saved at {point}: `inspector job resume {job.id} --db {shlex.quote(db)}` continues"
-    return line
+        return (f"job {job.id}: {job.state}; resume state saved at {point}: "
+                f"`inspector job resume {job.id} --db {shlex.quote(db)}` continues")
+    return f"job {job.id}: {job.state}" + (f" ({job.error})" if job.error else "")
 
 
 def job_logs(args: argparse.Namespace) -> int:
