@@ -158,13 +158,14 @@ class SlurmBackend(Backend):
                 return JobStatus(RUNNING, f"stopping after cancel: the training saves its resume state first ({said})")
             return JobStatus(RUNNING, f"ending: SLURM is stopping its processes ({said})")
         restarts = int(info["Restarts"]) if _JOB_ID.fullmatch(info.get("Restarts", "")) else 0
-        cause = (kill_cause(tail_file(job_dir / LOG_FILE, 200)) or "a requeue") if restarts else ""
+        cause = kill_cause(tail_file(job_dir / LOG_FILE, 200)) if restarts else None
+        again = f"after {cause}" if cause else "by SLURM"
         if mapped is None:  # a state this code does not know: never final on a guess
             return JobStatus(RUNNING, f"state not known to Inspector ({said})")
         if mapped == QUEUED:
             words = pending_words(reason, job_id)
             if restarts:
-                words = (f"requeued after {cause} (restart {restarts}); it continues from its last saved state "
+                words = (f"requeued {again} (restart {restarts}); it continues from its last saved state "
                          f"when it runs again; {words}")
             elif cancel_requested:
                 words = "cancel sent; " + words
@@ -172,7 +173,7 @@ class SlurmBackend(Backend):
         if mapped == RUNNING:
             if cancel_requested:
                 return JobStatus(RUNNING, f"stopping after cancel ({said})")
-            detail = f"restarted after {cause} (restart {restarts}), from its last saved state" if restarts else ""
+            detail = f"restarted {again} (restart {restarts}), from its last saved state" if restarts else ""
             return JobStatus(RUNNING, detail if state == "RUNNING" else f"{detail} ({said})".lstrip())
         if mapped == SUCCEEDED:
             return JobStatus(SUCCEEDED, "")

@@ -63,10 +63,11 @@ def explain_refusal(message: str, profile, nodes: str | None = None) -> str:
         if needle.lower() in message.lower():
             text = words.format(where=where, asks=asks, partition=profile.partition, account=profile.account,
                                 time=profile.time)
-            if nodes:
-                text += f"; the nodes{where} have: {nodes}"
-            if "GPU" in asks and profile.gpus and "GPU" not in text:
-                text += "; lower --gpus or pick a GPU partition"
+            if "{asks}" in words:  # the request does not fit the nodes: say what they have, and what to change
+                if nodes:
+                    text += f"; the nodes{where} have: {nodes}"
+                text += ("; ask for fewer GPUs (--gpus) or a partition with GPUs (--partition)" if profile.gpus
+                         else "; ask for fewer CPUs or less memory (the profile's cpus_per_task, mem)")
             return f"SLURM refused the job: {text} (SLURM: {message})"
     return f"SLURM refused the job (SLURM: {message})"
 
