@@ -29,6 +29,7 @@ from training.metrics_log import METRICS_FILE, read_metrics
 from training.profiles import Profile
 
 MANIFEST_FILE = "manifest.csv"
+STATUS_FILE = "status.json"  # written by training.finetune in out/
 CONFIG_FILE = "job.json"
 LOG_TAIL_LINES = 60
 
@@ -177,7 +178,7 @@ def resume_point(job) -> str | None:
         epoch, step = int(status.get("epoch", 0)), int(status.get("step_in_epoch", 0))
     except (OSError, ValueError, TypeError, AttributeError):
         return "its last saved state"
-    if status.get("state") != "preempted":
+    if status.get("state") not in ("preempted", "resuming"):  # resuming: resubmitted, stopped before it began
         return f"the end of its last finished epoch (it stopped in epoch {epoch + 1} of {epochs})"
     return f"epoch {epoch + 1} of {epochs}, step {step}"
 
@@ -199,6 +200,7 @@ def resume_job(project, job_id: int):
     backend = make_backend(_profile_of(job))
     for name in (EXIT_CODE_FILE, CANCEL_FILE):  # the last run's outcome, not the next one's
         (job_dir / name).unlink(missing_ok=True)
+    _mark_resuming(job_dir / OUT_DIR / STATUS_FILE)
     with project.session(write=True) as s:
         reopen_job(s, job_id, detail=f"resumed from {point}")
     try:
@@ -210,6 +212,19 @@ def resume_job(project, job_id: int):
         raise
     with project.session() as s:
         return update_job(s, job_id, external_id=external_id)
+
+
+def _mark_resuming(status_file: Path) -> None:
+    """The old run said "preempted"; until the new run writes its own status, it must not read as
+    stopped-and-saved (a resubmission that fails at once would otherwise look cancelled)."""
+    from core.atomic import write_text_atomic
+
+    try:
+        status = json.loads(status_file.read_text())
+    except (OSError, ValueError):
+        return
+    if isinstance(status, dict) and status.get("state") == "preempted":
+        write_text_atomic(status_file, json.dumps({**status, "state": "resuming"}) + "\n")
 
 
 def _spec(project, job_id: int, job_dir: Path) -> JobSpec:
