@@ -109,6 +109,7 @@ def import_cmd(args: argparse.Namespace) -> int:
 
 
 def label_cmd(args: argparse.Namespace) -> int:
+    from core.data.file_checks import printable
     from core.store import open_project
     from core.store.labels import set_label
     from core.store.queries import get_image
@@ -117,9 +118,9 @@ def label_cmd(args: argparse.Namespace) -> int:
         rec = get_image(s, args.image)
         state = set_label(s, rec.id, args.label, user=args.user, expected_version=args.expect_version)
     if state.group_id is None:
-        print(f"{rec.rel_path}: already {state.label} (version {state.version}); nothing changed")
+        print(f"{printable(rec.rel_path)}: already {state.label} (version {state.version}); nothing changed")
     else:
-        print(f"{rec.rel_path}: {rec.label or '(unlabeled)'} -> {state.label} "
+        print(f"{printable(rec.rel_path)}: {rec.label or '(unlabeled)'} -> {state.label} "
               f"(version {state.version}, by {state.updated_by})")
     return 0
 
@@ -127,6 +128,7 @@ def label_cmd(args: argparse.Namespace) -> int:
 def history_cmd(args: argparse.Namespace) -> int:
     import json
 
+    from core.data.file_checks import printable
     from core.store import open_project
     from core.store.labels import history
     from core.store.queries import get_image
@@ -139,7 +141,7 @@ def history_cmd(args: argparse.Namespace) -> int:
             print(json.dumps({"time": e.time.isoformat(), "user": e.user, "old": e.old, "new": e.new,
                               "source": e.source, "group": e.group_id, "event": e.id}))
         return 0
-    print(f"{rec.rel_path} (id {rec.id}): now {rec.label or '(unlabeled)'}, version {rec.label_version}")
+    print(f"{printable(rec.rel_path)} (id {rec.id}): now {rec.label or '(unlabeled)'}, version {rec.label_version}")
     if not events:
         print("  no label changes")
     for e in events:

@@ -82,6 +82,8 @@ def make_hostile_tree(base: Path) -> HostileTree:
     t.unreadable["bad/empty.png"] = "empty file (0 bytes)"
     (root / "bad" / "new\nline.png").write_bytes(b"")
     t.unreadable["bad/new\\nline.png"] = "empty file (0 bytes)"
+    (root / "bad" / "\x1b[2Jclear.png").write_bytes(b"")  # a terminal escape in a name: shown, not obeyed
+    t.unreadable["bad/\\x1b[2Jclear.png"] = "empty file (0 bytes)"
     (root / "bad" / "text.jpg").write_text("this is not a JPEG\n")
     t.unreadable["bad/text.jpg"] = "not a recognised image (expected PNG, JPEG, BMP, TIFF or WebP)"
     (root / "bad" / "bomb.png").write_bytes(bomb_png(10_000, 10_000))  # past Pillow's own warning
