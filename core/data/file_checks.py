@@ -148,6 +148,17 @@ def is_inside(real_path: str, real_root: str) -> bool:
     return real_path == real_root or real_path.startswith(real_root.rstrip(os.sep) + os.sep)
 
 
+def _read_upto(fd: int, n: int) -> bytes:
+    """Up to n bytes, fewer only at the end of the file (plain os.read: no file object per image)."""
+    data = os.read(fd, n)
+    if len(data) < n:  # a short read is almost always the end; make sure
+        chunks = [data]
+        while (got := sum(map(len, chunks))) < n and (more := os.read(fd, n - got)):
+            chunks.append(more)
+        data = b"".join(chunks) if len(chunks) > 1 else data
+    return data
+
+
 def read_regular_file(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> bytes:
     """All bytes of a regular file, or FileReadError saying why not (message starts with the path)."""
     name = os.fspath(path)
@@ -167,8 +178,7 @@ def read_regular_file(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BYTE
             raise FileReadError(f"{name}: {kind_of(before.st_mode)}, not a regular file: not read")
         if before.st_size > max_bytes:
             raise FileReadError(f"{name}: {before.st_size} bytes, more than the {max_bytes} bytes an image may have")
-        with open(fd, "rb", closefd=False) as f:
-            data = f.read(before.st_size + 1)  # one byte more than expected: a growing file shows itself
+        data = _read_upto(fd, before.st_size + 1)  # one byte more than expected: a growing file shows itself
         after = os.fstat(fd)
     except FileReadError:
         raise
