@@ -65,8 +65,12 @@ def test_first_revision_project_is_upgraded_on_open_with_data_kept(tmp_path, mon
     assert _revision(path) == FIRST
     assert "review_score" not in {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")}
     monkeypatch.chdir(tmp_path)  # no alembic.ini anywhere near: the config is built in code
+    assert sqlite3.connect(path).execute("PRAGMA application_id").fetchone() == (0,)  # from before identity
     with open_project(path) as project:
         assert _revision(path) == head_revision() != FIRST
+        from core.store.identity import APPLICATION_ID
+        with project.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA application_id").scalar() == APPLICATION_ID  # stamped by 0003
         with project.session() as s:
             rec = get_image(s, "scratch/b.png")
             assert (rec.label, rec.label_version, rec.split) == ("scratch", 2, "val")
