@@ -132,3 +132,26 @@ def test_fifty_thousand_files_in_one_folder(tmp_path, cli):
     r = cli("errors", "--db", "p.db", cwd=tmp_path)
     assert r.out == "no unreadable or skipped files\n"
     print(f"50,000 files imported in {seconds:.1f} s")
+
+
+def test_a_folder_deeper_than_the_longest_path(tmp_path, cli):
+    """Each name is legal, but the whole path is longer than the kernel takes (PATH_MAX, 4096 bytes)."""
+    _images(tmp_path / "ds" / "c", 1)
+    fd = os.open(tmp_path / "ds" / "c", os.O_RDONLY)
+    name = "d" * 250
+    for _ in range(17):
+        os.mkdir(name, dir_fd=fd)
+        inner = os.open(name, os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    os.close(os.open("deep.png", os.O_WRONLY | os.O_CREAT, dir_fd=fd))
+    os.close(fd)
+    r = cli("import", tmp_path / "ds", "--db", "p.db", cwd=tmp_path)
+    assert r.rc == 0 and "1 new" in r.out, r
+    base = str(tmp_path / "ds" / "c")
+    depth = next(k for k in range(1, 18) if len(base) + 251 * k >= 4096)  # the first folder past PATH_MAX
+    assert r.out.splitlines()[-2:] == [
+        "0 unreadable (imported, flagged unreadable), 1 skipped (not imported):",
+        "  skipped     c/" + "/".join([name] * depth) + "/: cannot list the folder (File name too long): "
+        "nothing in it was imported",
+    ]
