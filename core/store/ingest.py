@@ -1,11 +1,11 @@
 """Import a scanned dataset into a project: idempotent, and safe for inspectors' corrections.
 
 Re-importing the same folder finds what is new, changed (content hash), unchanged, gone (flagged
-missing, never deleted: their labels and history stay) and unreadable. Files the scan skipped
-without opening them are recorded per dataset (core.store.file_problems); the report names every
-unreadable and skipped file, and warns about class names that differ only in case or spacing. Labels from the import are
+missing, never deleted: their labels and history stay) and unreadable. Labels from the import are
 label events with source "import"; a label whose last change came from a person (manual, bulk,
-undo, redo) is kept even if the dataset files it elsewhere, and reported.
+undo, redo) is kept even if the dataset files it elsewhere, and reported. Files the scan skipped
+without opening them are recorded per dataset (core.store.file_problems); the report names every
+unreadable and skipped file, and warns about class names that differ only in case or spacing.
 
 Written for 100k+ images: one SELECT of what the project knows, a diff in Python, then executemany
 inserts/updates in chunks; rows that did not change are not written at all.

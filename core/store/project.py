@@ -45,7 +45,10 @@ class Project:
             with maker.begin() as session:
                 yield session
         except DatabaseError as e:
-            raise store_error(self.path, e) from e
+            error = store_error(self.path, e)
+            if error is None:
+                raise  # a constraint our own code broke: a bug, with its traceback
+            raise error from e
 
     def close(self) -> None:
         self.engine.dispose()
@@ -60,8 +63,9 @@ class Project:
         return f"Project({str(self.path)!r})"
 
 
-def store_error(path: Path, e: DatabaseError) -> StoreError:
-    """A database error in words: busy, damaged (with the way out), or what SQLite said."""
+def store_error(path: Path, e: DatabaseError) -> StoreError | None:
+    """A database error in words: busy, damaged (with the way out), read-only, or what SQLite said
+    about the file or the disk. None for errors that are not about the file (constraints: bugs)."""
     orig = str(e.orig)
     if isinstance(e, OperationalError) and ("locked" in orig or "busy" in orig):
         return StoreError(f"{path.name}: project is busy (another process is writing); try again")
@@ -69,7 +73,9 @@ def store_error(path: Path, e: DatabaseError) -> StoreError:
         return damaged(path, orig)
     if "readonly" in orig:
         return StoreError(f"{path}: cannot write the project (the file or its folder is read-only)")
-    return StoreError(f"{path}: {orig}")
+    if isinstance(e, OperationalError):  # disk full, I/O error, cannot open the file
+        return StoreError(f"{path}: {orig}")
+    return None
 
 
 def open_project(path: str | os.PathLike, *, create: bool = True, synchronous: str = SYNCHRONOUS) -> Project:
@@ -87,7 +93,7 @@ def open_project(path: str | os.PathLike, *, create: bool = True, synchronous: s
             raise damaged(path, f"{missing[0]} is missing" + (f", and {len(missing) - 1} more" if len(missing) > 1 else ""))
     except DatabaseError as e:
         engine.dispose()
-        raise store_error(path, e) from e
+        raise (store_error(path, e) or StoreError(f"{path}: cannot open project ({e.orig})")) from e
     except BaseException:
         engine.dispose()
         raise

@@ -183,9 +183,8 @@ class SlurmBackend(Backend):
         return JobStatus(mapped, detail)
 
     def cancel(self, external_id: str, job_dir: Path) -> None:
-        job_id = _check_id(external_id)
-        (Path(job_dir) / CANCEL_FILE).touch()  # the state after scancel is COMPLETING: say why
-        _run(["scancel", job_id])
+        _run(["scancel", _check_id(external_id)])
+        (Path(job_dir) / CANCEL_FILE).touch()  # SLURM says COMPLETING while the job saves: this says why
 
 
 def _from_exit_code(rc: int, job_dir: Path, cancel_requested: bool) -> JobStatus:
