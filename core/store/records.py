@@ -2,6 +2,7 @@
 other processes, JSON."""
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -154,19 +155,13 @@ class ImportReport:
             lines.append(f"classes added: {', '.join(self.classes_added)}")
         for group in self.similar_classes:
             names = " and ".join(repr(n) for n in group)
-            where = f" --db {_shell_word(db)}" if db else ""
-            merges = ", then ".join(f"inspector classes merge {_shell_word(n)} {_shell_word(group[-1])}{where}"
+            where = f" --db {shlex.quote(db)}" if db else ""
+            merges = ", then ".join(f"inspector classes merge {shlex.quote(n)} {shlex.quote(group[-1])}{where}"
                                     for n in group[:-1])
             lines.append(f"warning: classes {names} differ only in case or spacing; to make them one: {merges}")
         for group in self.conflicting_duplicates[:5]:
             lines.append("  same file, different labels: " + ", ".join(f"{printable(p)} ({lbl})" for p, lbl in group))
         return lines
-
-
-def _shell_word(text: str) -> str:
-    import shlex
-
-    return shlex.quote(text)
 
 
 @dataclass(frozen=True, slots=True)
