@@ -384,7 +384,12 @@ class QtMainWindow(QMainWindow):
         self.welcome.set_busy(text or (f"{done}/{total}" if total else "working…"))
 
     def _on_imported(self, db: str, report) -> None:
+        from app.widgets.qt_import_summary import import_summary_box, needs_summary
+
         self.statusBar().showMessage(report.summary_lines()[0], 10000)
+        if needs_summary(report):  # every file that did not come in, with the reason
+            self.import_summary = import_summary_box(self, report, db)
+            self.import_summary.show()
         # Thumbnails for the whole dataset in the background, so browsing is instant afterwards.
         self.open_project(db, on_done=self.make_thumbnails)
 

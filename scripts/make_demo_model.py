@@ -56,12 +56,14 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=EPOCHS)
     p.add_argument("--seed", type=int, default=0, help="training seed")
     p.add_argument("--out", default=str(OUT))
+    p.add_argument("--work", default=None, help="folder for resume state and metrics (run again to continue)")
     args = p.parse_args(argv)
     t0 = time.monotonic()
     classes = sorted(synth.CLASSES)
     cfg = demo_config(epochs=args.epochs)
     cfg.run.seed = args.seed
-    with tempfile.TemporaryDirectory() as tmp:
+    cfg.run.out_dir = args.work
+    with tempfile.TemporaryDirectory(dir=args.work) as tmp:
         train_src = MemorySource.decode(samples(Path(tmp) / "train", args.n, TRAIN_SEED, "all", classes), IN_CHANS,
                                         INPUT_SIZE)
         # The default demo's test split (seed 0, 500 images): exactly the images `make demo` scores.

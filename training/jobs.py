@@ -8,23 +8,28 @@ A job folder lives next to the project file, `<project>.jobs/<job id>/`:
   out/           metrics.jsonl, resume.pt, best/last.safetensors, result.json (training.finetune)
 
 The store records the job (backend, the profile as used, rendered command, external id, state,
-log tail); everything else is in the folder, so a job can be followed from any process.
+the backend's detail, log tail); everything else is in the folder, so a job can be followed from
+any process. A failed or cancelled job that left resume state continues with `resume_job` (the
+same folder submitted again; the training picks up out/resume.pt).
 """
 from __future__ import annotations
 
 import csv
+import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.atomic import atomic_path
 from training.backends import FINAL_STATES, SUCCEEDED, BackendError, JobSpec, make_backend
-from training.backends.base import OUT_DIR
+from training.backends.base import CANCEL_FILE, EXIT_CODE_FILE, OUT_DIR
 from training.config import DataConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig, TrainConfig
 from training.metrics_log import METRICS_FILE, read_metrics
 from training.profiles import Profile
 
 MANIFEST_FILE = "manifest.csv"
+STATUS_FILE = "status.json"  # written by training.finetune in out/
 CONFIG_FILE = "job.json"
 LOG_TAIL_LINES = 60
 
@@ -106,8 +111,7 @@ def submit_finetune(project, *, base: str, profile: Profile, epochs: int = 10, b
                           snapshot_id=snap.id, parent=str(base_model_id) if base_model_id is not None else None),
         )
         cfg.save(job_dir / CONFIG_FILE)
-        spec = JobSpec(name=f"inspector-{Path(project.path).stem}-job{job.id}", job_dir=job_dir,
-                       config_path=job_dir / CONFIG_FILE)
+        spec = _spec(project, job.id, job_dir)
         backend = make_backend(profile)
         rendered = backend.render(spec)
         if profile.backend == "local":
@@ -141,7 +145,7 @@ def refresh_job(project, job_id: int):
     log_tail = backend.logs(job.external_id, Path(job.workdir), tail=LOG_TAIL_LINES)
     if status.state == SUCCEEDED:
         return _register_result(project, job, log_tail)
-    changes: dict[str, Any] = {"state": status.state, "log_tail": log_tail}
+    changes: dict[str, Any] = {"state": status.state, "log_tail": log_tail, "detail": status.detail or None}
     if status.final and status.state != SUCCEEDED:
         changes["error"] = status.detail or status.state
     with project.session() as s:
@@ -151,7 +155,10 @@ def refresh_job(project, job_id: int):
         return update_job(s, job_id, **changes)
 
 
-def cancel_job(project, job_id: int):
+def cancel_job(project, job_id: int, *, wait_s: float = 0.0, poll_s: float = 0.5):
+    """Stop a job (SIGTERM first: it saves its resume state). Waits up to `wait_s` for the backend
+    to report it stopped, and returns the job as it is then: cancelled, or still stopping (its
+    `detail` says so)."""
     from core.store.errors import NotFound
     from core.store.jobs import get_job
 
@@ -162,14 +169,91 @@ def cancel_job(project, job_id: int):
     if not job.external_id:
         raise NotFound(f"job {job_id} has no backend id yet (still being submitted)")
     make_backend(_profile_of(job)).cancel(job.external_id, Path(job.workdir))
-    return refresh_job(project, job_id)
+    deadline = time.monotonic() + wait_s
+    job = refresh_job(project, job_id)
+    while not job.finished and time.monotonic() < deadline:
+        time.sleep(poll_s)
+        job = refresh_job(project, job_id)
+    return job
+
+
+def planned_epochs(job) -> int:
+    stored = job.config.get("train") or {}
+    # Jobs stored before the config had sections kept it flat under "finetune".
+    return int(stored.get("schedule", {}).get("epochs") or job.config.get("finetune", {}).get("epochs", 0))
+
+
+def resume_point(job) -> str | None:
+    """Where a resumed run would continue ("epoch 3 of 10, step 17"), or None when the job left no
+    resume state. Only for failed or cancelled jobs."""
+    if job.state not in ("failed", "cancelled") or not job.workdir:
+        return None
+    out = Path(job.workdir) / OUT_DIR
+    if not (out / "resume.pt").exists():
+        return None
+    epochs = planned_epochs(job)
+    try:
+        status = json.loads((out / "status.json").read_text())
+        epoch, step = int(status.get("epoch", 0)), int(status.get("step_in_epoch", 0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return "its last saved state"
+    if status.get("state") not in ("preempted", "resuming"):  # resuming: resubmitted, stopped before it began
+        return f"the end of its last finished epoch (it stopped in epoch {epoch + 1} of {epochs})"
+    return f"epoch {epoch + 1} of {epochs}, step {step}"
+
+
+def resume_job(project, job_id: int):
+    """Submit a failed or cancelled job's folder again; training continues from out/resume.pt.
+    Same job id, snapshot and configuration; the backend gives it a new external id."""
+    from core.errors import InspectorError
+    from core.store.jobs import reopen_job, update_job
+
+    job = refresh_job(project, job_id)  # the state now, not the one last stored
+    if job.state not in ("failed", "cancelled"):
+        raise InspectorError(f"job {job_id} is {job.state}; only a failed or cancelled job can be resumed")
+    point = resume_point(job)
+    if point is None:
+        raise InspectorError(f"job {job_id} left no resume state ({OUT_DIR}/resume.pt): nothing to continue from; "
+                             "submit a new job with inspector finetune")
+    job_dir = Path(job.workdir)
+    backend = make_backend(_profile_of(job))
+    for name in (EXIT_CODE_FILE, CANCEL_FILE):  # the last run's outcome, not the next one's
+        (job_dir / name).unlink(missing_ok=True)
+    _mark_resuming(job_dir / OUT_DIR / STATUS_FILE)
+    with project.session(write=True) as s:
+        reopen_job(s, job_id, detail=f"resumed from {point}")
+    try:
+        external_id = backend.submit(_spec(project, job_id, job_dir))
+    except BaseException as e:
+        message = str(e) if isinstance(e, Exception) else type(e).__name__
+        with project.session() as s:
+            update_job(s, job_id, state="failed", error=message or type(e).__name__)
+        raise
+    with project.session() as s:
+        return update_job(s, job_id, external_id=external_id)
+
+
+def _mark_resuming(status_file: Path) -> None:
+    """The old run said "preempted"; until the new run writes its own status, it must not read as
+    stopped-and-saved (a resubmission that fails at once would otherwise look cancelled)."""
+    from core.atomic import write_text_atomic
+
+    try:
+        status = json.loads(status_file.read_text())
+    except (OSError, ValueError):
+        return
+    if isinstance(status, dict) and status.get("state") == "preempted":
+        write_text_atomic(status_file, json.dumps({**status, "state": "resuming"}) + "\n")
+
+
+def _spec(project, job_id: int, job_dir: Path) -> JobSpec:
+    return JobSpec(name=f"inspector-{Path(project.path).stem}-job{job_id}", job_dir=job_dir,
+                   config_path=job_dir / CONFIG_FILE)
 
 
 def job_progress(job) -> Progress:
     records = read_metrics(Path(job.workdir or ".") / OUT_DIR / METRICS_FILE) if job.workdir else []
-    stored = job.config.get("train") or {}
-    # Jobs stored before the config had sections kept it flat under "finetune".
-    epochs = int(stored.get("schedule", {}).get("epochs") or job.config.get("finetune", {}).get("epochs", 0))
+    epochs = planned_epochs(job)
     last_step = next((r for r in reversed(records) if r["kind"] == "step"), None)
     last_epoch = next((r for r in reversed(records) if r["kind"] == "epoch"), None)
     return Progress(
@@ -183,8 +267,6 @@ def job_progress(job) -> Progress:
 
 
 def _register_result(project, job, log_tail: str):
-    import json
-
     from core.model.checkpoint import read_metadata
     from core.store.jobs import get_job, update_job
     from core.store.models import register_model

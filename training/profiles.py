@@ -25,9 +25,10 @@ from core.atomic import write_text_atomic
 from core.errors import InspectorError
 
 BACKENDS = ("local", "slurm")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_MEM = re.compile(r"^[0-9]+[KMGT]?$")
-_TIME = re.compile(r"^([0-9]+-)?[0-9]+(:[0-9]{1,2}){0,2}$")  # minutes, MM:SS, HH:MM:SS, D-HH[:MM[:SS]]
+# Matched with fullmatch: `$` would also match before a trailing newline ("debug\n" would pass).
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_MEM = re.compile(r"[0-9]+[KMGT]?")
+_TIME = re.compile(r"([0-9]+-)?[0-9]+(:[0-9]{1,2}){0,2}")  # minutes, MM:SS, HH:MM:SS, D-HH[:MM[:SS]]
 
 
 class ProfileError(InspectorError):
@@ -50,7 +51,7 @@ class Profile:
     grace_s: float = 30.0  # local: SIGTERM, then SIGKILL after this many seconds
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
+        if not _NAME.fullmatch(self.name):
             raise ProfileError(f"profile name {self.name!r}: letters, digits, '.', '_' and '-' only")
         if self.backend not in BACKENDS:
             raise ProfileError(f"profile {self.name}: backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
@@ -63,11 +64,11 @@ class Profile:
             _int(self, "cpus_per_task", self.cpus_per_task, 1)
         for key in ("partition", "account"):
             value = getattr(self, key)
-            if value is not None and not _NAME.match(str(value)):
+            if value is not None and not _NAME.fullmatch(str(value)):
                 raise ProfileError(f"profile {self.name}: {key} {value!r}: letters, digits, '.', '_' and '-' only")
-        if self.mem is not None and not _MEM.match(str(self.mem)):
+        if self.mem is not None and not _MEM.fullmatch(str(self.mem)):
             raise ProfileError(f"profile {self.name}: mem {self.mem!r} must look like 16G or 16000M")
-        if self.time is not None and not _TIME.match(str(self.time)):
+        if self.time is not None and not _TIME.fullmatch(str(self.time)):
             raise ProfileError(f"profile {self.name}: time {self.time!r} must look like 90, 4:00:00 or 1-12:00:00")
         if self.python is not None and (not isinstance(self.python, str) or "\n" in self.python or not self.python):
             raise ProfileError(f"profile {self.name}: python must be a path")

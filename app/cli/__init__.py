@@ -2,13 +2,18 @@
 has `register(subparsers)`; heavy imports (torch, Qt) happen inside the command functions so that
 `inspector --help` answers at once.
 
-Expected failures raise `core.errors.InspectorError`: one line on stderr, exit status 2.
+Expected failures raise `core.errors.InspectorError`: one line on stderr, exit status 2. Output
+piped into a reader that stops early (`inspector jobs --db p.db | head`) ends the command quietly
+with status 141, as a SIGPIPE would end any other Unix tool.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+
+BROKEN_PIPE_STATUS = 128 + 13  # what a shell reports for a process ended by SIGPIPE
 
 COMMAND_MODULES = [
     "app.cli.model_cmds",
@@ -18,6 +23,9 @@ COMMAND_MODULES = [
     "app.cli.infer_cmds",
     "app.cli.train_cmds",
     "app.cli.pretrain_cmd",
+    "app.cli.problems_cmds",
+    "app.cli.doctor_cmds",
+    "app.cli.classes_cmds",
 ]
 
 
@@ -33,6 +41,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # here, not at exit: a closed pipe is then still ours to handle
+        return status
+    except BrokenPipeError:
+        _drop_output()
+        return BROKEN_PIPE_STATUS
+
+
+def _drop_output() -> None:
+    """The reader went away: send whatever is still buffered (and the interpreter's flush at exit) nowhere."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+    os.close(devnull)
+
+
+def _main(argv: list[str] | None) -> int:
     from core.errors import InspectorError
 
     parser = build_parser()
@@ -46,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except InspectorError as e:
-        print(f"inspector: error: {e}", file=sys.stderr)
+        from core.data.file_checks import printable
+
+        print(f"inspector: error: {printable(str(e))}", file=sys.stderr)  # one line, whatever names it holds
         return 2
     except KeyboardInterrupt:
         print("inspector: interrupted", file=sys.stderr)

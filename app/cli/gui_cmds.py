@@ -22,10 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def gui(args: argparse.Namespace) -> int:
-    from core.errors import InspectorError
+    if args.db:  # before Qt starts: a file that is not a (healthy) project is one line, not a window
+        from core.store import open_project
 
-    if args.db and not Path(args.db).is_file():
-        raise InspectorError(f"{args.db}: no such project file")
+        open_project(args.db, create=False).close()
     from app.qt_app import run_gui
 
     return run_gui(args.db, screenshot=args.screenshot)

@@ -52,8 +52,7 @@ def pretrain(args: argparse.Namespace) -> int:
                           batch_size=args.batch_size, lr=args.lr, device=profile.device, seed=args.seed,
                           num_workers=args.workers, compile=args.compile, max_steps_per_epoch=args.max_steps_per_epoch)
     config_path = write_job(out, cfg)
-    from training.backends.base import EXIT_CODE_FILE
-    from training.backends.local import CANCEL_FILE
+    from training.backends.base import CANCEL_FILE, EXIT_CODE_FILE
 
     for name in (EXIT_CODE_FILE, CANCEL_FILE):  # the last run's outcome, not the next one's
         (out / name).unlink(missing_ok=True)

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
+
+SHOWN_PROBLEMS = 20  # unreadable/skipped files named in the import's output; --report and `inspector errors` have all
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,13 +16,20 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "and labels corrected by inspectors are kept.")
     p.add_argument("path", metavar="PATH", help="dataset folder (ImageFolder or MVTec layout) or CSV manifest")
     p.add_argument("--db", required=True, metavar="PROJECT.db", help="project file (created if it does not exist)")
-    p.add_argument("--format", default="auto", choices=["auto", "imagefolder", "mvtec", "csv"],
-                   help="dataset layout (default: auto-detect)")
-    p.add_argument("--path-column", metavar="C", help="CSV: column holding image paths (default: guessed)")
-    p.add_argument("--label-column", metavar="C", help="CSV: column holding labels (default: guessed)")
-    p.add_argument("--split-column", metavar="C", help="CSV: column holding train/val/test (default: guessed)")
-    p.add_argument("--root", metavar="DIR", help="CSV: folder the image paths are relative to (default: the CSV's folder)")
+    p.add_argument("--format", default="auto", choices=["auto", "imagefolder", "mvtec", "csv", "txt"],
+                   help="dataset layout (default: auto-detect); txt: a list without a header, one image per line, "
+                        "columns separated by spaces or tabs")
+    p.add_argument("--path-column", metavar="C", help="CSV: column holding image paths (default: guessed); "
+                                                      "txt: its number (default 1)")
+    p.add_argument("--label-column", metavar="C", help="CSV: column holding labels (default: guessed); "
+                                                       "txt: its number (default 2); '' imports unlabeled")
+    p.add_argument("--split-column", metavar="C", help="CSV: column holding train/val/test (default: guessed); "
+                                                       "txt: its number (default: none)")
+    p.add_argument("--root", metavar="DIR", help="CSV/txt: folder the image paths are relative to (default: the list's folder)")
     p.add_argument("--user", metavar="NAME", help="who imports (default: your login name)")
+    p.add_argument("--report", metavar="FILE.csv",
+                   help="write every unreadable and skipped file with its reason to this CSV (the output shows the first "
+                        f"{SHOWN_PROBLEMS})")
     p.set_defaults(func=import_cmd)
 
     p = sub.add_parser("label", help="set the label of one image",
@@ -64,25 +74,42 @@ def _progress(prefix: str):
 
 
 def import_cmd(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from core.data.scan import scan_dataset
     from core.store import open_project
+    from core.store.identity import PROJECT, check_project_file
     from core.store.ingest import import_scan
 
-    project = open_project(args.db)  # first: a bad --db fails before a long scan
+    # A bad --db fails before a long scan; a new project file is only made once the scan has worked.
+    existing = check_project_file(Path(args.db).expanduser().absolute(), create=True) == PROJECT
+    project = open_project(args.db) if existing else None
     try:
         scan = scan_dataset(args.path, args.format, path_column=args.path_column, label_column=args.label_column,
                             split_column=args.split_column, root=args.root, progress=_progress("scanning"))
+        project = project or open_project(args.db)
         with project.session(write=True) as s:
             report = import_scan(s, scan, user=args.user, progress=_progress("storing"))
     finally:
-        project.close()
+        if project is not None:
+            project.close()
     print(f"imported {scan.format} dataset into {args.db}")
-    for line in report.summary_lines():
+    for line in report.summary_lines(db=args.db):
         print(line)
+    more = f"`inspector errors --db {shlex.quote(args.db)}` lists them all" + ("" if args.report else " (or --report FILE)")
+    for line in report.problem_lines(SHOWN_PROBLEMS, more=more):
+        print(line)
+    if args.report:
+        from app.cli.problems_cmds import write_report
+
+        n = write_report(args.report, [("unreadable", p, r, report.root) for p, r in report.unreadable_files] +
+                         [("skipped", p, r, report.root) for p, r in report.skipped])
+        print(f"report: {n} files with their reasons in {args.report}")
     return 0
 
 
 def label_cmd(args: argparse.Namespace) -> int:
+    from core.data.file_checks import printable
     from core.store import open_project
     from core.store.labels import set_label
     from core.store.queries import get_image
@@ -91,9 +118,9 @@ def label_cmd(args: argparse.Namespace) -> int:
         rec = get_image(s, args.image)
         state = set_label(s, rec.id, args.label, user=args.user, expected_version=args.expect_version)
     if state.group_id is None:
-        print(f"{rec.rel_path}: already {state.label} (version {state.version}); nothing changed")
+        print(f"{printable(rec.rel_path)}: already {state.label} (version {state.version}); nothing changed")
     else:
-        print(f"{rec.rel_path}: {rec.label or '(unlabeled)'} -> {state.label} "
+        print(f"{printable(rec.rel_path)}: {rec.label or '(unlabeled)'} -> {state.label} "
               f"(version {state.version}, by {state.updated_by})")
     return 0
 
@@ -101,6 +128,7 @@ def label_cmd(args: argparse.Namespace) -> int:
 def history_cmd(args: argparse.Namespace) -> int:
     import json
 
+    from core.data.file_checks import printable
     from core.store import open_project
     from core.store.labels import history
     from core.store.queries import get_image
@@ -113,7 +141,7 @@ def history_cmd(args: argparse.Namespace) -> int:
             print(json.dumps({"time": e.time.isoformat(), "user": e.user, "old": e.old, "new": e.new,
                               "source": e.source, "group": e.group_id, "event": e.id}))
         return 0
-    print(f"{rec.rel_path} (id {rec.id}): now {rec.label or '(unlabeled)'}, version {rec.label_version}")
+    print(f"{printable(rec.rel_path)} (id {rec.id}): now {rec.label or '(unlabeled)'}, version {rec.label_version}")
     if not events:
         print("  no label changes")
     for e in events:

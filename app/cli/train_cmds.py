@@ -1,8 +1,14 @@
-"""`inspector finetune`, `inspector jobs`, `inspector job cancel|logs`."""
+"""`inspector finetune`, `inspector jobs`, `inspector job cancel|resume|logs`.
+
+Job commands say what state the job is in after the action: a cancel waits (up to --wait seconds)
+until the job has stopped and saved, and says how to continue it; `job resume` submits a failed or
+cancelled job's folder again, continuing from its resume state.
+"""
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 
@@ -44,12 +50,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.set_defaults(func=jobs)
 
-    p = sub.add_parser("job", help="act on one job: cancel, logs")
+    p = sub.add_parser("job", help="act on one job: cancel, resume, logs")
     jsub = p.add_subparsers(dest="job_command", metavar="ACTION", required=True)
-    c = jsub.add_parser("cancel", help="stop a job (SIGTERM: it saves its resume state first)")
+    c = jsub.add_parser("cancel", help="stop a job (SIGTERM: it saves its resume state first)",
+                        description="Stop a job; it saves its resume state first. Waits until the backend reports "
+                                    "it stopped (at most --wait seconds) and prints the state it is in then.")
     c.add_argument("id", type=int, metavar="ID")
     c.add_argument("--db", required=True, metavar="PROJECT.db", help="project file")
+    c.add_argument("--wait", type=float, default=60.0, metavar="S",
+                   help="seconds to wait for the job to stop (default 60; 0 returns at once)")
     c.set_defaults(func=job_cancel)
+    c = jsub.add_parser("resume", help="continue a cancelled or failed job from its resume state",
+                        description="Submit the job's folder again with the same snapshot, configuration and "
+                                    "backend profile; training continues from the resume state it saved.")
+    c.add_argument("id", type=int, metavar="ID")
+    c.add_argument("--db", required=True, metavar="PROJECT.db", help="project file")
+    c.add_argument("--wait", action="store_true", help="follow the job until it ends; non-zero exit if it failed")
+    c.add_argument("--poll", type=float, default=2.0, metavar="S", help="seconds between checks with --wait")
+    c.set_defaults(func=job_resume)
     c = jsub.add_parser("logs", help="the end of a job's log")
     c.add_argument("id", type=int, metavar="ID")
     c.add_argument("--db", required=True, metavar="PROJECT.db", help="project file")
@@ -120,7 +138,7 @@ def jobs(args: argparse.Namespace) -> int:
     from core.store import open_project
     from core.store.jobs import list_jobs
     from training.backends import BackendError
-    from training.jobs import job_progress, refresh_job
+    from training.jobs import job_progress, refresh_job, resume_point
 
     with open_project(args.db, create=False) as project:
         with project.session() as s:
@@ -145,6 +163,7 @@ def jobs(args: argparse.Namespace) -> int:
                 "epochs_done": progress.epoch or 0, "epochs": progress.epochs, "train_acc": progress.train_acc,
                 "val_acc": progress.val_acc,
                 "val_balanced_acc": progress.val_balanced_acc, "command": job.command,
+                "detail": job.detail, "resumable_from": resume_point(job),
             })
         print(json.dumps(out, indent=2))
         return 0
@@ -158,6 +177,11 @@ def jobs(args: argparse.Namespace) -> int:
             detail += f"  -> model {job.result_model_id}"
         if job.error and job.state != "succeeded":
             detail += f"  ({job.error})"
+        elif job.detail and not job.finished:
+            detail += f"  ({job.detail})"
+        point = resume_point(job)
+        if point:
+            detail += f"  resume: inspector job resume {job.id} --db {shlex.quote(args.db)}"
         print(f"{job.id:>4}  {job.state:<10} {job.backend:<7} {job.profile or '':<12} "
               f"{job.created.strftime('%Y-%m-%d %H:%M:%S'):<19}  {detail}")
     return 0
@@ -168,9 +192,36 @@ def job_cancel(args: argparse.Namespace) -> int:
     from training.jobs import cancel_job
 
     with open_project(args.db, create=False) as project:
-        job = cancel_job(project, args.id)
-    print(f"job {job.id}: {job.state}" + (f" ({job.error})" if job.error else ""))
+        job = cancel_job(project, args.id, wait_s=max(args.wait, 0.0))
+    print(state_line(job, args.db))
     return 0
+
+
+def job_resume(args: argparse.Namespace) -> int:
+    from core.store import open_project
+    from training.jobs import resume_job
+
+    with open_project(args.db, create=False) as project:
+        job = resume_job(project, args.id)
+        print(f"job {job.id}: {job.state}, {job.detail} (submitted to {job.backend}, id {job.external_id})")
+        sys.stdout.flush()
+        if not args.wait:
+            return 0
+        return _follow(project, job.id, args.poll)
+
+
+def state_line(job, db: str) -> str:
+    """The job's state in one line, with the next step where there is one."""
+    from training.jobs import resume_point
+
+    if not job.finished:
+        return (f"job {job.id}: cancel sent; still stopping" + (f" ({job.detail})" if job.detail else "") +
+                f"; `inspector jobs --db {shlex.quote(db)}` shows when it has stopped")
+    point = resume_point(job)
+    if point:
+        return (f"job {job.id}: {job.state}; resume state saved at {point}: "
+                f"`inspector job resume {job.id} --db {shlex.quote(db)}` continues")
+    return f"job {job.id}: {job.state}" + (f" ({job.error})" if job.error else "")
 
 
 def job_logs(args: argparse.Namespace) -> int:

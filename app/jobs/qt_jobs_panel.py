@@ -1,5 +1,6 @@
-"""Fine-tuning jobs: state, live loss / accuracy curves, log tail, cancel, and on success the offer
-to predict with the new model and compare it with its base.
+"""Fine-tuning jobs: state, live loss / accuracy curves, log tail, cancel, resume (a cancelled or
+failed job that saved its state), and on success the offer to predict with the new model and
+compare it with its base.
 
 Polling: a QTimer starts one worker at a time (never on the GUI thread, never two in flight);
 it only runs while some job is unfinished or the panel was just changed.
@@ -53,6 +54,8 @@ class QtJobsPanel(QWidget):
         self.tree.header().setStretchLastSection(True)
         self.new_button = QPushButton("Fine-tune…")
         self.cancel_button = QPushButton("Cancel job")
+        self.resume_button = QPushButton("Resume job")
+        self.resume_button.setToolTip("Continue a cancelled or failed job from the state it saved")
         self.offer = QLabel("")
         self.offer.setWordWrap(True)
         self.offer_button = QPushButton("Predict and compare")
@@ -77,6 +80,7 @@ class QtJobsPanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.new_button)
         row.addWidget(self.cancel_button)
+        row.addWidget(self.resume_button)
         row.addStretch(1)
         ll.addLayout(row)
         ll.addWidget(self.offer)
@@ -95,6 +99,7 @@ class QtJobsPanel(QWidget):
 
         self.new_button.clicked.connect(self.finetune_requested)
         self.cancel_button.clicked.connect(self._on_cancel_clicked)
+        self.resume_button.clicked.connect(self._on_resume_clicked)
         self.tree.currentItemChanged.connect(lambda *_: self._show_selected(poll=True))
         self.offer_button.clicked.connect(self._on_offer_clicked)
         self._set_offer(None)
@@ -146,7 +151,9 @@ class QtJobsPanel(QWidget):
         self.tree.clear()
         for v in reversed(views):
             j = v.job
-            it = QTreeWidgetItem([str(j.id), j.state, j.profile or j.backend, v.progress_line or (j.error or ""),
+            note = j.error if j.finished else j.detail
+            progress = "  ".join(t for t in (v.progress_line, note or "") if t)
+            it = QTreeWidgetItem([str(j.id), j.state, j.profile or j.backend, progress,
                                   j.created.strftime("%m-%d %H:%M")])
             it.setForeground(1, QColor(STATE_COLORS.get(j.state, "#dddddd")))
             it.setData(0, Qt.ItemDataRole.UserRole, j.id)
@@ -164,6 +171,9 @@ class QtJobsPanel(QWidget):
     def _show_selected(self, poll: bool) -> None:
         view = next((v for v in self.views if v.job.id == self.selected_id), None)
         self.cancel_button.setEnabled(view is not None and not view.job.finished)
+        self.resume_button.setEnabled(view is not None and view.resumable_from is not None)
+        self.resume_button.setToolTip("Continue a cancelled or failed job from the state it saved" if view is None
+                                      or view.resumable_from is None else f"Continue from {view.resumable_from}")
         if view is None:
             self.loss_curve.setData([], [])
             self.acc_curve.setData([], [])
@@ -188,6 +198,13 @@ class QtJobsPanel(QWidget):
         job_id = self.selected_id
         if job_id is not None and self.ctx is not None:
             self._workers.start(tasks.cancel, self.ctx.project, job_id, name="Cancel job", on_done=self.poll)
+
+    def _on_resume_clicked(self) -> None:
+        job_id = self.selected_id
+        if job_id is not None and self.ctx is not None:
+            self.resume_button.setEnabled(False)  # one click, one submission
+            self._workers.start(tasks.resume, self.ctx.project, job_id, name="Resume job", user_visible=True,
+                                on_done=self.poll)
 
     def _set_offer(self, job) -> None:
         self._offer_job = job

@@ -21,6 +21,7 @@ class JobView:
     progress_line: str = ""
     steps: list[tuple[int, float]] = field(default_factory=list)  # (global step, loss)
     epochs: list[tuple[int, float | None, float | None]] = field(default_factory=list)  # (epoch, train loss, val acc)
+    resumable_from: str | None = None  # where `Resume` would continue; None when it cannot
 
 
 def profile_for(req: FinetuneRequest):
@@ -53,7 +54,7 @@ def submit(_ctx, project, req: FinetuneRequest):
 def list_job_views(_ctx, project, detail_id: int | None) -> list[JobView]:
     """Refresh every unfinished job with its backend, and read the metrics of the one shown in detail."""
     from core.store.jobs import list_jobs
-    from training.jobs import job_progress, refresh_job
+    from training.jobs import job_progress, refresh_job, resume_point
 
     with project.session() as s:
         jobs = list_jobs(s)
@@ -64,7 +65,7 @@ def list_job_views(_ctx, project, detail_id: int | None) -> list[JobView]:
                 job = refresh_job(project, job.id)
             except Exception as e:  # noqa: BLE001 - one unreachable scheduler must not hide the other jobs
                 job = _with_error(job, str(e))
-        view = JobView(job, job_progress(job).line() if job.workdir else "")
+        view = JobView(job, job_progress(job).line() if job.workdir else "", resumable_from=resume_point(job))
         if job.id == detail_id:
             _read_curves(view)
         out.append(view)
@@ -75,6 +76,12 @@ def cancel(_ctx, project, job_id: int):
     from training.jobs import cancel_job
 
     return cancel_job(project, job_id)
+
+
+def resume(_ctx, project, job_id: int):
+    from training.jobs import resume_job
+
+    return resume_job(project, job_id)
 
 
 def _read_curves(view: JobView) -> None:

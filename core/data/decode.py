@@ -12,12 +12,20 @@ shapes: (H, W) grayscale or (H, W, 3) RGB, uint8. Conversions:
 
 Only raster formats a camera or dataset would use are opened (no EPS/PDF, which Pillow hands to
 external programs). Images larger than `max_pixels` are refused before their pixels are decoded.
+Files are read through `core.data.file_checks.read_regular_file`: never a FIFO or a device.
+
+Pillow reports some problems as warnings (DecompressionBombWarning, "Corrupt EXIF data", ...),
+which would otherwise be printed on stderr with no file name. This module makes warnings issued
+by Pillow into exceptions, process-wide (a filter installed on import), so each becomes the
+reason in an ImageDecodeError instead. A broken EXIF block still only costs the orientation.
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import os
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +35,11 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from PIL import BmpImagePlugin, JpegImagePlugin, PngImagePlugin, TiffImagePlugin, WebPImagePlugin  # noqa: F401
 
 from core.data.errors import ImageDecodeError
+from core.data.file_checks import FileReadError, read_regular_file
+
+warnings.filterwarnings("error", module=r"PIL(\.|$)")
+# Pillow's own words for a JPEG it decodes correctly anyway: not worth refusing the image for.
+warnings.filterwarnings("ignore", message="Image appears to be a malformed MPO file", module=r"PIL(\.|$)")
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -68,6 +81,7 @@ class ImageProbe:
     height: int | None
     channels: int | None  # 1 or 3, after the conversions above
     error: str | None
+    gone: bool = False  # the file disappeared before it could be read
 
 
 def probe_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ImageProbe:
@@ -78,8 +92,8 @@ def probe_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX
     """
     try:
         data = _read(path)
-    except ImageDecodeError as e:
-        return ImageProbe(None, None, None, None, None, str(e))
+    except FileReadError as e:
+        return ImageProbe(None, None, None, None, None, _reason(e, path), gone=e.gone)
     digest = hashlib.sha256(data).hexdigest()
     try:
         arr = decode_bytes(data, name=str(path), max_pixels=max_pixels)
@@ -98,9 +112,9 @@ def decode_bytes(data: bytes, *, name: str = "<bytes>", max_pixels: int | None =
     except UnidentifiedImageError:
         raise ImageDecodeError(
             f"{name}: not a recognised image (expected PNG, JPEG, BMP, TIFF or WebP)") from None
-    except Image.DecompressionBombError as e:
-        raise ImageDecodeError(f"{name}: refused, too many pixels ({e})") from None
-    except Exception as e:  # a damaged header can make any plugin raise anything
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageDecodeError(f"{name}: {_bomb(e, max_pixels)}") from None
+    except Exception as e:  # a damaged header can make any plugin raise anything (warnings included)
         raise ImageDecodeError(f"{name}: truncated or corrupt image header ({_short(e)})") from None
     with img:
         width, height = img.size
@@ -110,8 +124,8 @@ def decode_bytes(data: bytes, *, name: str = "<bytes>", max_pixels: int | None =
                 f"{max_pixels} (possible decompression bomb)")
         try:
             img.load()
-        except Image.DecompressionBombError as e:
-            raise ImageDecodeError(f"{name}: refused, too many pixels ({e})") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            raise ImageDecodeError(f"{name}: {_bomb(e, max_pixels)}") from None
         except Exception as e:
             raise ImageDecodeError(f"{name}: truncated or corrupt image data ({_short(e)})") from None
         img = _upright(img)
@@ -124,15 +138,17 @@ def decode_bytes(data: bytes, *, name: str = "<bytes>", max_pixels: int | None =
 
 
 def _read(path: str | os.PathLike) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise ImageDecodeError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise ImageDecodeError(f"{path}: is a folder, not an image") from None
-    except OSError as e:
-        raise ImageDecodeError(f"{path}: cannot read ({e.strerror or e})") from None
+    return read_regular_file(path)
+
+
+def _bomb(e: Exception, max_pixels: int | None) -> str:
+    """Pillow's decompression-bomb refusal in our words (its message: 'Image size (N pixels) exceeds limit of M ...').
+    Pillow checks at open, before our own limit can: say ours when there is one, it is the lower."""
+    m = re.search(r"\((\d+) pixels\) exceeds limit of (\d+)", str(e))
+    if m is None:
+        return f"refused, too many pixels ({_short(e)})"
+    limit = min(max_pixels, int(m[2])) if max_pixels is not None else int(m[2])
+    return f"refused, too many pixels: {m[1]} exceeds the limit of {limit} (possible decompression bomb)"
 
 
 def _upright(img: Image.Image) -> Image.Image:

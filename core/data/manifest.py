@@ -20,7 +20,9 @@ import io
 import os
 from pathlib import Path
 
+from core.data.decode import is_image_name
 from core.data.errors import ManifestError
+from core.data.file_checks import FileReadError, kind_of, read_regular_file
 from core.data.records import Candidate, SPLIT_ALIASES, normalise_split
 
 __all__ = ["LABEL_COLUMNS", "ManifestError", "PATH_COLUMNS", "SPLIT_COLUMNS", "read_manifest"]
@@ -47,7 +49,7 @@ def read_manifest(
     base = Path(os.path.abspath(root if root is not None else manifest.parent))
     if not base.is_dir():
         raise ManifestError(f"{name}: root folder {base} does not exist")
-    text = _read_text(manifest)
+    text = read_text(manifest)
     if not text.strip():
         raise ManifestError(f"{name} row 1: the manifest is empty; expected a header row naming the columns")
 
@@ -65,7 +67,7 @@ def read_manifest(
     li = None if label_column == "" else _column(name, header, label_column, LABEL_COLUMNS, "label", "--label-column")
     si = _column(name, header, split_column, SPLIT_COLUMNS, "split", "--split-column", required=split_column is not None)
 
-    resolver = _Resolver(base)
+    resolver = Resolver(base)
     seen: dict[str, int] = {}
     out: list[Candidate] = []
     for rowno, row in body:
@@ -93,11 +95,11 @@ def read_manifest(
     return base, out
 
 
-def _read_text(manifest: Path) -> str:
+def read_text(manifest: Path) -> str:
     try:
-        data = manifest.read_bytes()
-    except OSError as e:
-        raise ManifestError(f"{manifest.name}: cannot read ({e.strerror or e})") from None
+        data = read_regular_file(manifest)
+    except FileReadError as e:
+        raise ManifestError(f"{manifest.name}: {str(e).removeprefix(f'{manifest}: ')}") from None
     # Excel's "Unicode text" export is UTF-16 with a BOM; everything else should be UTF-8.
     encoding = "utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
     try:
@@ -152,12 +154,23 @@ def _column(name: str, header: list[str], wanted: str | None, defaults: tuple[st
             return lowered.index(key)
     if not required:
         return None
+    if wanted is None and what == "path" and _looks_headerless(header):
+        raise ManifestError(
+            f"{name} row 1: '{' '.join(header)}' looks like an image line, not a header; for a list without a "
+            f"header (path, then label, separated by spaces or tabs) use --format txt (--path-column 1 "
+            f"--label-column 2 by default), or add a first line 'path,label' to read it as CSV")
     hint = f"; name it with {option}" + (" (an empty name imports unlabeled)" if what == "label" else "")
     raise ManifestError(f"{name} row 1: no {what} column (looked for {', '.join(defaults)}); "
                         f"the columns are: {', '.join(header)}{hint}")
 
 
-class _Resolver:
+def _looks_headerless(header: list[str]) -> bool:
+    """A first row naming an image file (or a path, then a label, split at spaces) is data, not a header."""
+    cells = [c for h in header for c in h.split()]
+    return any(is_image_name(c) or "/" in c for c in cells)
+
+
+class Resolver:
     """Turns a manifest path into a POSIX path relative to the root, refusing ways out of it."""
 
     def __init__(self, base: Path):
@@ -181,7 +194,7 @@ class _Resolver:
         if not real.is_relative_to(self.real):
             raise ValueError(f"'{raw}' is a symlink that leads outside the root {self.base}")
         if not lexical.is_file():
-            raise ValueError(f"'{raw}' is not a file")
+            raise ValueError(f"'{raw}' is not a file: it is {kind_of(os.stat(real).st_mode)}")
         return lexical.relative_to(inside).as_posix()
 
     def _existing_spelling(self, raw: str) -> str:

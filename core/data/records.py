@@ -31,12 +31,21 @@ class ScannedImage:
     error: str | None  # None = decodes fine
 
 
+@dataclass(frozen=True, slots=True)
+class SkippedFile:
+    """A file or folder a scan left out without opening it, and why (one line, no path)."""
+
+    rel_path: str  # POSIX, relative to ScanResult.root, made printable; folders end with "/"
+    reason: str
+
+
 @dataclass(slots=True)
 class ScanResult:
     root: Path
-    format: str  # "imagefolder", "mvtec" or "csv"
+    format: str  # "imagefolder", "mvtec", "csv" or "txt"
     class_names: list[str]
     images: list[ScannedImage] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)  # sorted by rel_path
 
     @property
     def errors(self) -> list[ScannedImage]:

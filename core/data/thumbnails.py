@@ -25,7 +25,7 @@ from core.data.decode import ImageDecodeError, decode_bytes, load_image
 
 __all__ = ["ThumbnailCache"]
 
-_HASH = re.compile(r"^[0-9a-f]{16,128}$")
+_HASH = re.compile(r"[0-9a-f]{16,128}")  # fullmatch: "$" would let a trailing newline through
 
 
 class ThumbnailCache:
@@ -39,7 +39,7 @@ class ThumbnailCache:
 
     def path_for(self, content_hash: str) -> Path:
         h = content_hash.lower()
-        if not _HASH.match(h):  # the hash becomes a file name: nothing else may get through
+        if not _HASH.fullmatch(h):  # the hash becomes a file name: nothing else may get through
             raise ValueError(f"not a hex content hash: {content_hash!r}")
         return self.cache_dir / h[:2] / f"{h}.jpg"
 

@@ -1,22 +1,31 @@
-"""Classes (label names) of a project, kept in a stable order (`index`) that training and models use."""
+"""Classes (label names) of a project, kept in a stable order (`index`) that training and models use.
+
+A class merged into another (core.store.class_merge) keeps its row, since the label history names
+it, but is not listed while no image carries it, and its name resolves to the target for imports."""
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import exists, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from core.errors import InspectorError
 from core.store.errors import UnknownClass
-from core.store.schema import ImageClass
+from core.store.schema import Image, ImageClass
 
 
 def class_names(session: Session) -> list[str]:
-    return list(session.scalars(select(ImageClass.name).order_by(ImageClass.index)))
+    in_use = exists(select(Image.id).where(Image.class_id == ImageClass.id))
+    return list(session.scalars(select(ImageClass.name).where(or_(ImageClass.merged_into_id.is_(None), in_use))
+                                .order_by(ImageClass.index)))
 
 
 def class_ids(session: Session) -> dict[str, int]:
-    return {name: cid for name, cid in session.execute(select(ImageClass.name, ImageClass.id))}
+    """name -> id; a merged class's name -> the id of the class it was merged into (listed after the others)."""
+    rows = session.execute(select(ImageClass.name, ImageClass.id, ImageClass.merged_into_id)).all()
+    out = {name: cid for name, cid, into in rows if into is None}
+    out.update({name: into for name, _cid, into in rows if into is not None})
+    return out
 
 
 def class_id(session: Session, name: str | None) -> int | None:

@@ -18,7 +18,8 @@ from core.store.schema import JOB_STATES, Job
 FINISHED = ("succeeded", "failed", "cancelled")
 LOG_TAIL_CHARS = 20_000  # keep the end of a log, not a whole training run's output
 _FIELDS = ("state", "command", "workdir", "external_id", "result_model_id", "log_tail", "error", "config",
-           "snapshot_id", "base_model_id", "profile")
+           "snapshot_id", "base_model_id", "profile", "detail")
+RESUMABLE = ("failed", "cancelled")
 
 
 def create_job(session: Session, *, backend: str, config: dict[str, Any] | None = None, profile: str | None = None,
@@ -35,7 +36,8 @@ def create_job(session: Session, *, backend: str, config: dict[str, Any] | None 
 
 def update_job(session: Session, job_id: int, **changes: Any) -> JobRecord:
     """Change any of: state, command, workdir, external_id, result_model_id, log_tail, error, config,
-    snapshot_id, base_model_id, profile. A finished job cannot go back to queued or running."""
+    snapshot_id, base_model_id, profile, detail. A finished job cannot go back to queued or running
+    (except through `reopen_job`)."""
     unknown = set(changes) - set(_FIELDS)
     if unknown:
         raise InspectorError(f"update_job: unknown field(s) {', '.join(sorted(unknown))}")
@@ -49,6 +51,17 @@ def update_job(session: Session, job_id: int, **changes: Any) -> JobRecord:
     if changes.get("log_tail"):
         changes["log_tail"] = changes["log_tail"][-LOG_TAIL_CHARS:]
     session.execute(update(Job).where(Job.id == job_id).values(**changes, updated=utcnow()))
+    return get_job(session, job_id)
+
+
+def reopen_job(session: Session, job_id: int, *, detail: str) -> JobRecord:
+    """A failed or cancelled job becomes queued again, to continue from its resume state (`inspector
+    job resume`): same id, folder and snapshot; a new backend id comes with the new submission."""
+    current = get_job(session, job_id)
+    if current.state not in RESUMABLE:
+        raise InspectorError(f"job {job_id} is {current.state}; only a failed or cancelled job can be resumed")
+    session.execute(update(Job).where(Job.id == job_id).values(
+        state="queued", external_id=None, error=None, detail=detail, updated=utcnow()))
     return get_job(session, job_id)
 
 
@@ -78,4 +91,4 @@ def _record(j: Job) -> JobRecord:
     return JobRecord(id=j.id, backend=j.backend, profile=j.profile, state=j.state, config=json.loads(j.config),
                      command=j.command, workdir=j.workdir, external_id=j.external_id, snapshot_id=j.snapshot_id,
                      base_model_id=j.base_model_id, result_model_id=j.result_model_id, created=from_db(j.created),
-                     updated=from_db(j.updated), log_tail=j.log_tail, error=j.error)
+                     updated=from_db(j.updated), log_tail=j.log_tail, error=j.error, detail=j.detail)

@@ -18,7 +18,15 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-HEAD = "0002_review_snapshots_jobs"  # the newest file in migrations/versions (checked by a test)
+REVISIONS = ("0001_initial", "0002_review_snapshots_jobs", "0003_identity_skips_merges")  # oldest first (checked by a test)
+HEAD = REVISIONS[-1]  # the newest file in migrations/versions
+# Tables each revision adds: a file is checked for those of its own revision before it is migrated,
+# so a damaged project is refused rather than migrated (written to) half-way.
+TABLES_ADDED = {
+    "0001_initial": ("dataset", "class", "image", "label", "label_group", "label_event", "model", "prediction"),
+    "0002_review_snapshots_jobs": ("snapshot", "snapshot_row", "review_score", "job"),
+    "0003_identity_skips_merges": ("skipped_file",),
+}
 
 
 def alembic_config(url: str | None = None) -> "Config":
@@ -58,6 +66,16 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             raise StoreError(f"project schema {current!r} is newer than this Inspector understands; update Inspector")
         if current == (script.get_current_head() if revision == "head" else revision):
             return
+        if current is not None:
+            tables = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'")).scalars())
+            conn.rollback()
+            expected = [t for r in REVISIONS[: REVISIONS.index(current) + 1] for t in TABLES_ADDED[r]]
+            lost = [t for t in expected if t not in tables]
+            if lost:
+                from core.store.identity import damaged
+
+                raise damaged(Path(engine.url.database), f"table {lost[0]} is missing" +
+                              (f", and {len(lost) - 1} more" if len(lost) > 1 else ""))
         # Batch migrations rebuild tables (copy, drop, rename). With foreign keys on, dropping a parent
         # table would cascade-delete its children, so turn them off (only possible outside a
         # transaction) and check them once the migration is done.

@@ -1,5 +1,9 @@
 """A project = one SQLite file. `open_project` creates or migrates it; `Project.session()` frames one
-transaction (commit on success, rollback on error), which is the only place the store commits."""
+transaction (commit on success, rollback on error), which is the only place the store commits.
+
+A file is checked before the engine touches it (core.store.identity): another program's database is
+refused and never written to; a damaged project (a missing table, unreadable pages) is refused, at
+open or at the first statement that trips over it, with one line pointing at `inspector doctor`."""
 from __future__ import annotations
 
 import os
@@ -14,8 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.store import migrate
 from core.store.engine import SYNCHRONOUS, make_engine
 from core.store.errors import StoreError
+from core.store.identity import SQLITE_MAGIC, check_project_file, damaged, missing_schema  # noqa: F401 (SQLITE_MAGIC re-exported)
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
+_DAMAGE = ("no such table", "no such column", "malformed", "not a database", "corrupt")
 
 
 class Project:
@@ -39,10 +44,11 @@ class Project:
         try:
             with maker.begin() as session:
                 yield session
-        except OperationalError as e:
-            if "locked" in str(e.orig) or "busy" in str(e.orig):
-                raise StoreError(f"{self.path.name}: project is busy (another process is writing); try again") from e
-            raise
+        except DatabaseError as e:
+            error = store_error(self.path, e)
+            if error is None:
+                raise  # a constraint our own code broke: a bug, with its traceback
+            raise error from e
 
     def close(self) -> None:
         self.engine.dispose()
@@ -57,27 +63,37 @@ class Project:
         return f"Project({str(self.path)!r})"
 
 
+def store_error(path: Path, e: DatabaseError) -> StoreError | None:
+    """A database error in words: busy, damaged (with the way out), read-only, or what SQLite said
+    about the file or the disk. None for errors that are not about the file (constraints: bugs)."""
+    orig = str(e.orig)
+    if isinstance(e, OperationalError) and ("locked" in orig or "busy" in orig):
+        return StoreError(f"{path.name}: project is busy (another process is writing); try again")
+    if any(k in orig for k in _DAMAGE):
+        return damaged(path, orig)
+    if "readonly" in orig:
+        return StoreError(f"{path}: cannot write the project (the file or its folder is read-only)")
+    if isinstance(e, OperationalError):  # disk full, I/O error, cannot open the file
+        return StoreError(f"{path}: {orig}")
+    return None
+
+
 def open_project(path: str | os.PathLike, *, create: bool = True, synchronous: str = SYNCHRONOUS) -> Project:
     """Open (and if needed create, then migrate to the newest schema) a project file.
+    `create=False`: only an existing project (not even a zero-byte file) is opened.
     `synchronous="FULL"` makes every commit survive power loss too (see core.store.engine)."""
     path = Path(path).expanduser().absolute()
-    if not path.exists():
-        if not create:
-            raise StoreError(f"{path}: no such project file")
-        if not path.parent.is_dir():
-            raise StoreError(f"{path.parent}: folder does not exist")
-    elif path.is_dir():
-        raise StoreError(f"{path}: is a folder, not a project file")
-    elif path.stat().st_size > 0:
-        with open(path, "rb") as f:
-            if f.read(16) != SQLITE_MAGIC:
-                raise StoreError(f"{path}: not an Inspector project (not an SQLite file)")
+    check_project_file(path, create=create)
     engine = make_engine(path, synchronous=synchronous)
     try:
         migrate.upgrade(engine)
+        with engine.connect() as conn:
+            missing = missing_schema(conn)
+        if missing:
+            raise damaged(path, f"{missing[0]} is missing" + (f", and {len(missing) - 1} more" if len(missing) > 1 else ""))
     except DatabaseError as e:
         engine.dispose()
-        raise StoreError(f"{path}: cannot open project ({e.orig})") from e
+        raise (store_error(path, e) or StoreError(f"{path}: cannot open project ({e.orig})")) from e
     except BaseException:
         engine.dispose()
         raise

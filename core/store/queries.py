@@ -255,7 +255,9 @@ def _after(col, tie, sort: str, rec: ImageRecord):
 
 
 def _resolve(session: Session, id_or_path: int | str) -> int:
-    if isinstance(id_or_path, int) or (isinstance(id_or_path, str) and id_or_path.strip().isdigit()):
+    # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses.
+    if isinstance(id_or_path, int) or (isinstance(id_or_path, str) and id_or_path.strip().isascii()
+                                       and id_or_path.strip().isdigit()):
         image_id = int(id_or_path)
         if session.get(Image, image_id) is None:
             raise NotFound(f"no image with id {image_id}")

@@ -2,6 +2,7 @@
 other processes, JSON."""
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -76,6 +77,25 @@ class GroupResult:
     skipped: list[tuple[int, str]] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class FileProblem:
+    """A file an import could not use: `kind` "unreadable" (an image row flagged unreadable) or "skipped"
+    (never opened, not in the project). `rel_path` relative to `root`, printable on one line."""
+    dataset_id: int
+    root: str
+    rel_path: str
+    kind: str
+    reason: str
+
+    def line(self) -> str:
+        from core.data.file_checks import printable
+
+        return f"{printable(self.rel_path)}: {self.reason}"
+
+
+MORE_PROBLEMS_HINT = "`inspector errors --db PROJECT.db` lists them all"
+
+
 @dataclass(slots=True)
 class ImportReport:
     dataset_id: int
@@ -93,10 +113,31 @@ class ImportReport:
     kept: list[tuple[str, str | None, str | None]] = field(default_factory=list)  # (rel_path, kept label, import's label)
     duplicates: list[list[str]] = field(default_factory=list)  # groups of rel_paths with one content hash
     conflicting_duplicates: list[list[tuple[str, str | None]]] = field(default_factory=list)  # same hash, different labels
+    unreadable_files: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason) of this scan
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason): never opened, not imported
+    similar_classes: list[list[str]] = field(default_factory=list)  # names differing only in case/spacing, most used last
 
-    def summary_lines(self) -> list[str]:
+    def problem_lines(self, limit: int | None = 20, *, more: str = MORE_PROBLEMS_HINT) -> list[str]:
+        """Every unreadable and skipped file with its reason (the first `limit`), one line each."""
+        from core.data.file_checks import printable
+
+        if not self.unreadable_files and not self.skipped:
+            return []
+        rows = [("unreadable", printable(p), r) for p, r in self.unreadable_files] + \
+               [("skipped", printable(p), r) for p, r in self.skipped]
+        lines = [f"{len(self.unreadable_files)} unreadable (imported, flagged unreadable), "
+                 f"{len(self.skipped)} skipped (not imported):"]
+        shown = rows if limit is None else rows[:limit]
+        lines += [f"  {kind:<10}  {path}: {reason}" for kind, path, reason in shown]
+        if len(shown) < len(rows):
+            lines.append(f"  ... and {len(rows) - len(shown)} more; {more}")
+        return lines
+
+    def summary_lines(self, db: str | None = None) -> list[str]:
+        from core.data.file_checks import printable
+
         lines = [
-            f"{self.root}: {self.new} new, {self.changed} changed, {self.unchanged} unchanged, "
+            f"{printable(self.root)}: {self.new} new, {self.changed} changed, {self.unchanged} unchanged, "
             f"{self.missing} missing, {self.unreadable} unreadable",
             f"labels: {self.labels_set} set from the import, {len(self.kept)} manual corrections kept",
             f"duplicates: {len(self.duplicates)} groups of identical files, "
@@ -105,12 +146,21 @@ class ImportReport:
         if self.new_dataset and self.other_datasets:
             lines.append(f"note: a new dataset root; the project already has {self.other_datasets} other(s). "
                          "If the data moved, relocate the dataset instead of importing it again.")
+        if self.skipped:
+            lines.append(f"{len(self.skipped)} files skipped, not imported (not regular image files, "
+                         "or gone during the scan)")
         if self.restored:
             lines.append(f"{self.restored} images reappeared")
         if self.classes_added:
             lines.append(f"classes added: {', '.join(self.classes_added)}")
+        for group in self.similar_classes:
+            names = " and ".join(repr(n) for n in group)
+            where = f" --db {shlex.quote(db)}" if db else ""
+            merges = ", then ".join(f"inspector classes merge {shlex.quote(n)} {shlex.quote(group[-1])}{where}"
+                                    for n in group[:-1])
+            lines.append(f"warning: classes {names} differ only in case or spacing; to make them one: {merges}")
         for group in self.conflicting_duplicates[:5]:
-            lines.append("  same file, different labels: " + ", ".join(f"{p} ({lbl})" for p, lbl in group))
+            lines.append("  same file, different labels: " + ", ".join(f"{printable(p)} ({lbl})" for p, lbl in group))
         return lines
 
 
@@ -178,6 +228,7 @@ class JobRecord:
     updated: datetime
     log_tail: str | None
     error: str | None
+    detail: str | None = None  # the backend's last word: requeued after a node failure, stopping, ...
 
     @property
     def finished(self) -> bool:

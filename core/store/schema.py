@@ -83,6 +83,8 @@ class ImageClass(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(256), unique=True)
     index: Mapped[int] = mapped_column(Integer, unique=True)  # order shown to users and given to training
+    # Set by `inspector classes merge`: the name still resolves (to the target) and history keeps it.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("class.id", name="fk_class_merged_into"))
 
 
 class Label(Base):
@@ -232,3 +234,17 @@ class Job(Base):
     updated: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     log_tail: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[str | None] = mapped_column(Text)  # the backend's last word: requeued, node failure, stopping...
+
+
+class SkippedFile(Base):
+    """Files the latest import of a dataset left out without opening them (FIFOs, links out of the root...)."""
+
+    __tablename__ = "skipped_file"
+    __table_args__ = (UniqueConstraint("dataset_id", "rel_path", name="uq_skipped_file_dataset_path"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("dataset.id", ondelete="CASCADE"))
+    rel_path: Mapped[str] = mapped_column(Text)  # printable form (core.data.file_checks.printable)
+    reason: Mapped[str] = mapped_column(Text)
+    seen: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

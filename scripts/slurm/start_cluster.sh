@@ -33,6 +33,15 @@ fi
 munged --force --key-file="$dir/munge/munge.key" --socket="$dir/munge/munge.sock" \
     --pid-file="$dir/munge/munged.pid" --log-file="$dir/log/munged.log" --seed-file="$dir/munge/munged.seed"
 
+# Test hook: while $dir/hold-completing exists, a job stays COMPLETING after its script has ended
+# (the epilog runs on the node before SLURM lets the job go), as on a node whose cleanup hangs.
+cat > "$dir/epilog.sh" <<EPILOG
+#!/bin/sh
+for _ in \$(seq 1 900); do [ -e "$dir/hold-completing" ] || exit 0; sleep 0.1; done
+exit 0
+EPILOG
+chmod 755 "$dir/epilog.sh"
+
 host=$(hostname -s)
 # Loopback addresses: CI containers often cannot resolve their own host name.
 node="$(slurmd -C | head -n 1) NodeAddr=127.0.0.1"
@@ -68,6 +77,7 @@ MpiDefault=none
 ReturnToService=2
 MinJobAge=300
 KillWait=30
+Epilog=$dir/epilog.sh
 $node
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF

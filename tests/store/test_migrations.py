@@ -65,8 +65,12 @@ def test_first_revision_project_is_upgraded_on_open_with_data_kept(tmp_path, mon
     assert _revision(path) == FIRST
     assert "review_score" not in {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")}
     monkeypatch.chdir(tmp_path)  # no alembic.ini anywhere near: the config is built in code
+    assert sqlite3.connect(path).execute("PRAGMA application_id").fetchone() == (0,)  # from before identity
     with open_project(path) as project:
         assert _revision(path) == head_revision() != FIRST
+        from core.store.identity import APPLICATION_ID
+        with project.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA application_id").scalar() == APPLICATION_ID  # stamped by 0003
         with project.session() as s:
             rec = get_image(s, "scratch/b.png")
             assert (rec.label, rec.label_version, rec.split) == ("scratch", 2, "val")
@@ -158,5 +162,21 @@ def test_migration_files_ship_as_package_data():
     from pathlib import Path
     import core.store.migrations.versions as versions
     folder = Path(versions.__file__).parent
-    assert {p.name for p in folder.glob("0*.py")} == {"0001_initial.py", "0002_review_snapshots_jobs.py"}
+    assert {p.name for p in folder.glob("0*.py")} == {"0001_initial.py", "0002_review_snapshots_jobs.py",
+                                                      "0003_identity_skips_merges.py"}
     assert (folder.parent / "script.py.mako").exists() and (folder.parent / "env.py").exists()
+
+
+def test_revision_list_matches_the_migration_files():
+    from alembic.script import ScriptDirectory
+
+    from core.store.identity import APPLICATION_ID
+    from core.store.migrate import REVISIONS, TABLES_ADDED
+
+    script = ScriptDirectory.from_config(alembic_config())
+    assert list(REVISIONS) == [s.revision for s in reversed(list(script.walk_revisions()))]
+    assert set(TABLES_ADDED) == set(REVISIONS)
+    assert sorted(t for ts in TABLES_ADDED.values() for t in ts) == sorted(Base.metadata.tables)
+    import importlib
+    head = importlib.import_module("core.store.migrations.versions." + REVISIONS[-1])
+    assert head.APPLICATION_ID == APPLICATION_ID

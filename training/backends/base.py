@@ -21,6 +21,7 @@ FINAL_STATES = (SUCCEEDED, FAILED, CANCELLED)
 OUT_DIR = "out"  # the training's out_dir inside a job folder (status.json, checkpoints, metrics)
 LOG_FILE = "train.log"  # both backends send the job's stdout and stderr here
 EXIT_CODE_FILE = "exit_code"  # written atomically when the launcher (wrapper or batch script) ends
+CANCEL_FILE = "cancel_requested"  # touched by cancel(): a job stopping afterwards is stopping because of it
 
 
 class BackendError(InspectorError):

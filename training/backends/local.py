@@ -17,6 +17,7 @@ from pathlib import Path
 
 from core.atomic import write_text_atomic
 from training.backends.base import (
+    CANCEL_FILE,
     CANCELLED,
     FAILED,
     LOG_FILE,
@@ -34,7 +35,6 @@ from training.backends.base import (
 from training.profiles import Profile
 
 PID_FILE = "pid"
-CANCEL_FILE = "cancel_requested"
 PREEMPTED_EXIT = 75
 
 # Popen objects of jobs started by this process, polled so that they do not linger as zombies.
@@ -90,7 +90,7 @@ class LocalBackend(Backend):
             if rc == 0:
                 return JobStatus(SUCCEEDED)
             if rc == PREEMPTED_EXIT:
-                return JobStatus(CANCELLED, "stopped; resume state saved (submit the same job again to continue)")
+                return JobStatus(CANCELLED, "stopped; resume state saved")
             if cancel_requested:
                 return JobStatus(CANCELLED, f"exit status {rc}")
             return JobStatus(FAILED, f"exit status {rc}")

@@ -5,9 +5,13 @@ read by sbatch itself (split at whitespace, no shell), so they are validated or 
 alphabet; everything in the shell body goes through shlex.quote. Commands run as argument lists,
 and the scheduler's own error message (sbatch's stderr) is what the user sees when it refuses.
 
-State: squeue while the job is pending or running, then `scontrol show job -o` (for MinJobAge
-seconds after the end), then sacct when accounting is on, then the job folder's exit_code file
-(written by the script), so a job finished long ago is still known.
+State: `scontrol show job -o` while SLURM knows the job (pending, running, and MinJobAge seconds
+after the end), then sacct when accounting is on, then the job folder's exit_code file (written by
+the script), so a job finished long ago is still known. Said as such, not as plain "queued" or
+"running": a requeue after a node failure (Restarts > 0; the cause from the job's log), a job whose
+script has ended while SLURM is still COMPLETING (its exit_code decides), a job stopping after a
+cancel (cancel_requested in the folder), NODE_FAIL, PREEMPTED, TIMEOUT. Refusals by sbatch are
+explained in our words, then SLURM's (training.backends.slurm_words).
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import subprocess
 from pathlib import Path
 
 from training.backends.base import (
+    CANCEL_FILE,
     CANCELLED,
     EXIT_CODE_FILE,
     FAILED,
@@ -31,8 +36,10 @@ from training.backends.base import (
     JobStatus,
     read_exit_code,
     read_training_state,
+    tail_file,
     torchrun_argv,
 )
+from training.backends.slurm_words import describe_nodes, explain_refusal, kill_cause, pending_words
 from training.profiles import Profile
 
 SCRIPT_FILE = "job.sbatch"
@@ -44,6 +51,14 @@ _STATE_MAP = {
     "STAGE_OUT": RUNNING, "SIGNALING": RUNNING, "RESIZING": RUNNING, "COMPLETED": SUCCEEDED,
     "CANCELLED": CANCELLED, "FAILED": FAILED, "TIMEOUT": FAILED, "NODE_FAIL": FAILED, "OUT_OF_MEMORY": FAILED,
     "BOOT_FAIL": FAILED, "DEADLINE": FAILED, "PREEMPTED": FAILED, "REVOKED": FAILED, "SPECIAL_EXIT": FAILED,
+}
+PREEMPTED_EXIT = 75  # training.finetune: stopped by SIGTERM with its resume state saved
+_JOB_ID = re.compile(r"[0-9]+")
+_FINAL_WORDS = {
+    "NODE_FAIL": "the node running it failed", "PREEMPTED": "preempted by a job of higher priority",
+    "TIMEOUT": "reached its time limit", "OUT_OF_MEMORY": "ran out of memory (raise the profile's mem)",
+    "BOOT_FAIL": "its node failed to boot", "DEADLINE": "missed its deadline", "CANCELLED": "cancelled",
+    "FAILED": "failed", "REVOKED": "revoked", "SPECIAL_EXIT": "ended with a special exit",
 }
 _UNSAFE_IN_DIRECTIVE = re.compile(r"[\s\"'\\%]|[\x00-\x1f\x7f]")
 
@@ -91,9 +106,10 @@ class SlurmBackend(Backend):
             f"#SBATCH --signal=TERM@{TERM_BEFORE_END_S}",
             "",
             "# Written by Inspector. SIGTERM (scancel, time limit) makes training save its resume state;",
-            "# submitting the same job folder again continues from there.",
+            "# submitting the same job folder again (inspector job resume ID) continues from there.",
             "set -u",
             f"cd {shlex.quote(str(job_dir))} || exit 1",
+            f"rm -f {shlex.quote(EXIT_CODE_FILE)}  # a requeued or resumed run: the old status is not ours",
             "export PYTHONUNBUFFERED=1",
         ]
         torchrun = torchrun_argv(python=p.python, nproc=p.processes, config_path=Path(spec.config_path).resolve())
@@ -114,37 +130,92 @@ class SlurmBackend(Backend):
         job_dir.mkdir(parents=True, exist_ok=True)
         script = job_dir / SCRIPT_FILE
         script.write_text(self.render(spec))
-        out = _run(["sbatch", "--parsable", str(script)], cwd=job_dir)
-        job_id = out.strip().split(";")[0]
-        if not job_id.isdigit():
-            raise BackendError(f"sbatch answered {out.strip()!r}, expected a job id")
+        argv = ["sbatch", "--parsable", str(script)]
+        proc = _call(argv, cwd=job_dir)
+        if proc.returncode != 0:
+            raise BackendError(explain_refusal(_message(proc, argv), self.profile, _nodes(self.profile)))
+        job_id = proc.stdout.strip().split(";")[0]
+        if not _JOB_ID.fullmatch(job_id):
+            raise BackendError(f"sbatch answered {proc.stdout.strip()!r}, expected a job id")
         return job_id
 
     def status(self, external_id: str, job_dir: Path) -> JobStatus:
         job_id = _check_id(external_id)
-        state, reason = _squeue(job_id)
-        if state is None:
-            state, reason = _scontrol(job_id)
-        if state is None:
-            state, reason = _sacct(job_id)
-        if state is not None:
-            mapped = _STATE_MAP.get(state, FAILED if state else QUEUED)
-            detail = state.lower() + (f" ({reason})" if reason and reason not in ("None", "(null)") else "")
-            if mapped in (FAILED, CANCELLED) and read_training_state(_out_dir(job_dir)) == "preempted":
-                detail += "; resume state saved (submit the same job again to continue)"
-            return JobStatus(mapped, detail)
-        # The scheduler has forgotten the job: the folder still knows how it ended.
-        rc = read_exit_code(Path(job_dir))
-        if rc == 0:
-            return JobStatus(SUCCEEDED, "from exit_code file")
-        if rc is not None:
-            return JobStatus(FAILED, f"exit status {rc}")
+        job_dir = Path(job_dir)
+        info = _scontrol(job_id) or _sacct(job_id)
+        if info is None:
+            return _from_folder(job_id, job_dir)
+        state, reason = info["JobState"], info.get("Reason", "")
+        said = f"SLURM: {state}" + (f", {reason}" if reason and reason not in ("None", "(null)") else "")
+        mapped = _STATE_MAP.get(state)
+        cancel_requested = (job_dir / CANCEL_FILE).exists()
+        if state == "COMPLETING":
+            rc = read_exit_code(job_dir)  # the script removes it when it starts, so this one is this run's
+            if rc is not None:
+                ended = _from_exit_code(rc, job_dir, cancel_requested)
+                return JobStatus(ended.state, f"{ended.detail}; SLURM is still completing the job ({said})".lstrip("; "))
+            if cancel_requested:
+                return JobStatus(RUNNING, f"stopping after cancel: the training saves its resume state first ({said})")
+            return JobStatus(RUNNING, f"ending: SLURM is stopping its processes ({said})")
+        restarts = int(info["Restarts"]) if _JOB_ID.fullmatch(info.get("Restarts", "")) else 0
+        cause = kill_cause(tail_file(job_dir / LOG_FILE, 200)) if restarts else None
+        again = f"after {cause}" if cause else "by SLURM"
+        if mapped is None:  # a state this code does not know: never final on a guess
+            return JobStatus(RUNNING, f"state not known to Inspector ({said})")
+        if mapped == QUEUED:
+            words = pending_words(reason, job_id)
+            if restarts:
+                words = (f"requeued {again} (restart {restarts}); it continues from its last saved state "
+                         f"when it runs again; {words}")
+            elif cancel_requested:
+                words = "cancel sent; " + words
+            return JobStatus(QUEUED, f"{words} ({said})")
+        if mapped == RUNNING:
+            if cancel_requested:
+                return JobStatus(RUNNING, f"stopping after cancel ({said})")
+            detail = f"restarted {again} (restart {restarts}), from its last saved state" if restarts else ""
+            return JobStatus(RUNNING, detail if state == "RUNNING" else f"{detail} ({said})".lstrip())
+        if mapped == SUCCEEDED:
+            return JobStatus(SUCCEEDED, "")
+        detail = f"{_FINAL_WORDS.get(state, state.lower())} ({said})"
         if read_training_state(_out_dir(job_dir)) == "preempted":
-            return JobStatus(CANCELLED, "stopped; resume state saved")
-        return JobStatus(FAILED, f"job {job_id} is unknown to the scheduler and left no exit status")
+            detail += "; resume state saved"
+        return JobStatus(mapped, detail)
 
     def cancel(self, external_id: str, job_dir: Path) -> None:
         _run(["scancel", _check_id(external_id)])
+        (Path(job_dir) / CANCEL_FILE).touch()  # SLURM says COMPLETING while the job saves: this says why
+
+
+def _from_exit_code(rc: int, job_dir: Path, cancel_requested: bool) -> JobStatus:
+    if rc == 0:
+        return JobStatus(SUCCEEDED, "")
+    if rc == PREEMPTED_EXIT or read_training_state(_out_dir(job_dir)) == "preempted":
+        return JobStatus(CANCELLED if cancel_requested else FAILED, "stopped; resume state saved")
+    if cancel_requested:
+        return JobStatus(CANCELLED, f"exit status {rc}")
+    return JobStatus(FAILED, f"exit status {rc}")
+
+
+def _from_folder(job_id: str, job_dir: Path) -> JobStatus:
+    """The scheduler has forgotten the job: the folder still knows how it ended."""
+    rc = read_exit_code(job_dir)
+    if rc is not None:
+        ended = _from_exit_code(rc, job_dir, (job_dir / CANCEL_FILE).exists())
+        return JobStatus(ended.state, ended.detail or "from exit_code file")
+    if read_training_state(_out_dir(job_dir)) == "preempted":
+        return JobStatus(CANCELLED, "stopped; resume state saved")
+    return JobStatus(FAILED, f"job {job_id} is unknown to the scheduler and left no exit status")
+
+
+def _nodes(profile: Profile) -> str | None:
+    """What the partition's nodes have, for explaining a refusal; None if sinfo cannot say."""
+    argv = ["sinfo", "-h", "-o", "%D|%c|%m|%G"] + (["-p", profile.partition] if profile.partition else [])
+    try:
+        proc = _call(argv)
+    except BackendError:
+        return None
+    return describe_nodes(proc.stdout) if proc.returncode == 0 else None
 
 
 def _out_dir(job_dir: Path) -> Path:
@@ -152,7 +223,7 @@ def _out_dir(job_dir: Path) -> Path:
 
 
 def _check_id(external_id: str) -> str:
-    if not str(external_id).isdigit():
+    if not _JOB_ID.fullmatch(str(external_id)):
         raise BackendError(f"not a SLURM job id: {external_id!r}")
     return str(external_id)
 
@@ -174,7 +245,10 @@ def _call(argv: list[str], *, cwd: Path | None = None) -> subprocess.CompletedPr
 
 
 def _message(proc: subprocess.CompletedProcess, argv: list[str]) -> str:
-    return " ".join((proc.stderr or proc.stdout).split()) or f"{argv[0]} failed with status {proc.returncode}"
+    """The tool's own words on one line, without its 'sbatch: error: ' prefixes."""
+    prefix = f"{Path(argv[0]).name}: error: "
+    lines = [" ".join(line.removeprefix(prefix).split()) for line in (proc.stderr or proc.stdout).splitlines()]
+    return "; ".join(line for line in lines if line) or f"{argv[0]} failed with status {proc.returncode}"
 
 
 def _query(argv: list[str]) -> str | None:
@@ -188,30 +262,23 @@ def _query(argv: list[str]) -> str | None:
     raise BackendError(_message(proc, argv))
 
 
-def _squeue(job_id: str) -> tuple[str | None, str]:
-    out = (_query(["squeue", "-h", "-j", job_id, "-o", "%T|%r"]) or "").strip()
-    if not out:
-        return None, ""
-    state, _, reason = out.splitlines()[0].partition("|")
-    return state.strip(), reason.strip()
-
-
-def _scontrol(job_id: str) -> tuple[str | None, str]:
+def _scontrol(job_id: str) -> dict[str, str] | None:
     out = _query(["scontrol", "show", "job", "-o", job_id]) or ""
     fields = dict(kv.split("=", 1) for kv in out.split() if "=" in kv)
-    if "JobState" not in fields:
-        return None, ""
-    return fields["JobState"], fields.get("Reason", "")
+    return fields if "JobState" in fields else None
 
 
-def _sacct(job_id: str) -> tuple[str | None, str]:
+def _sacct(job_id: str) -> dict[str, str] | None:
     """Optional: without slurmdbd sacct fails ("accounting storage is disabled"); then None."""
     try:
-        proc = _call(["sacct", "-n", "-X", "-P", "-j", job_id, "-o", "State,ExitCode"])
+        proc = _call(["sacct", "-n", "-X", "-P", "-j", job_id, "-o", "State,ExitCode,Restarts"])
     except BackendError:
-        return None, ""
+        return None
     out = proc.stdout.strip() if proc.returncode == 0 else ""
     if not out:
-        return None, ""
-    state, _, exit_code = out.splitlines()[0].partition("|")
-    return state.split()[0] if state else None, f"exit {exit_code}" if exit_code else ""
+        return None
+    state, _, rest = out.splitlines()[0].partition("|")
+    exit_code, _, restarts = rest.partition("|")
+    if not state.split():
+        return None
+    return {"JobState": state.split()[0], "Reason": f"exit {exit_code}" if exit_code else "", "Restarts": restarts or "0"}
