@@ -5,6 +5,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,13 +28,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=review)
 
-    p = sub.add_parser("label-scan", help="suspected label errors without a trained model (trains one, minutes)",
-                       description="Trains a model from scratch on the current labels and ranks every labelled "
+    p = sub.add_parser("label-scan", help="suspected label errors, from a short training on the current labels",
+                       description="Trains a model on the current labels (from the project's newest model version, "
+                                   "else the shipped start checkpoint, else from scratch) and ranks every labelled "
                                    "image by confident learning on its probabilities averaged over early training, "
                                    "before wrong labels are memorised. Nothing is written to the project.")
     p.add_argument("--db", required=True, metavar="PROJECT.db")
     p.add_argument("--split", action="append", dest="splits", metavar="SPLIT",
                    help="only images of this split (repeatable; default: all labelled images)")
+    p.add_argument("--base", default=None, metavar="CKPT|ARCH",
+                   help="start from this checkpoint, or from scratch with an architecture such as aan_s "
+                        "(default: the project's newest model version)")
     p.add_argument("--epochs", type=int, default=None, help="default: the scan's recipe (training/label_scan.py)")
     p.add_argument("--input-size", type=int, default=None, help="default: the scan's recipe")
     p.add_argument("--limit", type=int, default=20, metavar="N", help="rows to print (0 = all)")
@@ -137,12 +142,13 @@ def label_scan(args: argparse.Namespace) -> int:
     from training import label_scan as recipe
 
     bar = ProgressBar("label scan")
-    epochs = args.epochs or recipe.EPOCHS
     size = args.input_size or recipe.INPUT_SIZE
     with open_project(args.db, create=False) as project:
-        items = scan_label_errors(project, splits=args.splits, epochs=epochs, input_size=size,
+        base = args.base or recipe.default_base(project)
+        epochs = recipe.scan_config(epochs=args.epochs, base=base).schedule.epochs
+        items = scan_label_errors(project, splits=args.splits, base=base, epochs=epochs, input_size=size,
                                   reporter=Reporter(lambda done, total, _msg: bar(done, total)))
-    _print_review("label scan", {"epochs": epochs, "input_size": size}, items, args)
+    _print_review("label scan", {"base": Path(base).name, "epochs": epochs, "input_size": size}, items, args)
     return 0
 
 

@@ -117,5 +117,5 @@ def test_resume_button_resubmits_a_cancelled_job(qtbot, win, tmp_path, monkeypat
                     timeout=120000)
     job = panel.views[0].job
     assert (job.state, job.error) == ("failed", "exit status 1"), job  # torchrun reports its worker failing
-    assert "training.finetune: error: give exactly one of manifest" in job.log_tail
+    assert "training.finetune: error: run.out_dir is required for a job" in job.log_tail
     assert panel.resume_button.isEnabled()  # its saved state is untouched: it can be resumed again

@@ -1,5 +1,7 @@
 """`inspector predict`, `review`, `heads` end to end on a real project file (in-process main())."""
 import json
+from pathlib import Path
+
 
 from app.cli import main
 
@@ -50,7 +52,8 @@ def test_label_scan_puts_the_wrong_label_first_and_writes_nothing(small_project,
         set_label(s, target.id, "good", user="ann")  # a bright line labelled good: the planted error
         before = count_images(s)
     db = str(project.path)
-    assert main(["label-scan", "--db", db, "--epochs", "60", "--input-size", "64", "--json", "--limit", "0"]) == 0
+    assert main(["label-scan", "--db", db, "--base", "aan_s", "--epochs", "60", "--input-size", "64", "--json",
+                 "--limit", "0"]) == 0
     got = json.loads(capsys.readouterr().out)
     assert got["total"] == len(got["items"]) >= 1
     first = got["items"][0]
@@ -61,6 +64,22 @@ def test_label_scan_puts_the_wrong_label_first_and_writes_nothing(small_project,
         from core.store.snapshots import list_snapshots
 
         assert count_images(s) == before and len(list_models(s)) == 1 and list_snapshots(s) == []
+
+
+def test_label_scan_starts_from_the_newest_model_version_whose_file_exists(small_project, tmp_path):
+    from core.store.models import list_models, register_model
+    from core.model.checkpoint import read_metadata
+    from training.label_scan import default_base, scan_config
+
+    project, _, _, _ = small_project
+    with project.session() as s:
+        first = list_models(s)[-1]
+        gone = tmp_path / "deleted.safetensors"
+        gone.write_bytes(Path(first.path).read_bytes())
+        register_model(s, gone, read_metadata(gone))
+    gone.unlink()  # newest, but its file is gone: the one before it is used
+    assert default_base(project) == first.path
+    assert scan_config(base=first.path).schedule.epochs == 6 and scan_config(base="aan_s").schedule.epochs == 40
 
 
 def test_label_scan_needs_two_classes(small_project, capsys):
