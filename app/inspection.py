@@ -11,7 +11,7 @@ import numpy as np
 from PySide6.QtCore import QObject
 
 from app.attention.qt_attention_panel import QtAttentionPanel
-from app.attention.records import AblationResult, AttentionResult
+from app.attention.attention_results import AblationResult, AttentionResult
 from app.attention.service import AttentionService
 from app.browser.tile import Tile
 from app.widgets.qt_history_panel import QtHistoryPanel

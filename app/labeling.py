@@ -25,7 +25,7 @@ class LabelOutcome:
 
 class Labeling(QObject):
     changed = Signal(object)  # LabelOutcome
-    conflict = Signal(object)  # core.store.errors.LabelConflict
+    conflict = Signal(object)  # core.errors.LabelConflict
     message = Signal(str)
 
     def __init__(self, workers: Workers, parent: QObject | None = None):
@@ -115,7 +115,7 @@ class Labeling(QObject):
         self.changed.emit(out)
 
     def _on_error(self, e: BaseException) -> None:
-        from core.store.errors import LabelConflict
+        from core.errors import LabelConflict
 
         if isinstance(e, LabelConflict):
             self.conflict.emit(e)

@@ -15,7 +15,7 @@ class ProjectContext:
     path: Path
     user: str
     class_names: list[str]
-    models: list = field(default_factory=list)  # core.store.records.ModelRecord, oldest first
+    models: list = field(default_factory=list)  # core.store.records.ModelVersionRecord, oldest first
     model: object | None = None  # the model whose predictions the browser shows
 
     @property
@@ -35,13 +35,13 @@ class ProjectContext:
 
 def open_context(path: str | Path, user: str, model_id: int | None = None) -> ProjectContext:
     from core.store import queries
-    from core.store.models import list_models
+    from core.store.model_versions import list_model_versions
     from core.store.project import open_project
 
     project = open_project(path, create=False)
     with project.session() as s:
         names = queries.class_names(s)
-        models = list_models(s)
+        models = list_model_versions(s)
         chosen = _choose_model(s, models, model_id)
     return ProjectContext(project=project, path=Path(project.path), user=user, class_names=names,
                           models=models, model=chosen)
@@ -49,10 +49,10 @@ def open_context(path: str | Path, user: str, model_id: int | None = None) -> Pr
 
 def reload_models(ctx: ProjectContext, model_id: int | None = None) -> ProjectContext:
     from core.store import queries
-    from core.store.models import list_models
+    from core.store.model_versions import list_model_versions
 
     with ctx.project.session() as s:
-        models = list_models(s)
+        models = list_model_versions(s)
         chosen = _choose_model(s, models, model_id if model_id is not None else ctx.model_id)
         names = queries.class_names(s)
     return replace(ctx, models=models, model=chosen, class_names=names)

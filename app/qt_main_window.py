@@ -77,10 +77,10 @@ class QtMainWindow(QMainWindow):
         from app.browser.image_list_model import ImageListModel
         from app.browser.qt_filter_panel import QtFilterPanel
         from app.browser.qt_thumbnail_grid import QtThumbnailGrid
-        from app.browser.thumbnails import ThumbnailProvider
+        from app.browser.thumbnail_provider import ThumbnailProvider
         from app.inspection import Inspection
         from app.jobs.qt_jobs_panel import QtJobsPanel
-        from app.models.qt_models_panel import QtModelsPanel
+        from app.model_versions.qt_model_versions_panel import QtModelVersionsPanel
         from app.widgets.qt_history_panel import QtHistoryPanel
         from app.widgets.qt_image_pane import QtImagePane
 
@@ -94,7 +94,7 @@ class QtMainWindow(QMainWindow):
         self.history = QtHistoryPanel()
         self.inspection = Inspection(self.workers, self.image_view, self.prob_bars, self.attention, self.history, self)
         self._build_layout()
-        self.models_panel = QtModelsPanel(self.workers)
+        self.models_panel = QtModelVersionsPanel(self.workers)
         self.models_dock = self.add_panel("Models", self.models_panel)
         self.jobs_panel = QtJobsPanel(self.workers)
         self.jobs_dock = self.add_panel("Jobs", self.jobs_panel)

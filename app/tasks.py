@@ -103,10 +103,10 @@ def _image_count(project) -> int:
 
 def _demo_model(ctx, project, ckpt: Path, epochs: int | None, input_size: int | None) -> int:
     from core.model.checkpoint import read_metadata
-    from core.store.models import find_model, register_model
+    from core.store.model_versions import find_model_version, register_model_version
 
     with project.session() as s:
-        known = find_model(s, ckpt)
+        known = find_model_version(s, ckpt)
     if known is not None:
         return known.id
     if not ckpt.exists():
@@ -120,7 +120,7 @@ def _demo_model(ctx, project, ckpt: Path, epochs: int | None, input_size: int | 
         options = {k: v for k, v in (("epochs", epochs), ("input_size", input_size)) if v is not None}
         train_demo_model(_labelled_items(project), ckpt, progress=step, **options)
     with project.session() as s:
-        return register_model(s, str(ckpt), read_metadata(ckpt), name="demo")
+        return register_model_version(s, str(ckpt), read_metadata(ckpt), name="demo")
 
 
 def _labelled_items(project) -> list[tuple[str, str, str]]:

@@ -139,7 +139,7 @@ def refresh_job(project, job_id: int):
 
 
 def cancel_job(project, job_id: int):
-    from core.store.errors import NotFound
+    from core.errors import NotFound
     from core.store.jobs import get_job
 
     with project.session() as s:
@@ -171,7 +171,7 @@ def _register_result(project, job, log_tail: str):
 
     from core.model.checkpoint import read_metadata
     from core.store.jobs import get_job, update_job
-    from core.store.models import register_model
+    from core.store.model_versions import register_model_version
 
     result_path = Path(job.workdir) / OUT_DIR / "result.json"
     try:
@@ -183,7 +183,7 @@ def _register_result(project, job, log_tail: str):
             return update_job(s, job.id, state="failed", log_tail=log_tail,
                               error=f"the job ended well but left no usable result ({e})")
     with project.session() as s:
-        model_id = register_model(s, best, meta, parent_id=job.base_model_id, snapshot_id=job.snapshot_id,
+        model_id = register_model_version(s, best, meta, parent_id=job.base_model_id, snapshot_id=job.snapshot_id,
                                   name=f"job{job.id}-best")
         current = get_job(s, job.id)
         if current.result_model_id is not None:
@@ -215,9 +215,9 @@ def _base_checkpoint(base: str):
 
 
 def _register_base(session, path: Path, meta) -> int:
-    from core.store.models import register_model
+    from core.store.model_versions import register_model_version
 
-    return register_model(session, path, meta)  # returns the existing id when already known
+    return register_model_version(session, path, meta)  # returns the existing id when already known
 
 
 def _write_manifest(rows, path: Path) -> None:

@@ -21,7 +21,7 @@ from superqt.utils import signals_blocked
 
 from app.attention.qt_alpha_bars import QtAlphaBars
 from app.attention.qt_head_tile import QtHeadTile
-from app.attention.records import AttentionResult, LayerMaps
+from app.attention.attention_results import AttentionResult, LayerMaps
 from app.attention.upsample import overlay_size, upsample_bilinear
 
 OVERLAY_MODES = ("Selected head", "Layer mean", "Rollout", "Off")

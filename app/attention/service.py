@@ -9,7 +9,7 @@ import threading
 
 import numpy as np
 
-from app.attention.records import AblationResult, AttentionResult, LayerMaps
+from app.attention.attention_results import AblationResult, AttentionResult, LayerMaps
 
 
 class AttentionService:
@@ -22,7 +22,7 @@ class AttentionService:
         with self._lock:
             ex = self._explainers.get(checkpoint)
             if ex is None:
-                from core.inference.attention import AttentionExplainer
+                from core.inference.attention_explainer import AttentionExplainer
                 from core.model.checkpoint import load_checkpoint
 
                 model, meta = load_checkpoint(checkpoint, "cpu")

@@ -13,7 +13,7 @@ from typing import Any, Callable, Protocol
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 
-from app.browser.thumbnails import ThumbnailProvider
+from app.browser.thumbnail_provider import ThumbnailProvider
 from app.browser.tile import Tile
 from app.workers import Workers
 

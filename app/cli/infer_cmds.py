@@ -87,15 +87,15 @@ def _model_id_for(project, ckpt: str) -> int:
     from pathlib import Path
 
     from core.model.checkpoint import read_metadata
-    from core.store import models as store_models
+    from core.store import model_versions
 
     path = Path(ckpt).expanduser().resolve()
     meta = read_metadata(path)  # a clear error for a non-checkpoint before anything is written
     with project.session(write=True) as session:
-        for m in store_models.list_models(session):
+        for m in model_versions.list_model_versions(session):
             if Path(m.path).resolve() == path:
                 return m.id
-        return store_models.register_model(session, str(path), meta)
+        return model_versions.register_model_version(session, str(path), meta)
 
 
 def predict(args: argparse.Namespace) -> int:

@@ -99,10 +99,10 @@ def _follow(project, job_id: int, poll: float) -> int:
             break
         time.sleep(poll)
     if job.state == "succeeded":
-        from core.store.models import get_model
+        from core.store.model_versions import get_model_version
 
         with project.session() as s:
-            model = get_model(s, job.result_model_id)
+            model = get_model_version(s, job.result_model_id)
         print(f"job {job_id}: model {model.id} ({model.name}) registered: {model.path}")
         return 0
     print(f"inspector: job {job_id} {job.state}: {job.error or ''}".rstrip(), file=sys.stderr)

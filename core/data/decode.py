@@ -26,7 +26,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 # Register the plugins we accept now rather than lazily inside scan worker threads.
 from PIL import BmpImagePlugin, JpegImagePlugin, PngImagePlugin, TiffImagePlugin, WebPImagePlugin  # noqa: F401
 
-from core.data.errors import ImageDecodeError
+from core.errors import ImageDecodeError
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",

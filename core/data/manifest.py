@@ -20,8 +20,8 @@ import io
 import os
 from pathlib import Path
 
-from core.data.errors import ManifestError
-from core.data.records import Candidate, SPLIT_ALIASES, normalise_split
+from core.errors import ManifestError
+from core.data.scan_records import Candidate, SPLIT_ALIASES, normalise_split
 
 __all__ = ["LABEL_COLUMNS", "ManifestError", "PATH_COLUMNS", "SPLIT_COLUMNS", "read_manifest"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.data.records import Candidate, normalise_split
+from core.data.scan_records import Candidate, normalise_split
 from core.data.walk import image_files, rel_posix, visible_dirs
 
 

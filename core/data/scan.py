@@ -13,11 +13,11 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from core.data.decode import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, probe_image
-from core.data.errors import ManifestError, ScanError
+from core.errors import ManifestError, ScanError
 from core.data.imagefolder import read_imagefolder
 from core.data.manifest import MANIFEST_SUFFIXES, read_manifest
 from core.data.mvtec import category_dirs, read_mvtec
-from core.data.records import Candidate, ScannedImage, ScanResult
+from core.data.scan_records import Candidate, ScannedImage, ScanResult
 
 __all__ = ["FORMATS", "ManifestError", "ScanError", "ScanResult", "ScannedImage", "detect_format", "scan_dataset"]
 

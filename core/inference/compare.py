@@ -37,9 +37,9 @@ def model_metrics(session, model_id: int) -> Metrics:
     from sqlalchemy import text
 
     from core.store import classes as store_classes
-    from core.store import models as store_models
+    from core.store import model_versions
 
-    names = list(store_models.get_model(session, model_id).class_names)
+    names = list(model_versions.get_model_version(session, model_id).class_names)
     index_of_class = {cid: names.index(name) for name, cid in store_classes.class_ids(session).items() if name in names}
     k = len(names)
     cm = np.zeros((k, k), dtype=np.int64)
@@ -63,10 +63,10 @@ def model_metrics(session, model_id: int) -> Metrics:
 
 
 def compare_models(session, model_a: int, model_b: int) -> ModelComparison:
-    from core.store import models as store_models
+    from core.store import model_versions
     from core.store import predictions as store_predictions
 
-    rec_a, rec_b = store_models.get_model(session, model_a), store_models.get_model(session, model_b)
+    rec_a, rec_b = model_versions.get_model_version(session, model_a), model_versions.get_model_version(session, model_b)
     names_a, names_b = list(rec_a.class_names), list(rec_b.class_names)
     if names_a != names_b:
         raise InspectorError(f"models {model_a} and {model_b} have different classes; they cannot be compared image by image")

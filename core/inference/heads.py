@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.inference.attention import upsample
+from core.inference.attention_explainer import upsample
 from core.inference.preprocess import Preprocess
 from core.model.capture import attention_layers, capture_attention
 

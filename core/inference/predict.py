@@ -129,13 +129,13 @@ def predict_project(
     `model` may pass an already loaded model for `model_id` (else its checkpoint is loaded).
     """
     from core.model.checkpoint import load_checkpoint, read_metadata
-    from core.store import models as store_models
+    from core.store import model_versions
     from core.store import predictions as store_predictions
 
     t0 = time.monotonic()
     dev = resolve_device(device)
     with project.session() as session:
-        record = store_models.get_model(session, model_id)
+        record = model_versions.get_model_version(session, model_id)
         todo_ids, todo_paths, total = _images_to_predict(session, model_id)
     meta = read_metadata(record.path)
     if model is None:

@@ -43,10 +43,10 @@ def labels_for(session, image_ids: list[int], class_names: list[str]) -> tuple[n
 def review_model(session, model_id: int, *, method: str = "self_confidence", low_confidence: float = 0.6,
                  save: bool = True) -> list[ReviewItem]:
     """Rank all images predicted by `model_id`; with save=True, store the scores for the GUI's filters."""
-    from core.store import models as store_models
+    from core.store import model_versions
     from core.store import predictions as store_predictions
 
-    record = store_models.get_model(session, model_id)
+    record = model_versions.get_model_version(session, model_id)
     ids, probs = store_predictions.load_predictions(session, model_id)
     ids = [int(i) for i in ids]
     if not ids:
@@ -68,10 +68,10 @@ def review_item(rank: int, e: ReviewEntry, records: dict, names: list[str]) -> R
 
 def latest_predicted_model(session) -> int:
     """The newest model version that has predictions: what `review` uses by default."""
-    from core.store import models as store_models
+    from core.store import model_versions
     from core.store import predictions as store_predictions
 
-    for m in sorted(store_models.list_models(session), key=lambda m: m.id, reverse=True):
+    for m in sorted(model_versions.list_model_versions(session), key=lambda m: m.id, reverse=True):
         if store_predictions.predicted_image_ids(session, m.id):
             return m.id
     raise InspectorError("no model has predictions in this project: run `inspector predict` first")

@@ -31,7 +31,7 @@ META = ("content_hash", "size_bytes", "width", "height", "channels", "mask_rel_p
 img = Image.__table__
 
 
-class ScanLike(Protocol):  # core.data.records.ScanResult; structural so the store need not import core.data
+class ScanLike(Protocol):  # core.data.scan_records.ScanResult; structural so the store need not import core.data
     root: Any
     format: str
     class_names: list[str]

@@ -16,11 +16,10 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
-from core.errors import InspectorError
+from core.errors import InspectorError, LabelConflict, NotFound, UnknownClass
 from core.store.classes import class_id as _class_id
 from core.store.classes import class_names
 from core.store.clock import from_db, utcnow
-from core.store.errors import LabelConflict, NotFound, UnknownClass
 from core.store.records import GroupResult, LabelEventRecord, LabelState
 from core.store.schema import Image, ImageClass, Label, LabelEvent, LabelGroup, Prediction
 from core.store.users import resolve_user

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, text
 
-from core.store.errors import StoreError
+from core.errors import StoreError
 
 if TYPE_CHECKING:
     from alembic.config import Config

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.store import migrate
 from core.store.engine import SYNCHRONOUS, make_engine
-from core.store.errors import StoreError
+from core.errors import StoreError
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 

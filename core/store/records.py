@@ -115,7 +115,7 @@ class ImportReport:
 
 
 @dataclass(frozen=True, slots=True)
-class ModelRecord:
+class ModelVersionRecord:
     id: int
     name: str
     path: str

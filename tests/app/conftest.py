@@ -88,7 +88,7 @@ def project_template(tmp_path_factory) -> Path:
     from core.model import create_model
     from core.model.checkpoint import CheckpointMeta, save_checkpoint
     from core.store.ingest import import_scan
-    from core.store.models import register_model
+    from core.store.model_versions import register_model_version
     from core.store.project import open_project
 
     base = tmp_path_factory.mktemp("project")
@@ -102,7 +102,7 @@ def project_template(tmp_path_factory) -> Path:
         with project.session() as s:
             import_scan(s, scan_dataset(data), user="importer")
         with project.session() as s:
-            model_id = register_model(s, str(ckpt), meta, name="tiny")
+            model_id = register_model_version(s, str(ckpt), meta, name="tiny")
         predict_project(project, model_id, device="cpu", num_workers=0)
         with project.session() as s:
             review_model(s, model_id, save=True)
@@ -153,7 +153,7 @@ def big_project_template(tmp_path_factory) -> tuple[Path, int]:
     from core.model import create_model
     from core.model.checkpoint import CheckpointMeta, save_checkpoint
     from core.store.ingest import import_scan
-    from core.store.models import register_model
+    from core.store.model_versions import register_model_version
     from core.store.project import open_project
 
     base = tmp_path_factory.mktemp("big")
@@ -169,5 +169,5 @@ def big_project_template(tmp_path_factory) -> tuple[Path, int]:
         with project.session() as s:
             import_scan(s, scan_dataset(base / "data"), user="importer")
         with project.session() as s:
-            model_id = register_model(s, str(ckpt), meta, name="tiny")
+            model_id = register_model_version(s, str(ckpt), meta, name="tiny")
     return base / "big.db", model_id

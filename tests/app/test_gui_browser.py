@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.browser.filter_state import FilterState
 from app.browser.image_list_model import ImageListModel, ThumbRole, TileRole
 from app.browser.qt_thumbnail_grid import QtThumbnailGrid
-from app.browser.thumbnails import ThumbnailProvider
+from app.browser.thumbnail_provider import ThumbnailProvider
 from app.browser.tile import Tile
 from app.workers import Workers
 

@@ -25,14 +25,14 @@ def test_lineage_and_compare(qtbot, window, idle):
     import shutil
 
     from core.model.checkpoint import read_metadata
-    from core.store.models import register_model
+    from core.store.model_versions import register_model_version
 
     win = window
     parent = win.ctx.model
     child_path = win.ctx.path.parent / "child.safetensors"
     shutil.copy(parent.path, child_path)
     with win.ctx.project.session() as s:
-        child_id = register_model(s, str(child_path), read_metadata(child_path), parent_id=parent.id, name="child")
+        child_id = register_model_version(s, str(child_path), read_metadata(child_path), parent_id=parent.id, name="child")
     win.models_panel.refresh()
     qtbot.waitUntil(lambda: len(win.models_panel.rows) == 2, timeout=10000)
     top = win.models_panel.tree.topLevelItem(0)

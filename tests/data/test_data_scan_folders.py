@@ -5,9 +5,8 @@ import hashlib
 
 import pytest
 
-from core.data.errors import ScanError
+from core.errors import InspectorError, ScanError
 from core.data.scan import scan_dataset
-from core.errors import InspectorError
 
 
 def _by_path(result):

@@ -27,7 +27,7 @@ def small_project(tmp_path):
     from core.model.checkpoint import CheckpointMeta, save_checkpoint
     from core.store import open_project
     from core.store.ingest import import_scan
-    from core.store.models import register_model
+    from core.store.model_versions import register_model_version
 
     data = write_folder_dataset(tmp_path / "data")
     project = open_project(tmp_path / "p.db")
@@ -37,6 +37,6 @@ def small_project(tmp_path):
                           mean=(0.2,), std=(0.3,))
     ckpt = save_checkpoint(tmp_path / "m.safetensors", create_model("aan_t", 2, in_chans=1), meta)
     with project.session() as s:
-        model_id = register_model(s, str(ckpt), meta)
+        model_id = register_model_version(s, str(ckpt), meta)
     yield project, model_id, data, ckpt
     project.close()

@@ -57,10 +57,10 @@ def test_label_scan_puts_the_wrong_label_first_and_writes_nothing(small_project,
     assert first["rel_path"] == "scratch/scratch_02.png" and first["label"] == "good" and first["predicted"] == "scratch"
     assert {i["rel_path"] for i in got["items"]} <= {f"{c}/{c}_{k:02d}.png" for c in ("good", "scratch") for k in range(6)}
     with project.session() as s:
-        from core.store.models import list_models
+        from core.store.model_versions import list_model_versions
         from core.store.snapshots import list_snapshots
 
-        assert count_images(s) == before and len(list_models(s)) == 1 and list_snapshots(s) == []
+        assert count_images(s) == before and len(list_model_versions(s)) == 1 and list_snapshots(s) == []
 
 
 def test_label_scan_needs_two_classes(small_project, capsys):

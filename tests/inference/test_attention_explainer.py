@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.inference.attention import AttentionExplainer, attention_rollout, coarsen_matrix, token_index, upsample
+from core.inference.attention_explainer import AttentionExplainer, attention_rollout, coarsen_matrix, token_index, upsample
 from core.model import capture_attention, create_model
 from core.model.checkpoint import CheckpointMeta
 
@@ -119,7 +119,7 @@ def test_rollout_is_a_distribution_on_the_finest_grid(explainer, image):
 
 
 def test_rollout_by_hand_on_one_layer():
-    from core.inference.attention import LayerEvidence
+    from core.inference.attention_explainer import LayerEvidence
 
     a = np.array([[[0.0, 1.0], [0.0, 1.0]]])  # one head, both queries look at token 1
     le = LayerEvidence(0, "x", (1, 2), a, a.mean(1).reshape(1, 1, 2), np.array([2.0]), np.ones(1), np.ones(1), np.ones(1))

@@ -6,7 +6,7 @@ import math
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from app.models.qt_confusion_matrix import QtConfusionMatrix
+from app.model_versions.qt_confusion_matrix import QtConfusionMatrix
 
 
 def _fmt(x: float) -> str:

@@ -6,16 +6,16 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class ModelRow:
-    record: object  # core.store.records.ModelRecord
+    record: object  # core.store.records.ModelVersionRecord
     predictions: int
 
 
 def list_model_rows(_ctx, project) -> list[ModelRow]:
-    from core.store.models import list_models
+    from core.store.model_versions import list_model_versions
     from core.store.predictions import predicted_image_ids
 
     with project.session() as s:
-        return [ModelRow(m, len(predicted_image_ids(s, m.id))) for m in list_models(s)]
+        return [ModelRow(m, len(predicted_image_ids(s, m.id))) for m in list_model_versions(s)]
 
 
 def metrics(_ctx, project, model_id: int):

@@ -15,13 +15,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.models import tasks
-from app.models.qt_compare_view import QtCompareView
-from app.models.qt_metrics_view import QtMetricsView
+from app.model_versions import tasks
+from app.model_versions.qt_compare_view import QtCompareView
+from app.model_versions.qt_metrics_view import QtMetricsView
 from app.workers import Workers
 
 
-class QtModelsPanel(QWidget):
+class QtModelVersionsPanel(QWidget):
     use_model = Signal(int)  # browse with this model's predictions
     predict_requested = Signal(int)
     filter_requested = Signal(str, str)  # label, predicted (from a confusion-matrix cell)
