@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import time
+
+from app.cli.project_option import add_db_option, open_db
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "Re-importing is safe: new, changed and missing files are detected, "
                                    "and labels corrected by inspectors are kept.")
     p.add_argument("path", metavar="PATH", help="dataset folder (ImageFolder or MVTec layout) or CSV manifest")
-    p.add_argument("--db", required=True, metavar="PROJECT.db", help="project file (created if it does not exist)")
+    add_db_option(p, creates=True)
     p.add_argument("--format", default="auto", choices=["auto", "imagefolder", "mvtec", "csv"],
                    help="dataset layout (default: auto-detect)")
     p.add_argument("--path-column", metavar="C", help="CSV: column holding image paths (default: guessed)")
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Set an image's label; recorded in its history with your user name.")
     p.add_argument("image", metavar="IMAGE", help="image id, or path relative to the dataset root")
     p.add_argument("label", metavar="CLASS", help="class name (must exist in the project)")
-    p.add_argument("--db", required=True, metavar="PROJECT.db", help="project file")
+    add_db_option(p)
     p.add_argument("--user", metavar="NAME", help="who labels (default: your login name)")
     p.add_argument("--expect-version", type=int, metavar="V",
                    help="refuse if the label's version is no longer V (someone changed it meanwhile)")
@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Every label change of an image: when, who, from, to, and how (import, "
                                    "manual, bulk, undo, redo).")
     p.add_argument("image", metavar="IMAGE", help="image id, or path relative to the dataset root")
-    p.add_argument("--db", required=True, metavar="PROJECT.db", help="project file")
+    add_db_option(p)
     p.add_argument("--json", action="store_true", help="print JSON lines, one per event")
     p.set_defaults(func=history_cmd)
 
@@ -44,52 +44,31 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Write the current labels: a CSV (path, label, split, abs_path, content_hash, "
                                    "label_version, updated_by, readable, image_id) and/or DIR/<label>/<file> "
                                    "symlinks (readable, labelled images only).")
-    p.add_argument("--db", required=True, metavar="PROJECT.db", help="project file")
+    add_db_option(p)
     p.add_argument("--out", metavar="FILE.csv", help="CSV file to write (replaced atomically)")
     p.add_argument("--imagefolder", metavar="DIR", help="new or empty folder to fill with symlinks by label")
     p.set_defaults(func=export_cmd)
 
 
-def _progress(prefix: str):
-    """A carriage-return progress line on stderr, at most ~10 updates a second."""
-    last = [0.0]
-
-    def report(done: int, total: int) -> None:
-        now = time.monotonic()
-        if done == total or now - last[0] > 0.1:
-            last[0] = now
-            print(f"\r{prefix} {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
-
-    return report
-
-
 def import_cmd(args: argparse.Namespace) -> int:
-    from core.data.scan import scan_dataset
-    from core.store import open_project
-    from core.store.ingest import import_scan
+    from app.cli.progress_line import cli_reporter
+    from usecases.dataset_import import import_dataset
 
-    project = open_project(args.db)  # first: a bad --db fails before a long scan
-    try:
-        scan = scan_dataset(args.path, args.format, path_column=args.path_column, label_column=args.label_column,
-                            split_column=args.split_column, root=args.root, progress=_progress("scanning"))
-        with project.session(write=True) as s:
-            report = import_scan(s, scan, user=args.user, progress=_progress("storing"))
-    finally:
-        project.close()
-    print(f"imported {scan.format} dataset into {args.db}")
-    for line in report.summary_lines():
+    outcome = import_dataset(args.db, args.path, format=args.format, path_column=args.path_column,
+                             label_column=args.label_column, split_column=args.split_column, root=args.root,
+                             user=args.user, progress=cli_reporter())
+    print(f"imported {outcome.format} dataset into {args.db}")
+    for line in outcome.report.summary_lines():
         print(line)
     return 0
 
 
 def label_cmd(args: argparse.Namespace) -> int:
-    from core.store import open_project
-    from core.store.labels import set_label
-    from core.store.queries import get_image
+    from usecases.labelling import set_image_label
 
-    with open_project(args.db, create=False) as project, project.session(write=True) as s:
-        rec = get_image(s, args.image)
-        state = set_label(s, rec.id, args.label, user=args.user, expected_version=args.expect_version)
+    with open_db(args) as project:
+        w = set_image_label(project, args.image, args.label, user=args.user, expected_version=args.expect_version)
+    rec, state = w.image, w.state
     if state.group_id is None:
         print(f"{rec.rel_path}: already {state.label} (version {state.version}); nothing changed")
     else:
@@ -101,13 +80,10 @@ def label_cmd(args: argparse.Namespace) -> int:
 def history_cmd(args: argparse.Namespace) -> int:
     import json
 
-    from core.store import open_project
-    from core.store.labels import history
-    from core.store.queries import get_image
+    from usecases.labelling import image_history
 
-    with open_project(args.db, create=False) as project, project.session() as s:
-        rec = get_image(s, args.image)
-        events = history(s, rec.id)
+    with open_db(args) as project:
+        rec, events = image_history(project, args.image)
     if args.json:
         for e in events:
             print(json.dumps({"time": e.time.isoformat(), "user": e.user, "old": e.old, "new": e.new,
@@ -122,18 +98,13 @@ def history_cmd(args: argparse.Namespace) -> int:
 
 
 def export_cmd(args: argparse.Namespace) -> int:
-    from core.errors import InspectorError
-    from core.store import open_project
-    from core.store.export import export_csv, export_imagefolder
+    from usecases.label_export import export_labels
 
-    if not args.out and not args.imagefolder:
-        raise InspectorError("export: give --out FILE.csv, --imagefolder DIR, or both")
-    with open_project(args.db, create=False) as project, project.session() as s:
-        if args.out:
-            r = export_csv(s, args.out)
-            print(f"{args.out}: {r.written} images")
-        if args.imagefolder:
-            r = export_imagefolder(s, args.imagefolder)
-            print(f"{args.imagefolder}: {r.written} links; left out {r.unlabeled} unlabeled, "
-                  f"{r.unreadable} unreadable")
+    with open_db(args) as project:
+        r = export_labels(project, csv=args.out, imagefolder=args.imagefolder)
+    if r.csv is not None:
+        print(f"{args.out}: {r.csv.written} images")
+    if r.imagefolder is not None:
+        t = r.imagefolder
+        print(f"{args.imagefolder}: {t.written} links; left out {t.unlabeled} unlabeled, {t.unreadable} unreadable")
     return 0

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from core.inference.preprocess import Preprocess
@@ -160,10 +159,6 @@ class AttentionExplainer:
                     self._attn[layer].alpha.copy_(alpha)
         return probs.cpu().numpy()
 
-    @staticmethod
-    def upsample(m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        return upsample(m, size)
-
 
 def token_index(grid: tuple[int, int], image_size: tuple[int, int], y: float, x: float) -> int:
     """Index of the token whose cell holds image pixel (y, x); the whole image maps onto the grid."""
@@ -172,15 +167,6 @@ def token_index(grid: tuple[int, int], image_size: tuple[int, int], y: float, x:
     ty = min(max(int(y * h / big_h), 0), h - 1)
     tx = min(max(int(x * w / big_w), 0), w - 1)
     return ty * w + tx
-
-
-def upsample(m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(h, w) or (..., h, w) -> (..., H, W), bilinear (half-pixel centres, as image resizers do)."""
-    t = torch.from_numpy(np.ascontiguousarray(m, dtype=np.float32))
-    lead = t.shape[:-2]
-    t = t.reshape(1, -1, *t.shape[-2:])
-    up = F.interpolate(t, size=tuple(int(s) for s in size), mode="bilinear", align_corners=False)
-    return up.reshape(*lead, *up.shape[-2:]).numpy()
 
 
 def coarsen_matrix(fine: tuple[int, int], coarse: tuple[int, int]) -> np.ndarray:

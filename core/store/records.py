@@ -50,6 +50,7 @@ class LabelState:
     updated_by: str | None
     updated_at: datetime | None
     group_id: int | None = None  # the action that wrote it; None when nothing changed
+    event: LabelEventRecord | None = None  # the event set_label wrote; None when nothing changed
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,7 +113,8 @@ def test_mouse_clicks_select_head_and_query(qtbot, window, idle):
 def test_overlay_of_a_large_image_is_capped_but_aligned(qtbot):
     import pyqtgraph as pg
 
-    from app.attention.upsample import overlay_size, upsample_bilinear
+    from app.attention.qt_attention_panel import overlay_size
+    from core.inference.upsample import upsample_bilinear
     from app.widgets.qt_image_view import QtImageView
 
     pg.setConfigOptions(imageAxisOrder="row-major")

@@ -25,6 +25,8 @@ def test_set_label_writes_event_and_version(loaded):
     assert [(e.old, e.new, e.source, e.user) for e in events] == [
         (None, "good", "import", "importer"), ("good", "scratch", "manual", "ann")]
     assert get_image_label(loaded, rec.id) == "scratch"
+    # The state carries the event as history() reads it back: a GUI appends it without a query.
+    assert state.event == events[-1]
 
 
 def get_image_label(project, image_id):
@@ -35,7 +37,7 @@ def test_same_label_is_a_no_op(loaded):
     with loaded.session() as s:
         rec = get_image(s, "good/001.png")
         state = set_label(s, rec.id, "good", user="ann")
-        assert state.version == 1 and state.group_id is None
+        assert state.version == 1 and state.group_id is None and state.event is None
         assert len(history(s, rec.id)) == 1
         assert stacks(s, user="ann") == ([], [])
 

@@ -132,7 +132,7 @@ def waiter():
     return wait_for
 
 
-# --- a project with imported images (the store, for training.jobs and the CLI) -----------------
+# --- a project with imported images (the store, for usecases.finetune_jobs and the CLI) -----------------
 
 
 def make_project(tmp_path: Path, *, n_per_class: int = 8):

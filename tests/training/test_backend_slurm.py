@@ -92,7 +92,7 @@ def test_gpu_request_on_gpu_less_node_fails_with_scheduler_message(slurm_cluster
 @pytest.mark.slurm
 def test_project_job_through_slurm_registers_its_model(slurm_cluster, tmp_path, project_factory, waiter):
     from core.store.model_versions import get_model_version
-    from training.jobs import refresh_job, submit_finetune
+    from usecases.finetune_jobs import refresh_job, submit_finetune
 
     project = project_factory(tmp_path, n_per_class=4)
     job = submit_finetune(project, base="aan_s", profile=CPU, epochs=1, batch_size=4, max_steps_per_epoch=1,

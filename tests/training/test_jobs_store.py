@@ -1,4 +1,4 @@
-"""training.jobs with the real project store and the local backend."""
+"""usecases.finetune_jobs and usecases.job_monitor with the real project store and the local backend."""
 from __future__ import annotations
 
 import csv
@@ -11,7 +11,8 @@ from core.store.labels import set_label
 from core.store.model_versions import get_model_version
 from core.store.queries import get_image
 from core.store.snapshots import get_snapshot
-from training.jobs import jobs_root, job_progress, refresh_job, submit_finetune
+from usecases.finetune_jobs import jobs_root, refresh_job, submit_finetune
+from usecases.job_monitor import job_progress
 from training.profiles import Profile
 
 pytestmark = pytest.mark.slow
