@@ -128,8 +128,8 @@ def window(qtbot, project_path):
     qtbot.addWidget(win)
     win.resize(1400, 900)
     win.show()
-    win.open_project(project_path)
-    qtbot.waitUntil(lambda: win.ctx is not None and not win.image_model.querying, timeout=15000)
+    win.controller.open_project(project_path)
+    qtbot.waitUntil(lambda: win.state.is_open and not win.browser.image_model.querying, timeout=15000)
     yield win
     win.shutdown()
 
