@@ -46,7 +46,7 @@ class ProjectController(QObject):
         from usecases.dataset_import import import_dataset
 
         self.busy.emit(f"Importing {folder}…")
-        user = self._state.user
+        user = self._settings.user
         self._workers.start(lambda ctx: import_dataset(db, folder, user=user, progress=ctx), name="Import",
                             user_visible=True, pool="long", on_progress=self._on_busy_progress,
                             on_result=lambda outcome: self._on_imported(db, outcome.report),
@@ -54,7 +54,7 @@ class ProjectController(QObject):
 
     def prepare_demo(self, folder: str | os.PathLike, on_done: Callable[[], None] | None = None) -> None:
         self.busy.emit("Preparing the demo: data, model, predictions…")
-        user = self._state.user
+        user = self._settings.user
         self._workers.start(lambda ctx: prepare_demo(folder, user, progress=ctx), name="Demo", user_visible=True,
                             pool="long", on_progress=self._on_busy_progress,
                             on_result=lambda db: self.open_project(db, on_done), on_error=lambda _e: self.busy.emit(""))
@@ -104,7 +104,7 @@ class ProjectController(QObject):
         browser = self._workspace()
         if on_done is not None:
             browser.after_next_query(on_done)
-        self._state.set_overview(overview)
+        self._state.set_overview(overview, user=self._settings.user)
 
     def _on_busy_progress(self, done: int, total: int, text: str) -> None:
         # The status bar has the bar and the cancel button; the welcome page says what is happening.

@@ -41,10 +41,10 @@ class ProjectState(QObject):
     labels_changed = Signal(object)  # LabelChange
     selection_changed = Signal(object)  # Tile | None
 
-    def __init__(self, user: str, parent: QObject | None = None):
+    def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.overview: ProjectOverview | None = None
-        self.user = user
+        self.user = ""  # who labels; set when a project opens (reading the default costs SQLAlchemy at start-up)
         self.tile: Tile | None = None
         self._written: dict[int, LabelState] = {}  # image id -> what this window last wrote for it
 
@@ -80,10 +80,11 @@ class ProjectState(QObject):
     def thumbnail_dir(self) -> Path | None:
         return self.path.with_name(self.path.stem + ".thumbs") if self.path else None
 
-    def set_overview(self, overview: ProjectOverview) -> None:
+    def set_overview(self, overview: ProjectOverview, user: str | None = None) -> None:
         """A freshly read overview: of another project (the previous one is closed), or of this one
         after versions, predictions or classes changed."""
         old = self.overview
+        self.user = user if user is not None else self.user
         self.overview = overview
         if old is None or old.project is not overview.project or old.class_names != overview.class_names:
             if old is not None and old.project is not overview.project:

@@ -36,7 +36,7 @@ class QtMainWindow(QMainWindow):
         self.restore_layout = restore_layout  # off for screenshots: always the default layout
         self.settings = settings or Settings()
         self.workers = workers or Workers(self)
-        self.state = ProjectState(self.settings.user, self)
+        self.state = ProjectState(self)
         self.controller = ProjectController(self.state, self.workers, self.settings, self.ensure_workspace, self)
         self.labeling = LabelController(self.state, self.workers, self)
         self.setWindowTitle("Inspector")

@@ -94,7 +94,7 @@ class WindowActions(QObject):
 
     def set_user(self) -> None:
         name, ok = QInputDialog.getText(self._win, "User name", "Your name in the label history:",
-                                        text=self._win.state.user)
+                                        text=self._win.settings.user)
         if ok and name.strip():
             self._win.controller.set_user(name.strip())
 
