@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QSplitter, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QSplitter, QStackedWidget, QWidget
 
 from app.label_controller import LabelController, conflict_box
 from app.project_controller import ProjectController
@@ -23,7 +23,6 @@ from app.workers import Workers
 
 if TYPE_CHECKING:
     from app.browser.browsing import Browsing
-    from app.jobs.qt_finetune_dialog import QtFinetuneDialog
 
 # The workspace (pyqtgraph, superqt, every panel) is built just after the window is on screen:
 # importing pyqtgraph alone costs more than the whole welcome screen.
@@ -50,10 +49,6 @@ class QtMainWindow(QMainWindow):
         self.workspace_built = False
         self._layout_restored = False
         self.window_actions = WindowActions(self)
-        self.welcome.open_dataset.connect(self.window_actions.open_dataset)
-        self.welcome.open_project.connect(self.window_actions.open_project)
-        self.welcome.create_demo.connect(self.window_actions.create_demo)
-        self.welcome.open_recent.connect(self.controller.open_project)
         self.controller.busy.connect(self.welcome.set_busy)
         self.controller.message.connect(self.statusBar().showMessage)
         self.labeling.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
@@ -91,19 +86,8 @@ class QtMainWindow(QMainWindow):
         return self.browser
 
     def _build_docks(self) -> None:
-        from app.browser.tile_delegate import legend_html
-
-        left = QWidget()
-        ll = QVBoxLayout(left)
-        ll.setContentsMargins(0, 0, 0, 0)
-        ll.setSpacing(2)
-        ll.addWidget(self.browser.grid, 1)
-        grid_legend = QLabel(legend_html())
-        grid_legend.setWordWrap(True)
-        grid_legend.setStyleSheet("font-size: 11px; color: #bbbbbb; padding: 2px 4px;")
-        ll.addWidget(grid_legend)
         self.center_split = QSplitter(Qt.Orientation.Horizontal)
-        self.center_split.addWidget(left)
+        self.center_split.addWidget(self.browser.view)
         self.center_split.addWidget(self.image_pane)
         self.center_split.setStretchFactor(0, 0)  # extra width goes to the image
         self.center_split.setStretchFactor(1, 1)
@@ -141,7 +125,7 @@ class QtMainWindow(QMainWindow):
         self.versions_panel.use_model.connect(self.controller.browse_version)
         self.versions_panel.predict_requested.connect(self.controller.start_prediction)
         self.versions_panel.filter_requested.connect(self._on_confusion_cell)
-        self.jobs_panel.finetune_requested.connect(self.open_finetune_dialog)
+        self.jobs_panel.finetune_requested.connect(self.window_actions.open_finetune_dialog)
         self.jobs_panel.predict_and_compare.connect(self.predict_and_compare)
 
     def _set_workspace_visible(self, on: bool) -> None:
@@ -162,24 +146,9 @@ class QtMainWindow(QMainWindow):
 
         self.controller.start_prediction(new_id, on_done=compare)
 
-    def open_finetune_dialog(self) -> QtFinetuneDialog | None:
-        from app.jobs.qt_finetune_dialog import QtFinetuneDialog
-
-        s = self.state
-        if s.project is None:
-            return None
-        dialog = QtFinetuneDialog(s.project, s.model_versions, s.model_version_id, self)
-        dialog.accepted.connect(lambda: self.jobs_panel.submit(dialog.request()))
-        dialog.finished.connect(dialog.deleteLater)
-        dialog.open()
-        self.jobs_dock.raise_()
-        return dialog
-
     def _on_confusion_cell(self, label: str, predicted: str) -> None:
         """Show the images of one confusion-matrix cell, with the predictions of the version it belongs to."""
-        from app.browser.filter_state import FilterState
-
-        self.browser.apply_filter(FilterState(labels=(label,), predicted=(predicted,), sort=self.browser.filters.state().sort))
+        self.browser.show_confusion_cell(label, predicted)
         chosen = self.versions_panel.selected_id
         if chosen is not None and chosen != self.state.model_version_id:
             self.controller.browse_version(chosen)

@@ -2,7 +2,7 @@
 
 Labelling is keyboard-first: digits 1-9 give the selection (or the current image) that class,
 J/K or the arrows step through the filtered images, F fits the image, Ctrl+Z / Ctrl+Shift+Z undo
-and redo. Every action goes to a controller; nothing here touches the database.
+and redo. Every action goes to a controller or a panel; nothing here touches the database.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu
 
 if TYPE_CHECKING:
+    from app.jobs.qt_finetune_dialog import QtFinetuneDialog
     from app.qt_main_window import QtMainWindow
 
 NAVIGATION = (("J", 1), ("Right", 1), ("K", -1), ("Left", -1))
@@ -37,7 +38,7 @@ class WindowActions(QObject):
         self.undo_action = self._add(e, "&Undo label change", labeling.undo, QKeySequence("Ctrl+Z"))
         self.redo_action = self._add(e, "&Redo label change", labeling.redo, QKeySequence("Ctrl+Shift+Z"))
         t = win.menuBar().addMenu("&Model")
-        self._add(t, "&Fine-tune…", win.open_finetune_dialog, QKeySequence("Ctrl+T"))
+        self._add(t, "&Fine-tune…", self.open_finetune_dialog, QKeySequence("Ctrl+T"))
         self._add(t, "&Predict with the current model", controller.predict_current)
         d = win.menuBar().addMenu("&Data")
         self._add(d, "Make all &thumbnails", controller.make_thumbnails)
@@ -47,6 +48,10 @@ class WindowActions(QObject):
         for i in range(9):
             QShortcut(QKeySequence(str(i + 1)), win, lambda i=i: self.label_with_class(i))
         QShortcut(QKeySequence("F"), win, lambda: win.workspace_built and win.image_pane.view.fit())
+        win.welcome.open_dataset.connect(self.open_dataset)
+        win.welcome.open_project.connect(self.open_project)
+        win.welcome.create_demo.connect(self.create_demo)
+        win.welcome.open_recent.connect(controller.open_project)
 
     def label_with_class(self, i: int) -> None:
         """Digit i + 1: the i-th class of the project for the selection."""
@@ -91,6 +96,19 @@ class WindowActions(QObject):
         folder = QFileDialog.getExistingDirectory(self._win, "Folder for the demo project")
         if folder:
             self._win.controller.prepare_demo(folder)
+
+    def open_finetune_dialog(self) -> QtFinetuneDialog | None:
+        from app.jobs.qt_finetune_dialog import QtFinetuneDialog
+
+        win, s = self._win, self._win.state
+        if s.project is None:
+            return None
+        dialog = QtFinetuneDialog(s.project, s.model_versions, s.model_version_id, win)
+        dialog.accepted.connect(lambda: win.jobs_panel.submit(dialog.request()))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        win.jobs_dock.raise_()
+        return dialog
 
     def set_user(self) -> None:
         name, ok = QInputDialog.getText(self._win, "User name", "Your name in the label history:",

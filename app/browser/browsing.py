@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Callable
 
 from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from app.browser.filter_state import FilterState
 from app.browser.image_list_model import ImageListModel
@@ -16,6 +17,7 @@ from app.browser.qt_thumbnail_grid import QtThumbnailGrid
 from app.browser.store_source import StoreTileSource, TileQuery
 from app.browser.thumbnail_provider import ThumbnailProvider
 from app.browser.tile import Tile
+from app.browser.tile_delegate import legend_html
 from app.project_state import LabelChange, ProjectState
 from app.workers import Workers
 
@@ -28,6 +30,7 @@ class Browsing(QObject):
         self.image_model = ImageListModel(workers, None, self.thumbs, parent=self)
         self.grid = QtThumbnailGrid(self.image_model)
         self.filters = QtFilterPanel()
+        self.view = _grid_with_legend(self.grid)
         self._after_query: list[Callable[[], None]] = []
         state.project_changed.connect(self._on_project_changed)
         state.model_changed.connect(self.refresh)
@@ -50,6 +53,10 @@ class Browsing(QObject):
 
     def apply_filter(self, state: FilterState) -> None:
         self.filters.set_state(state)
+
+    def show_confusion_cell(self, label: str, predicted: str) -> None:
+        """The images of one confusion-matrix cell, in the order the user chose."""
+        self.apply_filter(FilterState(labels=(label,), predicted=(predicted,), sort=self.filters.state().sort))
 
     def targets(self) -> list[Tile]:
         """What a label applies to: the selection when it holds several tiles, else the current one."""
@@ -91,3 +98,17 @@ class Browsing(QObject):
             if tile is not None:
                 fresh.append(replace(tile, label=st.label, label_version=st.version))
         m.replace_tiles(fresh)
+
+
+def _grid_with_legend(grid: QtThumbnailGrid) -> QWidget:
+    """The grid above a one-line key to its tile marks."""
+    view = QWidget()
+    lay = QVBoxLayout(view)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.setSpacing(2)
+    lay.addWidget(grid, 1)
+    key = QLabel(legend_html())
+    key.setWordWrap(True)
+    key.setStyleSheet("font-size: 11px; color: #bbbbbb; padding: 2px 4px;")
+    lay.addWidget(key)
+    return view

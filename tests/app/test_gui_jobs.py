@@ -6,7 +6,7 @@ import pytest
 
 
 def test_finetune_dialog_renders_command(qtbot, window):
-    dialog = window.open_finetune_dialog()
+    dialog = window.window_actions.open_finetune_dialog()
     qtbot.addWidget(dialog)
     dialog.profile.setCurrentIndex(dialog.profile.findData("local-cpu"))
     assert "torch.distributed.run" in dialog.preview.toPlainText()
