@@ -4,8 +4,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from app.cli.project_option import add_db_option, open_db
+
+if TYPE_CHECKING:
+    from core.store.project import Project
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -74,7 +78,7 @@ def finetune(args: argparse.Namespace) -> int:
         return _follow(project, job.id, args.poll)
 
 
-def _follow(project, job_id: int, poll: float) -> int:
+def _follow(project: Project, job_id: int, poll: float) -> int:
     from core.store.model_versions import get_model_version
     from usecases.job_monitor import follow_job, job_progress
 

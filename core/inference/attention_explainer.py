@@ -22,6 +22,7 @@ from __future__ import annotations
 import threading
 from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -29,6 +30,9 @@ from torch import nn
 
 from core.inference.preprocess import Preprocess
 from core.model.capture import attention_layers, capture_attention
+
+if TYPE_CHECKING:
+    from core.model.checkpoint import CheckpointMeta
 
 
 @dataclass
@@ -70,7 +74,7 @@ class ImageEvidence:
 
 
 class AttentionExplainer:
-    def __init__(self, model: nn.Module, meta):
+    def __init__(self, model: nn.Module, meta: CheckpointMeta):
         self.model = model.eval()
         self.meta = meta
         self.pre = Preprocess.from_meta(meta)

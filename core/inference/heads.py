@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 import torch
@@ -21,6 +21,9 @@ from core.inference.preprocess import Preprocess
 from core.inference.upsample import upsample_bilinear
 from core.model.capture import attention_layers, capture_attention
 from core.progress import Reporter, silent
+
+if TYPE_CHECKING:
+    from core.model.checkpoint import CheckpointMeta
 
 DEFAULT_TOLERANCE = 8  # pixels at model-input scale: half a 16-px token
 
@@ -143,7 +146,7 @@ def received_attention(model: nn.Module, batch: torch.Tensor) -> tuple[list[np.n
 
 def analyse_heads(
     model: nn.Module,
-    meta,
+    meta: CheckpointMeta,
     items: Iterable[tuple[np.ndarray, np.ndarray | None]],
     *,
     batch_size: int = 16,
