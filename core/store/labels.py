@@ -7,7 +7,8 @@ stack, replayed from that user's groups, so any process sees the same stack.
 
 This module is the only writer of `label`, `label_event` and `label_group`: the import
 (core.store.ingest) writes its labels through `begin_group`, `add_initial_labels`,
-`apply_changes` and `finish_group` too.
+`apply_changes` and `finish_group` too. So a label's version is the number of its events (every
+change adds one of each), which lets a reader tell whether the history it holds is complete.
 
 Transactions start at the first write (see core.store.engine). `set_label` reads first and then
 writes conditionally on the version it read; the bulk functions and undo/redo insert their

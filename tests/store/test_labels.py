@@ -110,6 +110,29 @@ def test_undo_redo_are_new_events_per_user(loaded):
     assert [e.new for e in events] == ["good", "scratch", "good", "scratch"]
 
 
+def test_a_version_counts_the_events(loaded, tmp_path, small_scan):
+    """Whatever wrote them (import, set, bulk, undo, redo, a re-import that relabels): the GUI
+    relies on it to append its own event instead of reading the history again."""
+    from dataclasses import replace
+
+    from core.store.ingest import import_scan
+
+    with loaded.session() as s:
+        ids = [r.id for r in query_images(s, limit=100)]
+        set_label(s, ids[0], "scratch", user="ann")
+        set_label(s, ids[1], None, user="ann")
+        bulk_set_labels(s, ids[2:6], "dent", user="bob")
+        undo(s, user="bob")
+        redo(s, user="bob")
+    relabelled = small_scan(tmp_path / "data")
+    relabelled.images[-1] = replace(relabelled.images[-1], label="good")  # the dataset now files it elsewhere
+    with loaded.session() as s:
+        assert import_scan(s, relabelled, user="importer").labels_set == 1
+    with loaded.session() as s:
+        for r in query_images(s, limit=100):
+            assert r.label_version == len(history(s, r.id)), r.rel_path
+
+
 def test_new_action_clears_redo_stack(loaded):
     with loaded.session() as s:
         set_label(s, 1, "scratch", user="ann")
