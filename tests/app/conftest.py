@@ -1,5 +1,5 @@
 """GUI test fixtures: settings in a temp folder, a real project made from generated images
-(support.datasets) with a tiny aan_s model and its predictions, the real main window, and a check
+(support.synthetic_datasets) with a tiny aan_s model and its predictions, the real main window, and a check
 that no test leaves a worker thread running."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support.datasets import CLASSES, import_folder, last_as_test, tiny_checkpoint, write_parts
+from support.synthetic_datasets import CLASSES, import_folder, last_as_test, tiny_checkpoint, write_parts
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

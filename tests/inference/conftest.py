@@ -1,7 +1,7 @@
-"""A small real project on disk: PNG files in class folders (support.datasets), scanned and imported
+"""A small real project on disk: PNG files in class folders (support.synthetic_datasets), scanned and imported
 into a SQLite store, and a real (tiny, untrained) checkpoint registered as a model version."""
 import pytest
-from support.datasets import import_folder, tiny_checkpoint, write_parts
+from support.synthetic_datasets import import_folder, tiny_checkpoint, write_parts
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Fixtures for the training tests: tiny generated datasets (support.datasets), job configs, and
+"""Fixtures for the training tests: tiny generated datasets (support.synthetic_datasets), job configs, and
 (test_slurm_*) a real single-node SLURM cluster."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support.datasets import every_nth_as_val, import_folder, tiny_checkpoint, write_manifest, write_parts
+from support.synthetic_datasets import every_nth_as_val, import_folder, tiny_checkpoint, write_manifest, write_parts
 
 CLASSES = ["good", "scratch"]
 
