@@ -112,8 +112,7 @@ def _train(project: Project, out: Path, progress: Reporter, *, from_records: boo
 
 def _labelled_items(project: Project) -> list[tuple[str, str, str]]:
     """(path, label, split) of every readable, labelled image, for the demo trainer."""
-    from core.store.queries import ImageFilter, all_images
+    from training.label_scan import labelled_images
 
     with project.session() as s:
-        return [(r.abs_path, r.label, r.split or "train") for r in all_images(s, ImageFilter(readable=True))
-                if r.label is not None]
+        return [(r.abs_path, r.label, r.split or "train") for r in labelled_images(s)]
