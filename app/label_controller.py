@@ -30,7 +30,13 @@ class LabelController(QObject):
         # the single "write" thread, so it is always in step with the database as far as our writes
         # go: a second key press before the grid reloaded its row must not conflict with the first.
         self._mine: dict[int, int] = {}
-        state.project_changed.connect(self._mine.clear)
+        self._project = None  # the project `_mine` is about
+        state.project_changed.connect(self._on_project_changed)
+
+    def _on_project_changed(self) -> None:
+        if self._state.project is not self._project:  # not merely another user name
+            self._project = self._state.project
+            self._mine.clear()
 
     def _expected(self, tile: Tile) -> int:
         return max(tile.label_version, self._mine.get(tile.image_id, -1))

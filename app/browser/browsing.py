@@ -5,7 +5,7 @@ just those rows); it makes the current tile the state's selection."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
@@ -21,6 +21,9 @@ from app.browser.tile_delegate import legend_html
 from app.project_state import LabelChange, ProjectState
 from app.workers import Workers
 
+if TYPE_CHECKING:
+    from core.store.project import Project
+
 
 class Browsing(QObject):
     def __init__(self, state: ProjectState, workers: Workers, parent: QObject | None = None):
@@ -32,6 +35,7 @@ class Browsing(QObject):
         self.filters = QtFilterPanel()
         self.view = _grid_with_legend(self.grid)
         self._after_query: list[Callable[[], None]] = []
+        self._project: Project | None = None  # the project the tiles come from
         state.project_changed.connect(self._on_project_changed)
         state.model_changed.connect(self.refresh)
         state.labels_changed.connect(self._on_labels_changed)
@@ -73,8 +77,10 @@ class Browsing(QObject):
 
     def _on_project_changed(self) -> None:
         s = self._state
-        self.image_model.source = StoreTileSource(s.project)
-        self.thumbs.set_cache_dir(s.thumbnail_dir)
+        if s.project is not self._project:  # not merely another user name
+            self._project = s.project
+            self.image_model.source = StoreTileSource(s.project)
+            self.thumbs.set_cache_dir(s.thumbnail_dir)
         self.filters.set_classes(s.class_names)
         self.refresh()
 
