@@ -23,6 +23,7 @@ from app.workers import Workers
 
 if TYPE_CHECKING:
     from app.browser.browsing import Browsing
+    from core.errors import LabelConflict
 
 # The workspace (pyqtgraph, superqt, every panel) is built just after the window is on screen:
 # importing pyqtgraph alone costs more than the whole welcome screen.
@@ -153,7 +154,7 @@ class QtMainWindow(QMainWindow):
         if chosen is not None and chosen != self.state.model_version_id:
             self.controller.browse_version(chosen)
 
-    def _on_label_conflict(self, e) -> None:
+    def _on_label_conflict(self, e: LabelConflict) -> None:
         self.browser.image_model.refresh()
         self.conflict_box = conflict_box(self, e)
 

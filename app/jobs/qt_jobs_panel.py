@@ -6,6 +6,8 @@ it only runs while some job is unfinished or the panel was just changed.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont
@@ -27,6 +29,9 @@ from app.project_state import ProjectState
 from app.workers import Workers
 from usecases.finetune_jobs import cancel_job, submit_finetune
 from usecases.job_monitor import JobView, job_views
+
+if TYPE_CHECKING:
+    from core.store.records import JobRecord
 
 POLL_MS = 2000
 STATE_COLORS = {"queued": "#aaaaaa", "running": "#4c9be8", "succeeded": "#5cb85c", "failed": "#d9534f",
@@ -197,7 +202,7 @@ class QtJobsPanel(QWidget):
         if job_id is not None and project is not None:
             self._workers.start(lambda _c: cancel_job(project, job_id), name="Cancel job", on_done=self.poll)
 
-    def _set_offer(self, job) -> None:
+    def _set_offer(self, job: JobRecord | None) -> None:
         self._offer_job = job
         self.offer_button.setVisible(job is not None)
         self.offer.setText("" if job is None else
