@@ -61,13 +61,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def predict(args: argparse.Namespace) -> int:
     from app.cli.progress_line import cli_reporter
-    from usecases.prediction import check_options, predict, register_checkpoint
+    from usecases import prediction
 
-    check_options(args.batch_size, args.workers)
+    prediction.check_options(args.batch_size, args.workers)
     with open_db(args) as project:
-        model_id = register_checkpoint(project, args.model)
-        report = predict(project, model_id, device=args.device, batch_size=args.batch_size,
-                         num_workers=args.workers, progress=cli_reporter())
+        model_id = prediction.register_checkpoint(project, args.model)
+        report = prediction.predict(project, model_id, device=args.device, batch_size=args.batch_size,
+                                    num_workers=args.workers, progress=cli_reporter())
     print(report.summary())
     for image_id, err in report.errors[:10]:
         print(f"  unreadable: image {image_id}: {err}", file=sys.stderr)
@@ -75,21 +75,21 @@ def predict(args: argparse.Namespace) -> int:
 
 
 def review(args: argparse.Namespace) -> int:
-    from usecases.label_review import review
+    from usecases import label_review
 
     with open_db(args) as project:
-        model_id, items = review(project, args.model)
+        model_id, items = label_review.review(project, args.model)
     _print_review(f"model {model_id}", {"model_id": model_id}, items, args)
     return 0
 
 
 def label_scan(args: argparse.Namespace) -> int:
     from app.cli.progress_line import cli_reporter
-    from usecases.label_error_scan import label_scan
+    from usecases import label_error_scan
 
     with open_db(args) as project:
-        items = label_scan(project, splits=args.splits, epochs=args.epochs, input_size=args.input_size,
-                           progress=cli_reporter())
+        items = label_error_scan.label_scan(project, splits=args.splits, epochs=args.epochs,
+                                            input_size=args.input_size, progress=cli_reporter())
     _print_review("label scan", {"epochs": args.epochs, "input_size": args.input_size}, items, args)
     return 0
 
@@ -136,11 +136,11 @@ def heads(args: argparse.Namespace) -> int:
 
 def train_demo(args: argparse.Namespace) -> int:
     from app.cli.progress_line import cli_reporter
-    from usecases.demo_project import train_demo
+    from usecases import demo_project
 
     with open_db(args) as project:
-        t = train_demo(project, args.out, epochs=args.epochs, input_size=args.input_size,
-                       seconds_budget=args.seconds, arch=args.arch, progress=cli_reporter())
+        t = demo_project.train_demo(project, args.out, epochs=args.epochs, input_size=args.input_size,
+                                    seconds_budget=args.seconds, arch=args.arch, progress=cli_reporter())
     acc = t.provenance.get("test_accuracy")
     print(f"{t.path}: model {t.model_id}, {t.provenance.get('seconds')} s, test accuracy "
           + (f"{acc:.1%}" if acc is not None else "n/a (no test split)"))
