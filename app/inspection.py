@@ -1,26 +1,37 @@
 """The image under inspection: pixels, mask, history, attention and ablation, each loaded by a
 worker and shown by passive widgets. Only the newest request matters: moving on to another image
 cancels work queued for the previous one, and late results for it are dropped.
+
+It follows the project state: the selection says which image, the model version says whose
+attention; a relabel this window wrote is appended to the history from the state `set_label`
+returned, without a query.
 """
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject
 
+from app.attention.attention_results import AblationResult, AttentionResult
 from app.attention.qt_attention_panel import QtAttentionPanel
-from app.attention.records import AblationResult, AttentionResult
 from app.attention.service import AttentionService
 from app.browser.tile import Tile
+from app.project_state import ProjectState
 from app.widgets.qt_history_panel import QtHistoryPanel
 from app.widgets.qt_image_view import QtImageView, mask_outline_rgba
 from app.widgets.qt_probability_bars import QtProbabilityBars
 from app.workers import Worker, Workers
+from usecases.labelling import label_events
+
+if TYPE_CHECKING:
+    from core.store.records import LabelEventRecord
 
 
 DETAILS_KEPT = 4
+_NOTHING_SHOWN = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +44,15 @@ class ImageDetail:
 
 class Inspection(QObject):
 
-    def __init__(self, workers: Workers, view: QtImageView, bars: QtProbabilityBars, attention: QtAttentionPanel,
-                 history: QtHistoryPanel, parent: QObject | None = None):
+    def __init__(self, state: ProjectState, workers: Workers, view: QtImageView, bars: QtProbabilityBars,
+                 attention: QtAttentionPanel, history: QtHistoryPanel, parent: QObject | None = None):
         super().__init__(parent)
+        self._state = state
         self._workers = workers
         self.view, self.bars, self.attention, self.history = view, bars, attention, history
         self.service = AttentionService()
-        self.ctx = None
+        self._model_id: object = _NOTHING_SHOWN  # the id of the version whose attention is shown
+        self._history_of: int | None = None  # the image whose events the history panel shows
         self.tile: Tile | None = None
         self.detail: ImageDetail | None = None
         self.result: AttentionResult | None = None
@@ -51,18 +64,22 @@ class Inspection(QObject):
         attention.opacity_changed.connect(view.set_overlay_opacity)
         attention.ablation_changed.connect(self._on_ablation_changed)
         attention.query_cleared.connect(lambda: self._on_image_clicked(None, None))
+        state.selection_changed.connect(self.show)
+        state.project_changed.connect(self._on_model_changed)
+        state.model_changed.connect(self._on_model_changed)
 
     @property
     def busy(self) -> bool:
         return bool(self._pending)
 
-    def set_context(self, ctx) -> None:
-        model_changed = self.ctx is None or ctx.model_id != self.ctx.model_id
-        self.ctx = ctx
-        names = list(ctx.model.class_names) if ctx.model is not None else list(ctx.class_names)
+    def _on_model_changed(self) -> None:
+        version = self._state.model_version
+        changed = self._state.model_version_id != self._model_id
+        self._model_id = self._state.model_version_id
+        names = list(version.class_names) if version is not None else self._state.class_names
         if self.bars.class_names != names:
             self.bars.set_classes(names)
-        if model_changed and self.tile is not None:
+        if changed and self.tile is not None:
             self.show(self.tile, force=True)
 
     def show(self, tile: Tile | None, force: bool = False) -> None:
@@ -73,7 +90,7 @@ class Inspection(QObject):
         if same and not force:
             self._update_label_marks()
             if relabelled:  # by anyone: this window, an undo, another inspector
-                self.reload_history()
+                self._on_relabelled(tile)
             return
         self.detail, self.result, self.query = None, None, None
         for key in ("detail", "attention", "ablation", "history"):
@@ -83,6 +100,7 @@ class Inspection(QObject):
             self.bars.set_probabilities(None)
             self.attention.set_result(None)
             self.history.set_events(None, [])
+            self._history_of = None
             return
         cached = self._details.get(tile.image_id)
         if cached is not None and cached.tile.abs_path == tile.abs_path:
@@ -98,17 +116,21 @@ class Inspection(QObject):
         self._run("prefetch", _load_detail, tile, on_result=self._remember, name="Prefetch")
 
     def reload_history(self) -> None:
-        if self.tile is None or self.ctx is None:
+        project, tile = self._state.project, self.tile
+        if tile is None or project is None:
             return
-        ctx, tile = self.ctx, self.tile
+        self._run("history", lambda _c: (tile.image_id, label_events(project, tile.image_id)), on_result=self._on_history)
 
-        def run(_c):
-            from core.store.labels import history
-
-            with ctx.project.session() as s:
-                return tile.image_id, history(s, tile.image_id)
-
-        self._run("history", run, on_result=self._on_history)
+    def _on_relabelled(self, tile: Tile) -> None:
+        """This window's own write: append the event it returned (a label's version counts its
+        events, so the history shown is complete when it holds version - 1 of them). Else read."""
+        st = self._state.written_label(tile.image_id)
+        shown = self.history.events if self._history_of == tile.image_id and "history" not in self._pending else None
+        if (st is not None and st.event is not None and st.version == tile.label_version
+                and shown is not None and len(shown) == st.version - 1):
+            self._show_events(tile, [*shown, st.event])
+        else:
+            self.reload_history()
 
     # -- handlers
 
@@ -126,10 +148,14 @@ class Inspection(QObject):
         self.bars.set_probabilities(None)
         self._request_attention()
 
-    def _on_history(self, r) -> None:
+    def _on_history(self, r: tuple[int, list[LabelEventRecord]]) -> None:
         image_id, events = r
         if self.tile is not None and image_id == self.tile.image_id:
-            self.history.set_events(self.tile.name, events)
+            self._show_events(self.tile, events)
+
+    def _show_events(self, tile: Tile, events: list[LabelEventRecord]) -> None:
+        self._history_of = tile.image_id
+        self.history.set_events(tile.name, events)
 
     def _on_image_clicked(self, x: float | None, y: float | None) -> None:
         if self.detail is None:
@@ -139,14 +165,14 @@ class Inspection(QObject):
         self._request_attention()
 
     def _request_attention(self) -> None:
-        ctx, d = self.ctx, self.detail
-        if ctx is None or d is None or ctx.model is None:
+        version, d = self._state.model_version, self.detail
+        if d is None or version is None:
             self.attention.set_result(None)
             return
         if self.result is None:
             self.attention.set_pending(f"Computing the attention of {d.tile.name}…")
-        self._run("attention", lambda _c, *a: self.service.analyse(*a), d.tile.image_id, ctx.model_id, ctx.model.path, d.image, d.mask,
-                  self.query, pool="model", on_result=self._on_attention, name="Attention")
+        self._run("attention", lambda _c, *a: self.service.analyse(*a), d.tile.image_id, version.id, version.path, d.image,
+                  d.mask, self.query, pool="model", on_result=self._on_attention, name="Attention")
 
     def _on_attention(self, r: AttentionResult) -> None:
         if self.tile is None or r.image_id != self.tile.image_id:
@@ -162,16 +188,16 @@ class Inspection(QObject):
         self.view.set_overlay(heat)
 
     def _on_ablation_changed(self, off: frozenset) -> None:
-        ctx, d = self.ctx, self.detail
-        if ctx is None or d is None or ctx.model is None:
+        version, d = self._state.model_version, self.detail
+        if d is None or version is None:
             return
         if not off:
             self._cancel("ablation")
             self.attention.set_ablation_summary("")
             self._update_label_marks()
             return
-        self._run("ablation", lambda _c, *a: self.service.ablate(*a), d.tile.image_id, ctx.model.path, d.image, off, pool="model",
-                  on_result=self._on_ablation, name="Head ablation")
+        self._run("ablation", lambda _c, *a: self.service.ablate(*a), d.tile.image_id, version.path, d.image, off,
+                  pool="model", on_result=self._on_ablation, name="Head ablation")
 
     def _on_ablation(self, r: AblationResult) -> None:
         if self.result is None or r.image_id != self.result.image_id or r.off != frozenset(self.attention.off):

@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
+from app.project_controller import OPEN_TASKS
 from app.settings import APPLICATION, ORGANIZATION
+
+if TYPE_CHECKING:
+    from app.qt_main_window import QtMainWindow
 
 
 def get_app() -> QApplication:
@@ -67,13 +72,13 @@ def run_gui(db: str | None = None, *, screenshot: str | None = None, demo_dir: s
         on_done = None
     if screenshot:
         # A failed open or demo must not leave a headless run waiting forever.
-        win.workers.failed.connect(lambda name, _msg: name in ("Open project", "Demo", "Import") and shooter.fail())
+        win.workers.failed.connect(lambda name, _msg: name in OPEN_TASKS and shooter.fail())
     if demo_dir:
-        win.prepare_demo(demo_dir, on_done)
+        win.controller.prepare_demo(demo_dir, on_done)
     elif db:
-        win.open_project(db, on_done)
+        win.controller.open_project(db, on_done)
     elif win.settings.last_project and Path(win.settings.last_project).exists():
-        win.open_project(win.settings.last_project, on_done)
+        win.controller.open_project(win.settings.last_project, on_done)
     elif screenshot:
         QTimer.singleShot(300, shooter.start)
     win.workers.failed.connect(lambda name, msg: screenshot and print(f"inspector: {name}: {msg}", file=sys.stderr))
@@ -86,7 +91,7 @@ class ScreenshotWhenIdle:
 
     TIMEOUT_MS = 120_000
 
-    def __init__(self, win, path: str):
+    def __init__(self, win: QtMainWindow, path: str):
         self.win, self.path = win, path
         self.timer = QTimer()
         self.timer.setInterval(100)
@@ -95,8 +100,8 @@ class ScreenshotWhenIdle:
         self.waited = 0
 
     def start(self) -> None:
-        if getattr(self.win, "models_dock", None) is not None:
-            self.win.models_dock.raise_()  # the overview: how good the model is, beside what it looks at
+        if self.win.workspace_built:
+            self.win.versions_dock.raise_()  # the overview: how good the model is, beside what it looks at
         self.timer.start()
 
     def fail(self) -> None:
@@ -107,8 +112,9 @@ class ScreenshotWhenIdle:
     def _on_tick(self) -> None:
         self.waited += self.timer.interval()
         w = self.win
-        has_image = w.ctx is None or w.image_model.rowCount() == 0 or w.inspection.detail is not None
-        wants_attention = w.ctx is not None and w.ctx.model is not None and w.image_model.rowCount() > 0
+        rows = w.browser.image_model.rowCount() if w.workspace_built else 0
+        has_image = not w.state.is_open or rows == 0 or w.inspection.detail is not None
+        wants_attention = w.state.model_version is not None and rows > 0
         ready = has_image and (not wants_attention or w.inspection.result is not None)
         self.idle_ticks = self.idle_ticks + 1 if (ready and w.is_idle()) else 0
         if self.idle_ticks >= 3 or self.waited > self.TIMEOUT_MS:

@@ -1,10 +1,11 @@
 """The one threading wrapper for all background work in the GUI.
 
-A task is a plain function `fn(ctx, *args)` run on a QThreadPool; `ctx` (a `TaskContext`) lets it
-report progress, hand partial results back and notice cancellation (cooperative: the function
-checks `ctx.cancelled` or calls `ctx.check()` between steps). Results, errors and progress arrive
-as queued Qt signals on the GUI thread. Tasks hand back plain records and numpy arrays, never ORM
-objects, and never touch widgets.
+A task is a plain function `fn(ctx, *args)` run on a QThreadPool; `ctx` (a `TaskContext`) is the
+`core.progress.Reporter` of the run, so a use case takes it as its `progress` as it is: progress
+arrives as a Qt signal, and the Cancel button sets its cancel flag (cooperative: the work checks
+`cancelled` or calls `check()` between steps). Results, errors and progress arrive as queued Qt
+signals on the GUI thread. Tasks hand back plain records and numpy arrays, never ORM objects, and
+never touch widgets.
 
 Every task goes through `Workers.start`, so the application knows at any time what is running
 (the status bar shows it, closing the window cancels and waits, tests fail when anything is left).
@@ -14,11 +15,14 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 import traceback
 import weakref
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+
+from core.progress import Cancelled, Reporter
 
 log = logging.getLogger(__name__)
 
@@ -26,33 +30,16 @@ log = logging.getLogger(__name__)
 instances: "weakref.WeakSet[Workers]" = weakref.WeakSet()
 
 
-class Cancelled(Exception):
-    """Raised inside a task by `TaskContext.check()` once cancellation was asked for."""
+class TaskContext(Reporter):
+    """The Reporter a task runs with: progress goes to `Worker.signals.progress` (queued to the GUI
+    thread), the worker's `cancel()` sets its flag."""
 
-
-class TaskContext:
     def __init__(self, worker: "Worker"):
-        self._worker = worker
-
-    @property
-    def cancelled(self) -> bool:
-        return self._worker._cancel_requested
-
-    def check(self) -> None:
-        if self._worker._cancel_requested:
-            raise Cancelled()
-
-    def progress(self, done: int, total: int, text: str = "") -> None:
-        self._worker.signals.progress.emit(int(done), int(total), text)
-
-    def emit(self, value: Any) -> None:
-        """Hand a partial result to the GUI thread (`Worker.signals.yielded`)."""
-        self._worker.signals.yielded.emit(value)
+        super().__init__(worker.signals.progress.emit, worker.cancel_event)
 
 
 class WorkerSignals(QObject):
     progress = Signal(int, int, str)  # done, total, text
-    yielded = Signal(object)
     returned = Signal(object)
     errored = Signal(object)  # the exception; its formatted traceback is in `.worker.traceback`
     cancelled = Signal()
@@ -71,18 +58,18 @@ class Worker(QRunnable):
         self.signals = WorkerSignals()
         self.traceback = ""
         self._fn, self._args, self._kwargs = fn, args, kwargs
-        self._cancel_requested = False
+        self.cancel_event = threading.Event()
 
     def cancel(self) -> None:
-        self._cancel_requested = True
+        self.cancel_event.set()
 
     def run(self) -> None:
         sig = self.signals
         try:
-            if self._cancel_requested:
+            if self.cancel_event.is_set():
                 raise Cancelled()
             result = self._fn(TaskContext(self), *self._args, **self._kwargs)
-            if self._cancel_requested:
+            if self.cancel_event.is_set():
                 raise Cancelled()
         except Cancelled:
             sig.cancelled.emit()
@@ -130,7 +117,6 @@ class Workers(QObject):
         user_visible: bool = False,
         on_result: Callable[[Any], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
-        on_yield: Callable[[Any], None] | None = None,
         on_progress: Callable[[int, int, str], None] | None = None,
         on_done: Callable[[], None] | None = None,
         report_errors: bool = True,
@@ -140,8 +126,6 @@ class Workers(QObject):
         s = w.signals
         if on_result:
             s.returned.connect(on_result)
-        if on_yield:
-            s.yielded.connect(on_yield)
         if on_progress:
             s.progress.connect(on_progress)
         if on_error:

@@ -42,7 +42,7 @@ def main() -> int:
     from core.model.checkpoint import CheckpointMeta, save_checkpoint
     from core.store import open_project
     from core.store.ingest import import_scan
-    from core.store.models import register_model
+    from core.store.model_versions import register_model_version
 
     device = resolve_device(args.device)
     with tempfile.TemporaryDirectory() as tmp:
@@ -78,7 +78,7 @@ def main() -> int:
             # A checkpoint file per run: a model version is one file, and the store knows this one already.
             run_ckpt = shutil.copy(ckpt, tmp / f"m-w{w}.safetensors")
             with project.session() as s:
-                model_id = register_model(s, str(run_ckpt), meta, name=f"bench-w{w}")
+                model_id = register_model_version(s, str(run_ckpt), meta, name=f"bench-w{w}")
             t0 = time.perf_counter()
             report = predict_project(project, model_id, device=str(device), batch_size=args.batch_size,
                                      num_workers=w, model=model)

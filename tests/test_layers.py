@@ -1,4 +1,5 @@
-"""Architecture rules from DESIGN.md: core/ and training/ never import Qt, pyqtgraph or app/."""
+"""Architecture rules from DESIGN.md: core/, training/ and usecases/ never import Qt, pyqtgraph or app/;
+the layers point one way: app -> usecases -> training -> core."""
 import ast
 import pathlib
 
@@ -19,12 +20,22 @@ def imported_modules(path: pathlib.Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("package", ["core", "training"])
+@pytest.mark.parametrize("package", ["core", "training", "usecases"])
 def test_qt_free_layers(package):
     offenders = []
     for path in sorted((ROOT / package).rglob("*.py")):
         for name in imported_modules(path):
             if name.split(".")[0] in FORBIDDEN:
+                offenders.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert not offenders, "\n".join(offenders)
+
+
+@pytest.mark.parametrize("package, above", [("core", ("training", "usecases")), ("training", ("usecases",))])
+def test_no_import_from_a_layer_above(package, above):
+    offenders = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for name in imported_modules(path):
+            if name.split(".")[0] in above:
                 offenders.append(f"{path.relative_to(ROOT)} imports {name}")
     assert not offenders, "\n".join(offenders)
 

@@ -74,11 +74,11 @@ def default_base(project) -> str:
     checkpoint, else the architecture (from scratch)."""
     from pathlib import Path
 
-    from core.store.models import list_models
+    from core.store.model_versions import list_model_versions
     from training.pretrain import start_checkpoint
 
     with project.session() as s:
-        paths = [Path(m.path) for m in reversed(list_models(s))]
+        paths = [Path(m.path) for m in reversed(list_model_versions(s))]
     for path in paths:
         if path.is_file():
             return str(path)

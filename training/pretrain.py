@@ -88,5 +88,7 @@ def start_checkpoint(arch: str) -> Path | None:
 
 
 def read_result(job_dir: str | os.PathLike) -> dict[str, Any] | None:
-    path = Path(job_dir) / "out" / "result.json"
+    from training.backends.base import OUT_DIR, RESULT_FILE
+
+    path = Path(job_dir) / OUT_DIR / RESULT_FILE
     return json.loads(path.read_text()) if path.exists() else None

@@ -18,9 +18,7 @@ import sys
 from pathlib import Path
 
 from core.atomic import write_text_atomic
-from training.backends.base import EXIT_CODE_FILE
-
-PREEMPTED_EXIT = 75  # same as training.finetune.PREEMPTED_EXIT (not imported: that pulls in torch)
+from training.backends.base import EXIT_CODE_FILE, PREEMPTED_EXIT
 
 
 def main(argv: list[str] | None = None) -> int:

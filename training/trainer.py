@@ -31,6 +31,7 @@ from core.atomic import write_text_atomic
 from core.progress import Reporter, silent
 from training import resume
 from training.augment import augment_batch
+from training.backends.base import PREEMPTED_EXIT, RESULT_FILE, STATUS_FILE  # noqa: F401 (PREEMPTED_EXIT re-exported)
 from training.config import ConfigError, TrainConfig
 from training.data import (
     IN_MEMORY_LIMIT_BYTES,
@@ -50,9 +51,6 @@ from training.metrics_log import METRICS_FILE, MetricsWriter
 from training.model_setup import BuiltModel, build_model, fingerprint, param_groups
 from training.schedule import build_scheduler
 
-PREEMPTED_EXIT = 75  # EX_TEMPFAIL: "try again later", which is what a preempted job should do
-STATUS_FILE = "status.json"
-RESULT_FILE = "result.json"
 
 
 @dataclass

@@ -21,12 +21,22 @@ from superqt.utils import signals_blocked
 
 from app.attention.qt_alpha_bars import QtAlphaBars
 from app.attention.qt_head_tile import QtHeadTile
-from app.attention.records import AttentionResult, LayerMaps
-from app.attention.upsample import overlay_size, upsample_bilinear
+from app.attention.attention_results import AttentionResult, LayerMaps
+from core.inference.upsample import upsample_bilinear
 
 OVERLAY_MODES = ("Selected head", "Layer mean", "Rollout", "Off")
 DEFAULT_MODE = "Rollout"  # all layers at once, on the finest grid: the best first look
 COLUMNS = 4
+MAX_OVERLAY_SIDE = 1024
+
+
+def overlay_size(image_size: tuple[int, int], max_side: int = MAX_OVERLAY_SIDE) -> tuple[int, int]:
+    """Pixel size of the overlay: the image's own up to `max_side`, else scaled down keeping the
+    aspect (a 20 MP camera image would cost 80 MB and a visible pause per head switch). The view
+    stretches it over the full image either way, so it stays aligned."""
+    H, W = image_size
+    scale = min(1.0, max_side / max(H, W))
+    return max(1, round(H * scale)), max(1, round(W * scale))
 
 
 class QtAttentionPanel(QWidget):

@@ -6,23 +6,27 @@ torch is imported here lazily (inside functions), so importing the GUI never pay
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from app.attention.records import AblationResult, AttentionResult, LayerMaps
+from app.attention.attention_results import AblationResult, AttentionResult, LayerMaps
+
+if TYPE_CHECKING:
+    from core.inference.attention_explainer import AttentionExplainer, ImageEvidence
 
 
 class AttentionService:
     def __init__(self) -> None:
-        self._explainers: dict[str, object] = {}  # checkpoint path -> AttentionExplainer
-        self._evidence: dict[tuple[int, str], object] = {}  # (image id, checkpoint) -> ImageEvidence, latest only
+        self._explainers: dict[str, AttentionExplainer] = {}  # checkpoint path -> its explainer
+        self._evidence: dict[tuple[int, str], ImageEvidence] = {}  # (image id, checkpoint), latest only
         self._lock = threading.Lock()
 
-    def explainer(self, checkpoint: str):
+    def explainer(self, checkpoint: str) -> AttentionExplainer:
         with self._lock:
             ex = self._explainers.get(checkpoint)
             if ex is None:
-                from core.inference.attention import AttentionExplainer
+                from core.inference.attention_explainer import AttentionExplainer
                 from core.model.checkpoint import load_checkpoint
 
                 model, meta = load_checkpoint(checkpoint, "cpu")

@@ -13,7 +13,7 @@ from typing import Any, Callable, Protocol
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 
-from app.browser.thumbnails import ThumbnailProvider
+from app.browser.thumbnail_provider import ThumbnailProvider
 from app.browser.tile import Tile
 from app.workers import Workers
 
@@ -98,9 +98,8 @@ class ImageListModel(QAbstractListModel):
         self._workers.start(lambda ctx: source.tiles(q, ids), name="Reload rows",
                             on_result=lambda tiles, gen=gen: self._on_tiles(gen, tiles))
 
-    def _on_tiles(self, gen: int, tiles: list[Tile]) -> None:
-        if gen != self._generation:
-            return
+    def replace_tiles(self, tiles: list[Tile]) -> None:
+        """Newer states of tiles on loaded pages, put in place (the others are fetched when shown)."""
         for t in tiles:
             row = self._row_by_id.get(t.image_id)
             page = self._pages.get(row // self.PAGE) if row is not None else None
@@ -108,6 +107,10 @@ class ImageListModel(QAbstractListModel):
                 continue
             page[row % self.PAGE] = t
             self.dataChanged.emit(self.index(row), self.index(row))
+
+    def _on_tiles(self, gen: int, tiles: list[Tile]) -> None:
+        if gen == self._generation:
+            self.replace_tiles(tiles)
 
     # -- Qt model API
 

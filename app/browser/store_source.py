@@ -2,9 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from app.browser.filter_state import FilterState
 from app.browser.tile import Tile
+
+if TYPE_CHECKING:
+    from core.store.project import Project
+    from core.store.queries import ImageFilter
+    from core.store.records import ImageRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,7 +20,7 @@ class TileQuery:
     user: str
 
 
-def image_filter(q: TileQuery):
+def image_filter(q: TileQuery) -> ImageFilter:
     from core.store.queries import ImageFilter
 
     f = q.filters
@@ -38,14 +44,14 @@ def sort_key(q: TileQuery) -> str:
     return q.filters.sort if q.model_id is not None else "name"
 
 
-def to_tile(r) -> Tile:
+def to_tile(r: ImageRecord) -> Tile:
     return Tile(image_id=r.id, name=r.rel_path, abs_path=r.abs_path, content_hash=r.content_hash, label=r.label,
                 label_version=r.label_version, predicted=r.predicted, confidence=r.confidence,
                 review_score=r.score, mask_path=r.mask_path, split=r.split)
 
 
 class StoreTileSource:
-    def __init__(self, project):
+    def __init__(self, project: Project):
         self.project = project
 
     def count(self, q: TileQuery) -> int:

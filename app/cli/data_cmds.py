@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,8 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def demo_data(args: argparse.Namespace) -> int:
-    from core.data.demo import DEFAULT_N, TRUE_LABELS, make_demo_dataset, plan_demo_dataset
+    from app.cli.progress_line import cli_reporter
+    from core.data.demo import DEFAULT_N, TRUE_LABELS
     from core.errors import InspectorError
+    from usecases.demo_project import write_demo_dataset
 
     def number(text: str, kind: type, name: str):
         try:
@@ -38,21 +38,8 @@ def demo_data(args: argparse.Namespace) -> int:
     n = DEFAULT_N if args.n is None else number(args.n, int, "--n")
     noise = number(args.noise, float, "--noise")
     seed = number(args.seed, int, "--seed")
-    plan = plan_demo_dataset(n, noise, seed)  # validates before anything is written
-
-    show = sys.stderr.isatty()
-
-    def progress(done: int, total: int) -> None:
-        if show and (done == total or done % 25 == 0):
-            print(f"\rgenerating {done}/{total}", end="", file=sys.stderr, flush=True)
-
-    start = time.perf_counter()
-    root = make_demo_dataset(args.dir, n, noise, seed, progress=progress, overwrite=args.overwrite)
-    if show:
-        print(file=sys.stderr)
-    n_train = sum(it.split == "train" for it in plan)
-    flipped = sum(it.true_label != it.given_label for it in plan)
-    print(f"wrote {n} images ({n_train} train, {n - n_train} test, "
-          f"{flipped} training labels flipped) to {root} in {time.perf_counter() - start:.1f} s; "
-          f"true labels in {root.parent / TRUE_LABELS}")
+    d = write_demo_dataset(args.dir, n, noise, seed, overwrite=args.overwrite, progress=cli_reporter())
+    print(f"wrote {d.n} images ({d.n_train} train, {d.n - d.n_train} test, "
+          f"{d.flipped} training labels flipped) to {d.root} in {d.seconds:.1f} s; "
+          f"true labels in {d.root.parent / TRUE_LABELS}")
     return 0

@@ -4,15 +4,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
+
+from app.cli.project_option import add_db_option, open_db
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="predict every image of a project with a checkpoint (resumable)",
                        description="Registers the checkpoint as a model version if it is new, then predicts every "
                                    "readable image not yet predicted by it. Progress goes to stderr.")
-    p.add_argument("--db", required=True, metavar="PROJECT.db")
+    add_db_option(p)
     p.add_argument("--model", required=True, metavar="CKPT", help="a .safetensors checkpoint written by Inspector")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--batch-size", type=int, default=32)
@@ -22,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("review", help="ranked suspected label errors, disagreements and unsure predictions",
                        description="Confident learning on the stored predictions of a model version against the "
                                    "current labels. Scores are saved so the GUI can filter on them.")
-    p.add_argument("--db", required=True, metavar="PROJECT.db")
+    add_db_option(p)
     p.add_argument("--model", type=int, default=None, metavar="ID", help="model version id (default: newest with predictions)")
     p.add_argument("--limit", type=int, default=20, metavar="N", help="rows to print (0 = all)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -33,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "else the shipped start checkpoint, else from scratch) and ranks every labelled "
                                    "image by confident learning on its probabilities averaged over early training, "
                                    "before wrong labels are memorised. Nothing is written to the project.")
-    p.add_argument("--db", required=True, metavar="PROJECT.db")
+    add_db_option(p)
     p.add_argument("--split", action="append", dest="splits", metavar="SPLIT",
                    help="only images of this split (repeatable; default: all labelled images)")
     p.add_argument("--base", default=None, metavar="CKPT|ARCH",
@@ -46,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=label_scan)
 
     p = sub.add_parser("heads", help="per layer and head: alpha, attention entropy, alignment with defect masks")
-    p.add_argument("--db", required=True, metavar="PROJECT.db")
+    add_db_option(p)
     p.add_argument("--model", required=True, metavar="CKPT")
     p.add_argument("--limit", type=int, default=300, metavar="N", help="defect images to analyse at most (0 = all)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -56,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train-demo", help="train a first model on a project's labels in this process (minutes on a CPU)",
                        description="Trains from scratch on every labelled image outside the test split, with the "
                                    "small-data recipe (training/README.md), then scores the test split.")
-    p.add_argument("--db", required=True, metavar="PROJECT.db")
+    add_db_option(p)
     p.add_argument("--out", required=True, metavar="CKPT")
     p.add_argument("--epochs", type=int, default=None, help="default: the demo recipe's")
     p.add_argument("--input-size", type=int, default=None, help="default: the demo recipe's (128)")
@@ -65,57 +66,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=train_demo)
 
 
-class ProgressBar:
-    """A one-line bar on stderr, redrawn at most 10 times a second; plain lines when not a terminal."""
-
-    def __init__(self, label: str):
-        self.label = label
-        self.last = 0.0
-        self.tty = sys.stderr.isatty()
-
-    def __call__(self, done: int, total: int) -> None:
-        if total == 0:
-            return
-        now = time.monotonic()
-        if done < total and now - self.last < (0.1 if self.tty else 5.0):
-            return
-        self.last = now
-        frac = done / total if total else 1.0
-        bar = "#" * int(frac * 30)
-        line = f"{self.label} [{bar:<30}] {done}/{total}"
-        if self.tty:
-            print("\r" + line, end="\n" if done >= total else "", file=sys.stderr, flush=True)
-        else:
-            print(line, file=sys.stderr, flush=True)
-
-
-def _model_id_for(project, ckpt: str) -> int:
-    """The model version of this checkpoint file, registered now if it is new."""
-    from pathlib import Path
-
-    from core.model.checkpoint import read_metadata
-    from core.store import models as store_models
-
-    path = Path(ckpt).expanduser().resolve()
-    meta = read_metadata(path)  # a clear error for a non-checkpoint before anything is written
-    with project.session(write=True) as session:
-        for m in store_models.list_models(session):
-            if Path(m.path).resolve() == path:
-                return m.id
-        return store_models.register_model(session, str(path), meta)
-
-
 def predict(args: argparse.Namespace) -> int:
-    from core.errors import InspectorError
-    from core.inference.predict import predict_project
-    from core.store import open_project
+    from app.cli.progress_line import cli_reporter
+    from usecases import prediction
 
-    if args.batch_size < 1 or (args.workers is not None and args.workers < 0):
-        raise InspectorError("--batch-size must be at least 1 and --workers at least 0")
-    with open_project(args.db, create=False) as project:
-        model_id = _model_id_for(project, args.model)
-        report = predict_project(project, model_id, device=args.device, batch_size=args.batch_size,
-                                 num_workers=args.workers, progress=ProgressBar(f"model {model_id}"))
+    prediction.check_options(args.batch_size, args.workers)
+    with open_db(args) as project:
+        model_id = prediction.register_checkpoint(project, args.model)
+        report = prediction.predict(project, model_id, device=args.device, batch_size=args.batch_size,
+                                    num_workers=args.workers, progress=cli_reporter())
     print(report.summary())
     for image_id, err in report.errors[:10]:
         print(f"  unreadable: image {image_id}: {err}", file=sys.stderr)
@@ -123,32 +82,23 @@ def predict(args: argparse.Namespace) -> int:
 
 
 def review(args: argparse.Namespace) -> int:
-    from core.inference.review import latest_predicted_model, review_model
-    from core.store import open_project
+    from usecases import label_review
 
-    with open_project(args.db, create=False) as project:
-        with project.session(write=True) as session:
-            model_id = args.model if args.model is not None else latest_predicted_model(session)
-            items = review_model(session, model_id)
+    with open_db(args) as project:
+        model_id, items = label_review.review(project, args.model)
     _print_review(f"model {model_id}", {"model_id": model_id}, items, args)
     return 0
 
 
 def label_scan(args: argparse.Namespace) -> int:
-    from core.store import open_project
-    from training.label_scan import scan_label_errors
+    from app.cli.progress_line import cli_reporter
+    from usecases import label_error_scan
 
-    from core.progress import Reporter
-    from training import label_scan as recipe
-
-    bar = ProgressBar("label scan")
-    size = args.input_size or recipe.INPUT_SIZE
-    with open_project(args.db, create=False) as project:
-        base = args.base or recipe.default_base(project)
-        epochs = recipe.scan_config(epochs=args.epochs, base=base).schedule.epochs
-        items = scan_label_errors(project, splits=args.splits, base=base, epochs=epochs, input_size=size,
-                                  reporter=Reporter(lambda done, total, _msg: bar(done, total)))
-    _print_review("label scan", {"base": Path(base).name, "epochs": epochs, "input_size": size}, items, args)
+    with open_db(args) as project:
+        scan = label_error_scan.label_scan(project, splits=args.splits, base=args.base, epochs=args.epochs,
+                                           input_size=args.input_size, progress=cli_reporter())
+    _print_review("label scan", {"base": Path(scan.base).name, "epochs": scan.epochs, "input_size": scan.input_size},
+                  scan.items, args)
     return 0
 
 
@@ -173,36 +123,14 @@ def _print_review(title: str, extra: dict, items: list, args: argparse.Namespace
 
 
 def heads(args: argparse.Namespace) -> int:
-    from core.data.decode import ImageDecodeError, load_image
-    from core.inference.heads import analyse_heads, sort_for_display
-    from core.inference.predict import prepare_model, resolve_device
-    from core.model.checkpoint import load_checkpoint
-    from core.store import open_project
-    from core.store.queries import ImageFilter, all_images
+    from usecases.head_analysis import analyse_project_heads
 
-    dev = resolve_device(args.device)
-    model, meta = load_checkpoint(args.model)
-    model = prepare_model(model, dev)
-    with open_project(args.db, create=False) as project, project.session() as session:
-        every = all_images(session, ImageFilter(readable=True))
-    limit = args.limit if args.limit > 0 else len(every)
-    # Defect images carry the alignment; a few without masks too, so alpha and entropy always show.
-    images = [r for r in every if r.mask_path][:limit]
-    images += [r for r in every if not r.mask_path][: max(16, limit // 4)]
-
-    def items():
-        for r in images:
-            try:
-                yield load_image(r.abs_path), (load_image(r.mask_path) if r.mask_path else None)
-            except ImageDecodeError:
-                continue
-
-    stats = sort_for_display(analyse_heads(model, meta, items()))
-    if args.json:
-        print(json.dumps({"model": str(args.model), "defect_images": stats[0].n_defect if stats else 0,
-                          "heads": [s.to_dict() for s in stats]}, indent=2))
-        return 0
+    with open_db(args) as project:
+        stats = analyse_project_heads(project, args.model, limit=args.limit, device=args.device)
     n = stats[0].n_defect if stats else 0
+    if args.json:
+        print(json.dumps({"model": str(args.model), "defect_images": n, "heads": [s.to_dict() for s in stats]}, indent=2))
+        return 0
     print(f"{args.model}: {n} defect images with masks")
     if n == 0:
         print("  no images with defect masks: alignment columns are empty")
@@ -215,22 +143,14 @@ def heads(args: argparse.Namespace) -> int:
 
 
 def train_demo(args: argparse.Namespace) -> int:
-    from core.progress import Reporter
-    from core.store import open_project
-    from training import demo_model
+    from app.cli.progress_line import cli_reporter
+    from usecases import demo_project
 
-    cfg = demo_model.demo_config(arch=args.arch, pool=args.pool, epochs=args.epochs or demo_model.EPOCHS,
-                                 input_size=args.input_size or demo_model.INPUT_SIZE)
-    bar = ProgressBar("training")
-    with open_project(args.db, create=False) as project:
-        path = demo_model.train_project_model(project, args.out, cfg=cfg,
-                                              reporter=Reporter(lambda done, total, _msg: bar(done, total)))
-        model_id = _model_id_for(project, str(path))
-    from core.model.checkpoint import read_metadata
-
-    prov = read_metadata(path).provenance
-    acc, train_acc = prov.get("test_accuracy"), prov.get("train_acc")
-    print(f"{path}: model {model_id}, {prov.get('seconds')} s, train accuracy "
+    with open_db(args) as project:
+        t = demo_project.train_demo(project, args.out, epochs=args.epochs, input_size=args.input_size,
+                                    arch=args.arch, pool=args.pool, progress=cli_reporter())
+    acc, train_acc = t.provenance.get("test_accuracy"), t.provenance.get("train_acc")
+    print(f"{t.path}: model {t.model_id}, {t.provenance.get('seconds')} s, train accuracy "
           + (f"{train_acc:.1%}" if train_acc is not None else "n/a") + ", test accuracy "
           + (f"{acc:.1%}" if acc is not None else "n/a (no test split)"))
     return 0

@@ -40,12 +40,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def pretrain(args: argparse.Namespace) -> int:
-    from app.cli.train_cmds import _choose_profile
     from training.backends import make_backend
     from training.backends.base import JobSpec
     from training.pretrain import pretrain_config, write_job
+    from usecases.finetune_jobs import choose_profile
 
-    profile = _choose_profile(args)
+    profile = choose_profile(args.profile, backend=args.backend, gpus=args.gpus, nproc=args.nproc,
+                             partition=args.partition, profiles_file=args.profiles_file)
     out = Path(args.out).expanduser().absolute()
     cfg = pretrain_config(out, arch=args.arch, pool=args.pool, categories=args.categories, images_per_epoch=args.images_per_epoch,
                           epochs=args.epochs, input_size=args.input_size, in_chans=args.in_chans,

@@ -12,6 +12,8 @@ import csv
 import io
 from collections.abc import Iterable
 
+from app.cli.project_option import add_db_option, open_db
+
 REPORT_COLUMNS = ("kind", "path", "reason", "dataset_root")
 
 
@@ -20,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="List every unreadable image (kept in the project, flagged unreadable) and every "
                                    "skipped file (never opened: FIFOs, devices, symlinks leading out of the dataset "
                                    "root, folders that could not be listed) with its reason, one per line.")
-    p.add_argument("--db", required=True, metavar="PROJECT.db", help="project file")
+    add_db_option(p)
     p.add_argument("--kind", choices=("unreadable", "skipped"), help="only this kind")
     p.add_argument("--dataset", type=int, metavar="ID", help="only this dataset (see inspector roots)")
     p.add_argument("--report", metavar="FILE.csv", help="also write them to a CSV file (kind, path, reason, dataset_root)")
@@ -32,11 +34,10 @@ def errors_cmd(args: argparse.Namespace) -> int:
     import json
 
     from core.data.file_checks import printable
-    from core.store import open_project
     from core.store.file_problems import SKIPPED, UNREADABLE, file_problems
 
     kinds = (args.kind,) if args.kind else (UNREADABLE, SKIPPED)
-    with open_project(args.db, create=False) as project, project.session() as s:
+    with open_db(args) as project, project.session() as s:
         problems = file_problems(s, dataset_id=args.dataset, kinds=kinds)
     if args.report:
         write_report(args.report, ((p.kind, p.rel_path, p.reason, p.root) for p in problems))

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
-import time
+
+from app.cli.project_option import add_db_option, open_db
 
 SHOWN_PROBLEMS = 20  # unreadable/skipped files named in the import's output; --report and `inspector errors` have all
 
@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "Re-importing is safe: new, changed and missing files are detected, "
                                    "and labels corrected by inspectors are kept.")
     p.add_argument("path", metavar="PATH", help="dataset folder (ImageFolder or MVTec layout) or CSV manifest")
-    p.add_argument("--db", required=True, metavar="PROJECT.db", help="project file (created if it does not exist)")
+    add_db_option(p, creates=True)
     p.add_argument("--format", default="auto", choices=["auto", "imagefolder", "mvtec", "csv", "txt"],
                    help="dataset layout (default: auto-detect); txt: a list without a header, one image per line, "
                         "columns separated by spaces or tabs")
@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Set an image's label; recorded in its history with your user name.")
     p.add_argument("image", metavar="IMAGE", help="image id, or path relative to the dataset root")
     p.add_argument("label", metavar="CLASS", help="class name (must exist in the project)")
-    p.add_argument("--db", required=True, metavar="PROJECT.db", help="project file")
+    add_db_option(p)
     p.add_argument("--user", metavar="NAME", help="who labels (default: your login name)")
     p.add_argument("--expect-version", type=int, metavar="V",
                    help="refuse if the label's version is no longer V (someone changed it meanwhile)")
@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Every label change of an image: when, who, from, to, and how (import, "
                                    "manual, bulk, undo, redo).")
     p.add_argument("image", metavar="IMAGE", help="image id, or path relative to the dataset root")
-    p.add_argument("--db", required=True, metavar="PROJECT.db", help="project file")
+    add_db_option(p)
     p.add_argument("--json", action="store_true", help="print JSON lines, one per event")
     p.set_defaults(func=history_cmd)
 
@@ -54,46 +54,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Write the current labels: a CSV (path, label, split, abs_path, content_hash, "
                                    "label_version, updated_by, readable, image_id) and/or DIR/<label>/<file> "
                                    "symlinks (readable, labelled images only).")
-    p.add_argument("--db", required=True, metavar="PROJECT.db", help="project file")
+    add_db_option(p)
     p.add_argument("--out", metavar="FILE.csv", help="CSV file to write (replaced atomically)")
     p.add_argument("--imagefolder", metavar="DIR", help="new or empty folder to fill with symlinks by label")
     p.set_defaults(func=export_cmd)
 
 
-def _progress(prefix: str):
-    """A carriage-return progress line on stderr, at most ~10 updates a second."""
-    last = [0.0]
-
-    def report(done: int, total: int) -> None:
-        now = time.monotonic()
-        if done == total or now - last[0] > 0.1:
-            last[0] = now
-            print(f"\r{prefix} {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
-
-    return report
-
-
 def import_cmd(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from app.cli.progress_line import cli_reporter
+    from usecases.dataset_import import import_dataset
 
-    from core.data.scan import scan_dataset
-    from core.store import open_project
-    from core.store.identity import PROJECT, check_project_file
-    from core.store.ingest import import_scan
-
-    # A bad --db fails before a long scan; a new project file is only made once the scan has worked.
-    existing = check_project_file(Path(args.db).expanduser().absolute(), create=True) == PROJECT
-    project = open_project(args.db) if existing else None
-    try:
-        scan = scan_dataset(args.path, args.format, path_column=args.path_column, label_column=args.label_column,
-                            split_column=args.split_column, root=args.root, progress=_progress("scanning"))
-        project = project or open_project(args.db)
-        with project.session(write=True) as s:
-            report = import_scan(s, scan, user=args.user, progress=_progress("storing"))
-    finally:
-        if project is not None:
-            project.close()
-    print(f"imported {scan.format} dataset into {args.db}")
+    outcome = import_dataset(args.db, args.path, format=args.format, path_column=args.path_column,
+                             label_column=args.label_column, split_column=args.split_column, root=args.root,
+                             user=args.user, progress=cli_reporter())
+    report = outcome.report
+    print(f"imported {outcome.format} dataset into {args.db}")
     for line in report.summary_lines(db=args.db):
         print(line)
     more = f"`inspector errors --db {shlex.quote(args.db)}` lists them all" + ("" if args.report else " (or --report FILE)")
@@ -110,13 +85,11 @@ def import_cmd(args: argparse.Namespace) -> int:
 
 def label_cmd(args: argparse.Namespace) -> int:
     from core.data.file_checks import printable
-    from core.store import open_project
-    from core.store.labels import set_label
-    from core.store.queries import get_image
+    from usecases.labelling import set_image_label
 
-    with open_project(args.db, create=False) as project, project.session(write=True) as s:
-        rec = get_image(s, args.image)
-        state = set_label(s, rec.id, args.label, user=args.user, expected_version=args.expect_version)
+    with open_db(args) as project:
+        w = set_image_label(project, args.image, args.label, user=args.user, expected_version=args.expect_version)
+    rec, state = w.image, w.state
     if state.group_id is None:
         print(f"{printable(rec.rel_path)}: already {state.label} (version {state.version}); nothing changed")
     else:
@@ -129,13 +102,10 @@ def history_cmd(args: argparse.Namespace) -> int:
     import json
 
     from core.data.file_checks import printable
-    from core.store import open_project
-    from core.store.labels import history
-    from core.store.queries import get_image
+    from usecases.labelling import image_history
 
-    with open_project(args.db, create=False) as project, project.session() as s:
-        rec = get_image(s, args.image)
-        events = history(s, rec.id)
+    with open_db(args) as project:
+        rec, events = image_history(project, args.image)
     if args.json:
         for e in events:
             print(json.dumps({"time": e.time.isoformat(), "user": e.user, "old": e.old, "new": e.new,
@@ -150,18 +120,13 @@ def history_cmd(args: argparse.Namespace) -> int:
 
 
 def export_cmd(args: argparse.Namespace) -> int:
-    from core.errors import InspectorError
-    from core.store import open_project
-    from core.store.export import export_csv, export_imagefolder
+    from usecases.label_export import export_labels
 
-    if not args.out and not args.imagefolder:
-        raise InspectorError("export: give --out FILE.csv, --imagefolder DIR, or both")
-    with open_project(args.db, create=False) as project, project.session() as s:
-        if args.out:
-            r = export_csv(s, args.out)
-            print(f"{args.out}: {r.written} images")
-        if args.imagefolder:
-            r = export_imagefolder(s, args.imagefolder)
-            print(f"{args.imagefolder}: {r.written} links; left out {r.unlabeled} unlabeled, "
-                  f"{r.unreadable} unreadable")
+    with open_db(args) as project:
+        r = export_labels(project, csv=args.out, imagefolder=args.imagefolder)
+    if r.csv is not None:
+        print(f"{args.out}: {r.csv.written} images")
+    if r.imagefolder is not None:
+        t = r.imagefolder
+        print(f"{args.imagefolder}: {t.written} links; left out {t.unlabeled} unlabeled, {t.unreadable} unreadable")
     return 0

@@ -10,7 +10,13 @@ import argparse
 import json
 import shlex
 import sys
-import time
+from typing import TYPE_CHECKING
+
+from app.cli.project_option import add_db_option, open_db
+
+if TYPE_CHECKING:
+    from core.store.project import Project
+    from core.store.records import JobRecord
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "submits torchrun locally or an sbatch script to SLURM. Prints the exact command or script. "
                     "Backend profiles: $XDG_CONFIG_HOME/inspector/backends.toml (built-ins: local-cpu, local-gpu, "
                     "local-8gpu, slurm-cpu, slurm-gpu).")
-    p.add_argument("--db", required=True, metavar="PROJECT.db", help="project file")
+    add_db_option(p)
     p.add_argument("--base", required=True, metavar="CKPT|ARCH",
                    help="checkpoint to fine-tune, or an architecture name (aan_s): its shipped pretrained "
                         "starting point (assets/aan_s_start.safetensors), or random weights with --from-scratch")
@@ -46,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=finetune)
 
     p = sub.add_parser("jobs", help="fine-tuning jobs of a project (refreshes unfinished ones)")
-    p.add_argument("--db", required=True, metavar="PROJECT.db", help="project file")
+    add_db_option(p)
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.set_defaults(func=jobs)
 
@@ -56,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         description="Stop a job; it saves its resume state first. Waits until the backend reports "
                                     "it stopped (at most --wait seconds) and prints the state it is in then.")
     c.add_argument("id", type=int, metavar="ID")
-    c.add_argument("--db", required=True, metavar="PROJECT.db", help="project file")
+    add_db_option(c)
     c.add_argument("--wait", type=float, default=60.0, metavar="S",
                    help="seconds to wait for the job to stop (default 60; 0 returns at once)")
     c.set_defaults(func=job_cancel)
@@ -64,35 +70,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                         description="Submit the job's folder again with the same snapshot, configuration and "
                                     "backend profile; training continues from the resume state it saved.")
     c.add_argument("id", type=int, metavar="ID")
-    c.add_argument("--db", required=True, metavar="PROJECT.db", help="project file")
+    add_db_option(c)
     c.add_argument("--wait", action="store_true", help="follow the job until it ends; non-zero exit if it failed")
     c.add_argument("--poll", type=float, default=2.0, metavar="S", help="seconds between checks with --wait")
     c.set_defaults(func=job_resume)
     c = jsub.add_parser("logs", help="the end of a job's log")
     c.add_argument("id", type=int, metavar="ID")
-    c.add_argument("--db", required=True, metavar="PROJECT.db", help="project file")
+    add_db_option(c)
     c.add_argument("--tail", type=int, default=50, metavar="N")
     c.set_defaults(func=job_logs)
 
 
-def _choose_profile(args: argparse.Namespace):
-    from training.profiles import DEFAULT_FOR_BACKEND, ProfileError, get_profile
-
-    profile = get_profile(args.profile or DEFAULT_FOR_BACKEND[args.backend or "local"], args.profiles_file)
-    if args.backend and profile.backend != args.backend:
-        raise ProfileError(f"profile {profile.name} is a {profile.backend} profile, not {args.backend}")
-    nproc = args.nproc
-    if nproc is None and args.gpus:
-        nproc = args.gpus  # more GPUs asked for: one process each, not the profile's old count
-    return profile.with_overrides(gpus=args.gpus, nproc=nproc, partition=args.partition)
-
-
 def finetune(args: argparse.Namespace) -> int:
-    from core.store import open_project
-    from training.jobs import submit_finetune
+    from usecases.finetune_jobs import choose_profile, submit_finetune
 
-    profile = _choose_profile(args)
-    with open_project(args.db, create=False) as project:
+    profile = choose_profile(args.profile, backend=args.backend, gpus=args.gpus, nproc=args.nproc,
+                             partition=args.partition, profiles_file=args.profiles_file)
+    with open_db(args) as project:
         job = submit_finetune(project, base=args.base, profile=profile, epochs=args.epochs, batch_size=args.batch_size,
                               lr=args.lr, input_size=args.input_size, in_chans=args.in_chans, class_balanced=args.class_balanced,
                               freeze_stem=args.freeze_stem, seed=args.seed, max_steps_per_epoch=args.max_steps_per_epoch,
@@ -107,25 +101,20 @@ def finetune(args: argparse.Namespace) -> int:
         return _follow(project, job.id, args.poll)
 
 
-def _follow(project, job_id: int, poll: float) -> int:
-    from training.jobs import job_progress, refresh_job
+def _follow(project: Project, job_id: int, poll: float) -> int:
+    from core.store.model_versions import get_model_version
+    from usecases.job_monitor import follow_job, job_progress
 
     last = None
-    while True:
-        job = refresh_job(project, job_id)
+    for job in follow_job(project, job_id, poll):
         line = f"job {job_id}: {job.state}  {job_progress(job).line()}"
         if line != last:
             print(line, flush=True)
             last = line
-        if job.finished:
-            break
-        time.sleep(poll)
     if job.state == "succeeded":
-        from core.store.models import get_model
-
         with project.session() as s:
-            model = get_model(s, job.result_model_id)
-        print(f"job {job_id}: model {model.id} ({model.name}) registered: {model.path}")
+            version = get_model_version(s, job.result_model_id)
+        print(f"job {job_id}: model {version.id} ({version.name}) registered: {version.path}")
         return 0
     print(f"inspector: job {job_id} {job.state}: {job.error or ''}".rstrip(), file=sys.stderr)
     tail = (job.log_tail or "").splitlines()[-15:]
@@ -135,21 +124,14 @@ def _follow(project, job_id: int, poll: float) -> int:
 
 
 def jobs(args: argparse.Namespace) -> int:
-    from core.store import open_project
-    from core.store.jobs import list_jobs
-    from training.backends import BackendError
-    from training.jobs import job_progress, refresh_job, resume_point
+    from usecases.finetune_jobs import resume_point
+    from usecases.job_monitor import job_progress, refresh_jobs
 
-    with open_project(args.db, create=False) as project:
-        with project.session() as s:
-            records = list_jobs(s)
+    with open_db(args) as project:
         fresh = []
-        for job in records:
-            if not job.finished:
-                try:
-                    job = refresh_job(project, job.id)
-                except BackendError as e:  # one unreachable scheduler must not hide the other jobs
-                    print(f"inspector: job {job.id}: {e}", file=sys.stderr)
+        for job, problem in refresh_jobs(project):
+            if problem is not None:
+                print(f"inspector: job {job.id}: {problem}", file=sys.stderr)
             fresh.append(job)
     if args.json:
         out = []
@@ -188,20 +170,18 @@ def jobs(args: argparse.Namespace) -> int:
 
 
 def job_cancel(args: argparse.Namespace) -> int:
-    from core.store import open_project
-    from training.jobs import cancel_job
+    from usecases.finetune_jobs import cancel_job
 
-    with open_project(args.db, create=False) as project:
+    with open_db(args) as project:
         job = cancel_job(project, args.id, wait_s=max(args.wait, 0.0))
     print(state_line(job, args.db))
     return 0
 
 
 def job_resume(args: argparse.Namespace) -> int:
-    from core.store import open_project
-    from training.jobs import resume_job
+    from usecases.finetune_jobs import resume_job
 
-    with open_project(args.db, create=False) as project:
+    with open_db(args) as project:
         job = resume_job(project, args.id)
         print(f"job {job.id}: {job.state}, {job.detail} (submitted to {job.backend}, id {job.external_id})")
         sys.stdout.flush()
@@ -210,9 +190,9 @@ def job_resume(args: argparse.Namespace) -> int:
         return _follow(project, job.id, args.poll)
 
 
-def state_line(job, db: str) -> str:
+def state_line(job: JobRecord, db: str) -> str:
     """The job's state in one line, with the next step where there is one."""
-    from training.jobs import resume_point
+    from usecases.finetune_jobs import resume_point
 
     if not job.finished:
         return (f"job {job.id}: cancel sent; still stopping" + (f" ({job.detail})" if job.detail else "") +
@@ -225,14 +205,10 @@ def state_line(job, db: str) -> str:
 
 
 def job_logs(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from usecases.finetune_jobs import job_log_tail
 
-    from core.store import open_project
-    from core.store.jobs import get_job
-    from training.backends.base import LOG_FILE, tail_file
-
-    with open_project(args.db, create=False) as project, project.session() as s:
-        job = get_job(s, args.id)
-    if job.workdir:
-        print(tail_file(Path(job.workdir) / LOG_FILE, args.tail))
+    with open_db(args) as project:
+        tail = job_log_tail(project, args.id, args.tail)
+    if tail is not None:
+        print(tail)
     return 0

@@ -2,6 +2,9 @@
 command or batch script that will be submitted, rendered live before anything runs."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QComboBox,
@@ -15,20 +18,39 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from app.jobs.tasks import FinetuneRequest, render_preview
+from training.profiles import Profile, load_profiles
+from usecases.finetune_jobs import choose_profile, render_preview
+
+if TYPE_CHECKING:
+    from core.store.project import Project
+    from core.store.records import ModelVersionRecord
+
+
+@dataclass(frozen=True, slots=True)
+class FinetuneRequest:
+    """What the dialog asks for; the jobs panel submits it."""
+    base: str  # checkpoint path, or an architecture name to train from scratch
+    profile: str
+    epochs: int
+    gpus: int | None = None
+    nproc: int | None = None
+    partition: str | None = None
+
+    def chosen_profile(self) -> Profile:
+        return choose_profile(self.profile, gpus=self.gpus, nproc=self.nproc, partition=self.partition)
 
 
 class QtFinetuneDialog(QDialog):
-    def __init__(self, project, models: list, current_model_id: int | None, parent=None):
+    def __init__(self, project: Project, versions: list[ModelVersionRecord], current_model_id: int | None,
+                 parent=None):
         super().__init__(parent)
-        from training.profiles import load_profiles
 
         self.setWindowTitle("Fine-tune")
         self.resize(720, 560)
         self.project = project
         self.profiles = load_profiles()
         self.base = QComboBox()
-        for m in reversed(models):
+        for m in reversed(versions):
             self.base.addItem(f"{m.name} (id {m.id}, {m.arch})", m.path)
             if m.id == current_model_id:
                 self.base.setCurrentIndex(self.base.count() - 1)
@@ -90,7 +112,7 @@ class QtFinetuneDialog(QDialog):
 
     def _on_edited(self, *_args) -> None:
         try:
-            self.preview.setPlainText(render_preview(self.project, self.request()))
+            self.preview.setPlainText(render_preview(self.project, self.request().chosen_profile()))
             self.problem.setText("")
             ok = True
         except Exception as e:  # noqa: BLE001 - an invalid combination is shown, not raised

@@ -7,6 +7,8 @@ it only runs while some job is unfinished or the panel was just changed.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont
@@ -23,8 +25,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.jobs import tasks
+from app.jobs.qt_finetune_dialog import FinetuneRequest
+from app.project_state import ProjectState
 from app.workers import Workers
+from usecases.finetune_jobs import cancel_job, resume_job, submit_finetune
+from usecases.job_monitor import JobView, job_views
+
+if TYPE_CHECKING:
+    from core.store.records import JobRecord
 
 POLL_MS = 2000
 STATE_COLORS = {"queued": "#aaaaaa", "running": "#4c9be8", "succeeded": "#5cb85c", "failed": "#d9534f",
@@ -35,14 +43,15 @@ class QtJobsPanel(QWidget):
     finetune_requested = Signal()
     predict_and_compare = Signal(int, object)  # new model id, base model id (or None)
 
-    def __init__(self, workers: Workers, parent: QWidget | None = None):
+    def __init__(self, state: ProjectState, workers: Workers, parent: QWidget | None = None):
         super().__init__(parent)
+        self._state = state
         self._workers = workers
-        self.ctx = None
-        self.views: list[tasks.JobView] = []
+        self.views: list[JobView] = []
         self._polling = False
         self._poll_failed = False
         self._offered: set[int] = set()
+        self._project = None  # the project the list is of
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
@@ -103,35 +112,39 @@ class QtJobsPanel(QWidget):
         self.tree.currentItemChanged.connect(lambda *_: self._show_selected(poll=True))
         self.offer_button.clicked.connect(self._on_offer_clicked)
         self._set_offer(None)
+        state.project_changed.connect(self._on_project_changed)
 
     @property
     def selected_id(self) -> int | None:
         it = self.tree.currentItem()
         return None if it is None else it.data(0, Qt.ItemDataRole.UserRole)
 
-    def set_context(self, ctx) -> None:
-        first = self.ctx is None or ctx.project is not self.ctx.project
-        self.ctx = ctx
-        if first:
-            self._offered.clear()
-            self.poll()
-
     def poll(self) -> None:
-        if self.ctx is None or self._polling:
+        project, detail = self._state.project, self.selected_id
+        if project is None or self._polling:
             return
         self._polling = True
         self._poll_failed = False
-        self._workers.start(tasks.list_job_views, self.ctx.project, self.selected_id, name="Poll jobs",
+        self._workers.start(lambda _c: job_views(project, detail), name="Poll jobs",
                             on_result=self._on_views, on_error=self._on_poll_error, on_done=self._on_poll_done)
 
-    def submit(self, req: tasks.FinetuneRequest) -> None:
-        self._workers.start(tasks.submit, self.ctx.project, req, name="Submit job", user_visible=True,
-                            on_done=self.poll)
+    def submit(self, req: FinetuneRequest) -> None:
+        project = self._state.project
+
+        self._workers.start(lambda _c: submit_finetune(project, base=req.base, profile=req.chosen_profile(),
+                                                       epochs=req.epochs),
+                            name="Submit job", user_visible=True, on_done=self.poll)
 
     def stop(self) -> None:
         self.timer.stop()
 
     # -- handlers
+
+    def _on_project_changed(self) -> None:
+        if self._project is not self._state.project:  # the user name changed: nothing to redo here
+            self._project = self._state.project
+            self._offered.clear()
+            self.poll()
 
     def _on_poll_error(self, _e) -> None:
         self._poll_failed = True  # e.g. the project was busy: try again at the next tick
@@ -144,7 +157,7 @@ class QtJobsPanel(QWidget):
         else:
             self.timer.stop()
 
-    def _on_views(self, views: list[tasks.JobView]) -> None:
+    def _on_views(self, views: list[JobView]) -> None:
         keep = self.selected_id
         self.views = views
         self.tree.blockSignals(True)
@@ -195,18 +208,18 @@ class QtJobsPanel(QWidget):
             self.log.verticalScrollBar().setValue(self.log.verticalScrollBar().maximum())
 
     def _on_cancel_clicked(self) -> None:
-        job_id = self.selected_id
-        if job_id is not None and self.ctx is not None:
-            self._workers.start(tasks.cancel, self.ctx.project, job_id, name="Cancel job", on_done=self.poll)
+        job_id, project = self.selected_id, self._state.project
+        if job_id is not None and project is not None:
+            self._workers.start(lambda _c: cancel_job(project, job_id), name="Cancel job", on_done=self.poll)
 
     def _on_resume_clicked(self) -> None:
-        job_id = self.selected_id
-        if job_id is not None and self.ctx is not None:
+        job_id, project = self.selected_id, self._state.project
+        if job_id is not None and project is not None:
             self.resume_button.setEnabled(False)  # one click, one submission
-            self._workers.start(tasks.resume, self.ctx.project, job_id, name="Resume job", user_visible=True,
+            self._workers.start(lambda _c: resume_job(project, job_id), name="Resume job", user_visible=True,
                                 on_done=self.poll)
 
-    def _set_offer(self, job) -> None:
+    def _set_offer(self, job: JobRecord | None) -> None:
         self._offer_job = job
         self.offer_button.setVisible(job is not None)
         self.offer.setText("" if job is None else

@@ -1,7 +1,12 @@
 """Label history of the current image: who, when, old -> new, source (newest first)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtWidgets import QHeaderView, QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+
+if TYPE_CHECKING:
+    from core.store.records import LabelEventRecord
 
 
 class QtHistoryPanel(QWidget):
@@ -19,10 +24,10 @@ class QtHistoryPanel(QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.title)
         lay.addWidget(self.tree)
-        self.events: list = []
+        self.events: list[LabelEventRecord] = []
 
-    def set_events(self, name: str | None, events: list) -> None:
-        """events: core.store.records.LabelEventRecord, oldest first."""
+    def set_events(self, name: str | None, events: list[LabelEventRecord]) -> None:
+        """events oldest first (shown newest first)."""
         self.events = list(events)
         self.title.setText(f"{name}: {len(events)} label events" if name else "No image selected")
         self.tree.clear()

@@ -34,8 +34,8 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 # Register the plugins we accept now rather than lazily inside scan worker threads.
 from PIL import BmpImagePlugin, JpegImagePlugin, PngImagePlugin, TiffImagePlugin, WebPImagePlugin  # noqa: F401
 
-from core.data.errors import ImageDecodeError
 from core.data.file_checks import FileReadError, read_regular_file
+from core.errors import ImageDecodeError
 
 warnings.filterwarnings("error", module=r"PIL(\.|$)")
 # Pillow's own words for a JPEG it decodes correctly anyway: not worth refusing the image for.

@@ -22,7 +22,6 @@ import csv
 import io
 import os
 import shutil
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from PIL import Image
 
 from core.data.synth import CLASSES, render_sample
 from core.errors import InspectorError
+from core.progress import Reporter, silent
 
 __all__ = ["CATEGORY", "CLASSES", "DEFAULT_N", "DemoItem", "make_demo_dataset", "plan_demo_dataset"]
 
@@ -90,7 +90,7 @@ def make_demo_dataset(
     noise: float = 0.0,
     seed: int = 0,
     *,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Reporter | None = None,
     workers: int | None = None,
     overwrite: bool = False,
 ) -> Path:
@@ -119,12 +119,12 @@ def make_demo_dataset(
             if it.mask_rel_path:
                 _save_png(tree / it.mask_rel_path, sample.mask.astype(np.uint8) * 255)
 
-        if progress:
-            progress(0, n)
+        progress = progress or silent()
+        progress.progress(0, n, f"making the demo images 0/{n}")
         with ThreadPoolExecutor(max_workers=workers or min(2, os.cpu_count() or 1)) as pool:
             for done, _ in enumerate(pool.map(write, plan), 1):
-                if progress:
-                    progress(done, n)
+                progress.progress(done, n, f"making the demo images {done}/{n}")
+                progress.check()
         _write_true_labels(staging / TRUE_LABELS, plan)
         out.mkdir(exist_ok=True)
         if os.path.lexists(target):

@@ -21,7 +21,7 @@ import errno
 import os
 import stat
 
-from core.data.errors import ImageDecodeError
+from core.errors import ImageDecodeError
 
 # Far above any camera image (a 50 MP 16-bit RGB TIFF is 300 MB), far below what would exhaust memory.
 MAX_FILE_BYTES = 1 << 30

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.data.records import Candidate, normalise_split
+from core.data.scan_records import Candidate, normalise_split
 from core.data.walk import TreeWalk, rel_posix
 
 

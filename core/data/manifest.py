@@ -21,9 +21,9 @@ import os
 from pathlib import Path
 
 from core.data.decode import is_image_name
-from core.data.errors import ManifestError
 from core.data.file_checks import FileReadError, kind_of, read_regular_file
-from core.data.records import Candidate, SPLIT_ALIASES, normalise_split
+from core.data.scan_records import Candidate, SPLIT_ALIASES, normalise_split
+from core.errors import ManifestError
 
 __all__ = ["LABEL_COLUMNS", "ManifestError", "PATH_COLUMNS", "SPLIT_COLUMNS", "read_manifest"]
 

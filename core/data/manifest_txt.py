@@ -19,9 +19,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from core.data.errors import ManifestError
 from core.data.manifest import PATH_COLUMNS, Resolver, read_text
-from core.data.records import SPLIT_ALIASES, Candidate, normalise_split
+from core.data.scan_records import SPLIT_ALIASES, Candidate, normalise_split
+from core.errors import ManifestError
 
 
 def read_txt_list(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from core.data.records import Candidate, normalise_split
+from core.data.scan_records import Candidate, normalise_split
 from core.data.walk import TreeWalk, rel_posix, visible_dirs
 
 

@@ -11,26 +11,24 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from core.data.decode import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, probe_image
-from core.data.errors import ManifestError, ScanError
 from core.data.file_checks import kind_of
 from core.data.imagefolder import read_imagefolder
 from core.data.manifest import MANIFEST_SUFFIXES, read_manifest
-from core.data.mvtec import category_dirs, read_mvtec
 from core.data.manifest_txt import read_txt_list
-from core.data.records import Candidate, ScannedImage, ScanResult, SkippedFile
+from core.data.mvtec import category_dirs, read_mvtec
+from core.data.scan_records import Candidate, ScannedImage, ScanResult, SkippedFile
 from core.data.walk import TreeWalk
+from core.errors import ManifestError, ScanError
+from core.progress import Reporter, silent
 
 __all__ = ["FORMATS", "ManifestError", "ScanError", "ScanResult", "ScannedImage", "detect_format", "scan_dataset"]
 
 FORMATS = ("auto", "imagefolder", "mvtec", "csv", "txt")
 GONE = "disappeared during the scan (deleted or moved while it was being imported)"
-
-Progress = Callable[[int, int], None]
 
 
 def scan_dataset(
@@ -41,14 +39,14 @@ def scan_dataset(
     label_column: str | None = None,
     split_column: str | None = None,
     root: str | os.PathLike | None = None,
-    progress: Progress | None = None,
+    progress: Reporter | None = None,
     workers: int | None = None,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> ScanResult:
     """Scan a folder (ImageFolder or MVTec layout) or a CSV manifest.
 
     `root` is the folder rel_paths are relative to: by default the scanned folder, or the
-    manifest's folder. `progress(done, total)` is called from the calling thread after each image.
+    manifest's folder. `progress` hears from the calling thread after each image; a cancel stops the scan.
     Images come back sorted by rel_path; class_names sorted.
     """
     src = Path(path)
@@ -112,12 +110,12 @@ def detect_format(path: Path) -> str:
     return "imagefolder"
 
 
-def _probe_all(base: Path, candidates: list[Candidate], *, progress: Progress | None,
+def _probe_all(base: Path, candidates: list[Candidate], *, progress: Reporter | None,
                workers: int | None, max_pixels: int | None) -> tuple[list[ScannedImage], list[Candidate]]:
     """(images, candidates that disappeared before they could be read)."""
     total = len(candidates)
-    if progress:
-        progress(0, total)
+    progress = progress or silent()
+    progress.progress(0, total, f"scanning 0/{total}")
     # Threads, not processes: Pillow's decoders and hashlib release the GIL, and threads need
     # no pickling of arguments or results.
     workers = workers or min(8, (os.cpu_count() or 2))
@@ -135,10 +133,10 @@ def _probe_all(base: Path, candidates: list[Candidate], *, progress: Progress | 
                         rel_path=c.rel_path, label=c.label, split=c.split, mask_rel_path=c.mask_rel_path,
                         category=c.category, content_hash=p.content_hash, size_bytes=p.size_bytes,
                         width=p.width, height=p.height, channels=p.channels, error=p.error))
-                if progress:
-                    progress(done, total)
+                progress.progress(done, total, f"scanning {done}/{total}")
+                progress.check()
         except BaseException:
-            # Ctrl-C or a raising progress callback: do not decode the rest before giving up.
+            # Ctrl-C or a cancel: do not decode the rest before giving up.
             for f in futures:
                 f.cancel()
             raise

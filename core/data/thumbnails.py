@@ -5,7 +5,7 @@
 Keyed by content, not path: a moved or relocated dataset keeps its thumbnails, and an image that
 was overwritten with new pixels gets a new one. `get` only reads what is on disk and never waits
 for generation (the GUI asks for many thumbnails while scrolling); `ensure` generates the missing
-ones with a thread pool, and `ensure_async` does that in the background. Files are written to a
+ones with a thread pool. Files are written to a
 temporary name and renamed, so a reader never sees half a thumbnail; a damaged file found by `get`
 is deleted so that the next `ensure` makes it again.
 """
@@ -14,14 +14,15 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from core.data.decode import ImageDecodeError, decode_bytes, load_image
+from core.progress import Reporter, silent
 
 __all__ = ["ThumbnailCache"]
 
@@ -35,7 +36,6 @@ class ThumbnailCache:
         self.cache_dir = Path(cache_dir)
         self.size = size
         self.quality = quality
-        self._background: ThreadPoolExecutor | None = None
 
     def path_for(self, content_hash: str) -> Path:
         h = content_hash.lower()
@@ -62,7 +62,7 @@ class ThumbnailCache:
         items: Iterable[tuple[str, str | os.PathLike]],
         workers: int | None = None,
         *,
-        progress: Callable[[int, int], None] | None = None,
+        progress: Reporter | None = None,
         verify: bool = False,
     ) -> dict[str, str]:
         """Make the missing thumbnails for (content_hash, image path) pairs, in parallel.
@@ -77,8 +77,8 @@ class ThumbnailCache:
                 todo[h] = Path(path)
         failures: dict[str, str] = {}
         total = len(todo)
-        if progress:
-            progress(0, total)
+        progress = progress or silent()
+        progress.progress(0, total, f"0/{total} thumbnails")
         if not todo:
             return failures
         with ThreadPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 1),
@@ -88,28 +88,8 @@ class ThumbnailCache:
                 error = fut.result()
                 if error:
                     failures[futures[fut]] = error
-                if progress:
-                    progress(done, total)
+                progress.progress(done, total, f"{done}/{total} thumbnails")
         return failures
-
-    def ensure_async(self, items: Iterable[tuple[str, str | os.PathLike]], workers: int | None = None,
-                     *, progress: Callable[[int, int], None] | None = None) -> Future:
-        """Like `ensure`, on a background thread; requests run one after another, in order."""
-        if self._background is None:
-            self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="thumbs-queue")
-        return self._background.submit(self.ensure, list(items), workers, progress=progress)
-
-    def close(self) -> None:
-        """Wait for background work and stop its thread."""
-        if self._background is not None:
-            self._background.shutdown(wait=True)
-            self._background = None
-
-    def __enter__(self) -> ThumbnailCache:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def _present(self, content_hash: str, verify: bool) -> bool:
         if verify:

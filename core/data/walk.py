@@ -13,9 +13,9 @@ import os
 from pathlib import Path
 
 from core.data.decode import is_image_name
-from core.data.errors import ScanError
 from core.data.file_checks import entry_problem, link_problem, name_problem, printable
-from core.data.records import SkippedFile
+from core.data.scan_records import SkippedFile
+from core.errors import ScanError
 
 # Folders that tools and operating systems drop into datasets; never data.
 _SKIP_DIRS = frozenset({"__MACOSX", "__pycache__"})

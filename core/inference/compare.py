@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
 
 from core.errors import InspectorError
 from core.inference.metrics import (
@@ -29,29 +31,32 @@ class ModelComparison:
     alpha_change: list[np.ndarray] | None  # per layer alpha_b - alpha_a; None when the architectures differ
 
 
-def model_metrics(session, model_id: int) -> Metrics:
-    """Metrics of a model version on the current labels, aggregated by SQLite.
+def model_metrics(session: Session, model_id: int) -> Metrics:
+    """Metrics of a model version on the current labels, aggregated by the database.
 
     Only (label, prediction, confidence bin) counts leave the database, never a row per image: at
     100k images the Python loop over rows held the GIL long enough to stall the GUI thread."""
-    from sqlalchemy import text
-
     from core.store import classes as store_classes
-    from core.store import models as store_models
+    from core.store import model_versions
+    from core.store.schema import Prediction
 
-    names = list(store_models.get_model(session, model_id).class_names)
+    names = list(model_versions.get_model_version(session, model_id).class_names)
     index_of_class = {cid: names.index(name) for name, cid in store_classes.class_ids(session).items() if name in names}
     k = len(names)
     cm = np.zeros((k, k), dtype=np.int64)
     bin_n, bin_conf, bin_correct = np.zeros(ECE_BINS), np.zeros(ECE_BINS), np.zeros(ECE_BINS)
-    # The bin is ceil(confidence * B) - 1, clipped to [0, B - 1], as `confidence_bin` computes it.
-    rows = session.execute(text(
-        "SELECT label_class_id, top_index, "
-        "  MAX(0, MIN(:b - 1, CAST(confidence * :b AS INTEGER) - (confidence * :b = CAST(confidence * :b AS INTEGER)))) AS bin, "
-        "  COUNT(*), TOTAL(confidence) "
-        "FROM prediction WHERE model_id = :m AND label_class_id IS NOT NULL "
-        "GROUP BY label_class_id, top_index, bin"), {"m": model_id, "b": ECE_BINS})
-    for class_id, top, b, count, conf_sum in rows:
+    pred = Prediction.__table__
+    # The bin is ceil(confidence * B) - 1, clipped to [0, B - 1], as `confidence_bin` computes it:
+    # comparisons rather than CAST or FLOOR, which round differently in SQLite and PostgreSQL.
+    scaled = pred.c.confidence * ECE_BINS
+    rows = (select(pred.c.label_class_id, pred.c.top_index, pred.c.confidence,
+                   case(*[(scaled <= b, b - 1) for b in range(1, ECE_BINS)], else_=ECE_BINS - 1).label("bin"))
+            .where(pred.c.model_id == model_id, pred.c.label_class_id.is_not(None))
+            .subquery())
+    counts = session.execute(
+        select(rows.c.label_class_id, rows.c.top_index, rows.c.bin, func.count(), func.sum(rows.c.confidence))
+        .group_by(rows.c.label_class_id, rows.c.top_index, rows.c.bin))
+    for class_id, top, b, count, conf_sum in counts:
         label = index_of_class.get(class_id)
         if label is None or not 0 <= top < k:
             continue  # a label this model does not know counts as unlabelled for it
@@ -62,11 +67,11 @@ def model_metrics(session, model_id: int) -> Metrics:
     return metrics_from_counts(cm, bin_n, bin_conf, bin_correct, names)
 
 
-def compare_models(session, model_a: int, model_b: int) -> ModelComparison:
-    from core.store import models as store_models
+def compare_models(session: Session, model_a: int, model_b: int) -> ModelComparison:
+    from core.store import model_versions
     from core.store import predictions as store_predictions
 
-    rec_a, rec_b = store_models.get_model(session, model_a), store_models.get_model(session, model_b)
+    rec_a, rec_b = model_versions.get_model_version(session, model_a), model_versions.get_model_version(session, model_b)
     names_a, names_b = list(rec_a.class_names), list(rec_b.class_names)
     if names_a != names_b:
         raise InspectorError(f"models {model_a} and {model_b} have different classes; they cannot be compared image by image")

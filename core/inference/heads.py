@@ -10,16 +10,20 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.inference.attention import upsample
 from core.inference.preprocess import Preprocess
+from core.inference.upsample import upsample_bilinear
 from core.model.capture import attention_layers, capture_attention
+from core.progress import Reporter, silent
+
+if TYPE_CHECKING:
+    from core.model.checkpoint import CheckpointMeta
 
 DEFAULT_TOLERANCE = 8  # pixels at model-input scale: half a 16-px token
 
@@ -95,7 +99,7 @@ class HeadAccumulator:
 
 def mask_alignment(received: np.ndarray, mask: np.ndarray, grown: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """received (heads, h, w), mask (S, S) bool -> (mass inside mask, pointing hit) per head."""
-    up = np.clip(upsample(received, mask.shape), 0.0, None)
+    up = np.clip(upsample_bilinear(received, mask.shape), 0.0, None)
     total = up.sum(axis=(-2, -1))
     mass = (up * mask).sum(axis=(-2, -1)) / np.where(total > 0, total, 1.0)
     grown = mask if grown is None else grown
@@ -142,14 +146,15 @@ def received_attention(model: nn.Module, batch: torch.Tensor) -> tuple[list[np.n
 
 def analyse_heads(
     model: nn.Module,
-    meta,
+    meta: CheckpointMeta,
     items: Iterable[tuple[np.ndarray, np.ndarray | None]],
     *,
     batch_size: int = 16,
     tolerance: int = DEFAULT_TOLERANCE,
-    progress: Callable[[int], None] | None = None,
+    progress: Reporter | None = None,
 ) -> list[HeadStats]:
     """items: (image uint8, mask or None) pairs. Returns one HeadStats per (layer, head)."""
+    progress = progress or silent()
     model.eval()
     pre = Preprocess.from_meta(meta)
     device = next(model.parameters()).device
@@ -166,8 +171,8 @@ def analyse_heads(
         for j, mask in enumerate(masks):
             acc.add([r[j] for r in received], [e[j] for e in entropy], mask)
         done += len(images)
-        if progress:
-            progress(done)
+        progress.progress(done, 0, f"{done} images analysed")
+        progress.check()
 
     images: list[torch.Tensor] = []
     masks: list[np.ndarray | None] = []

@@ -50,23 +50,6 @@ def confusion_matrix(labels: np.ndarray, pred: np.ndarray, num_classes: int) -> 
     return cm
 
 
-def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, bins: int = ECE_BINS) -> float:
-    """sum_b |B_b|/n * |accuracy(B_b) - mean confidence(B_b)| over bins of top-class confidence."""
-    labels = np.asarray(labels)
-    probs = np.asarray(probs, dtype=np.float64)
-    if len(labels) == 0:
-        return float("nan")
-    conf = probs.max(axis=1)
-    correct = probs.argmax(axis=1) == labels
-    idx = confidence_bin(conf, bins)
-    ece = 0.0
-    for b in range(bins):
-        sel = idx == b
-        if sel.any():
-            ece += sel.mean() * abs(correct[sel].mean() - conf[sel].mean())
-    return float(ece)
-
-
 def compute_metrics(labels: np.ndarray, probs: np.ndarray, class_names: list[str]) -> Metrics:
     """labels: class index per example (unlabelled examples must be left out by the caller)."""
     labels = np.asarray(labels, dtype=np.int64)

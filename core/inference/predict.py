@@ -9,10 +9,9 @@ On CUDA the model runs in channels_last under bf16 autocast; uint8 batches trave
 """
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -21,9 +20,10 @@ from torch import nn
 from core.errors import InspectorError
 from core.inference.loader import cpu_count, default_workers, make_loader
 from core.inference.preprocess import Preprocess
+from core.progress import Reporter, silent
 
-ProgressFn = Callable[[int, int], None]  # (done, total)
-Cancel = threading.Event | Callable[[], bool] | None
+if TYPE_CHECKING:
+    from core.store.project import Project
 
 WRITE_EVERY = 512  # images per store transaction: few commits, little lost work on a crash
 
@@ -88,9 +88,11 @@ def predict_paths(
     device: torch.device,
     batch_size: int = 32,
     num_workers: int | None = None,
-    cancel: Cancel = None,
+    progress: Reporter | None = None,
 ) -> Iterator[tuple[list[int], np.ndarray, list[tuple[int, str]]]]:
-    """Yields per batch (positions into `paths` that decoded, their probs (n, K), [(position, error)])."""
+    """Yields per batch (positions into `paths` that decoded, their probs (n, K), [(position, error)]);
+    stops early, between batches, once `progress` is cancelled."""
+    progress = progress or silent()
     workers = default_workers() if num_workers is None else num_workers
     loader = make_loader(paths, pre, batch_size=batch_size, num_workers=workers, pin_memory=device.type == "cuda")
     threads = torch.get_num_threads()
@@ -102,7 +104,7 @@ def predict_paths(
     it = iter(loader)
     try:
         for idx, batch, errs in it:
-            if _cancelled(cancel):
+            if progress.cancelled:
                 return
             ok = [j for j, e in enumerate(errs) if not e]
             bad = [(idx[j], e) for j, e in enumerate(errs) if e]
@@ -114,28 +116,30 @@ def predict_paths(
 
 
 def predict_project(
-    project,
+    project: Project,
     model_id: int,
     *,
     device: str = "auto",
     batch_size: int = 32,
     num_workers: int | None = None,
-    progress: ProgressFn | None = None,
-    cancel: Cancel = None,
+    progress: Reporter | None = None,
     model: nn.Module | None = None,
 ) -> PredictReport:
-    """Predict every readable image of the project that this model version has not predicted yet.
+    """Predict every readable image of the project that model version `model_id` has not predicted yet.
 
-    `model` may pass an already loaded model for `model_id` (else its checkpoint is loaded).
+    `model` may pass an already loaded model for `model_id` (else its checkpoint is loaded). A cancel
+    of `progress` stops between batches and returns a report with `cancelled` set: what was
+    predicted until then is stored, and the next run goes on from there.
     """
+    progress = progress or silent()
     from core.model.checkpoint import load_checkpoint, read_metadata
-    from core.store import models as store_models
+    from core.store import model_versions
     from core.store import predictions as store_predictions
 
     t0 = time.monotonic()
     dev = resolve_device(device)
     with project.session() as session:
-        record = store_models.get_model(session, model_id)
+        record = model_versions.get_model_version(session, model_id)
         todo_ids, todo_paths, total = _images_to_predict(session, model_id)
     meta = read_metadata(record.path)
     if model is None:
@@ -143,8 +147,7 @@ def predict_project(
     model = prepare_model(model, dev)
     pre = Preprocess.from_meta(meta)
     report = PredictReport(model_id=model_id, device=str(dev), total=total, already=total - len(todo_ids))
-    if progress:
-        progress(0, len(todo_ids))
+    progress.progress(0, len(todo_ids), f"0/{len(todo_ids)} images")
 
     pending_ids: list[int] = []
     pending_probs: list[np.ndarray] = []
@@ -161,7 +164,7 @@ def predict_project(
     done = 0
     try:
         for ok, probs, bad in predict_paths(model, pre, todo_paths, device=dev, batch_size=batch_size,
-                                            num_workers=num_workers, cancel=cancel):
+                                            num_workers=num_workers, progress=progress):
             pending_ids.extend(todo_ids[j] for j in ok)
             if len(ok):
                 pending_probs.append(probs)
@@ -171,9 +174,8 @@ def predict_project(
             done += len(ok) + len(bad)
             if len(pending_ids) >= WRITE_EVERY:
                 flush()
-            if progress:
-                progress(done, len(todo_ids))
-        report.cancelled = _cancelled(cancel) and done < len(todo_ids)
+            progress.progress(done, len(todo_ids), f"{done}/{len(todo_ids)} images")
+        report.cancelled = progress.cancelled and done < len(todo_ids)
     finally:
         flush()
         report.seconds = time.monotonic() - t0
@@ -189,10 +191,3 @@ def _images_to_predict(session, model_id: int) -> tuple[list[int], list[str], in
     todo = [im for im in images if im.id not in done]
     return [im.id for im in todo], [im.abs_path for im in todo], len(images)
 
-
-def _cancelled(cancel: Cancel) -> bool:
-    if cancel is None:
-        return False
-    if isinstance(cancel, threading.Event):
-        return cancel.is_set()
-    return bool(cancel())

@@ -7,7 +7,7 @@
 
 Data functions take a session and never commit; they return records from `core.store.records`.
 """
-from core.store.errors import LabelConflict, NotFound, StoreError, UnknownClass
+from core.errors import LabelConflict, NotFound, StoreError, UnknownClass
 from core.store.project import Project, open_project
 from core.store.records import (
     DatasetRecord,
@@ -17,7 +17,7 @@ from core.store.records import (
     JobRecord,
     LabelEventRecord,
     LabelState,
-    ModelRecord,
+    ModelVersionRecord,
     SnapshotRecord,
     SnapshotRow,
 )
@@ -31,7 +31,7 @@ __all__ = [
     "LabelConflict",
     "LabelEventRecord",
     "LabelState",
-    "ModelRecord",
+    "ModelVersionRecord",
     "NotFound",
     "Project",
     "SnapshotRecord",

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from core.errors import InspectorError
+from core.errors import InspectorError, UnknownClass
 from core.store.classes import class_names
-from core.store.errors import UnknownClass
 from core.store.labels import bulk_set_labels
 from core.store.schema import Image, ImageClass
 from core.store.users import resolve_user

@@ -9,8 +9,7 @@ from collections.abc import Iterable
 from sqlalchemy import exists, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from core.errors import InspectorError
-from core.store.errors import UnknownClass
+from core.errors import InspectorError, UnknownClass
 from core.store.schema import Image, ImageClass
 
 

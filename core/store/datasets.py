@@ -8,9 +8,8 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.errors import InspectorError
+from core.errors import InspectorError, NotFound
 from core.store.clock import from_db
-from core.store.errors import NotFound
 from core.store.records import DatasetRecord
 from core.store.schema import Dataset
 

@@ -18,7 +18,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from core.store.errors import StoreError
+from core.errors import StoreError
 
 APPLICATION_ID = 0x494E5350  # "INSP"
 SQLITE_MAGIC = b"SQLite format 3\x00"

@@ -13,7 +13,6 @@ inserts/updates in chunks; rows that did not change are not written at all.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,11 +21,12 @@ from sqlalchemy.orm import Session
 
 from core.store.class_merge import similar_classes
 from core.store.classes import class_ids, ensure_classes
+from core.progress import Reporter, silent
 from core.store.clock import utcnow
 from core.store.file_problems import replace_skipped
-from core.store.labels import _apply, _finish_group, _new_group
+from core.store.labels import add_initial_labels, apply_changes, begin_group, finish_group
 from core.store.records import ImportReport
-from core.store.schema import Dataset, Image, Label, LabelEvent
+from core.store.schema import Dataset, Image, Label
 from core.store.users import resolve_user
 
 CHUNK = 10_000
@@ -35,7 +35,7 @@ META = ("content_hash", "size_bytes", "width", "height", "channels", "mask_rel_p
 img = Image.__table__
 
 
-class ScanLike(Protocol):  # core.data.records.ScanResult; structural so the store need not import core.data
+class ScanLike(Protocol):  # core.data.scan_records.ScanResult; structural so the store need not import core.data
     root: Any
     format: str
     class_names: list[str]
@@ -43,11 +43,12 @@ class ScanLike(Protocol):  # core.data.records.ScanResult; structural so the sto
 
 
 def import_scan(session: Session, scan: ScanLike, *, user: str | None = None,
-                progress: Callable[[int, int], None] | None = None) -> ImportReport:
+                progress: Reporter | None = None) -> ImportReport:
     user = resolve_user(user)
+    progress = progress or silent()
     root = str(Path(scan.root).expanduser().resolve())
     # Group first: the import's first statement is a write, so all it reads below is read under the lock.
-    group_id = _new_group(session, user, "import")
+    group_id = begin_group(session, user, "import")
     roots = dict(session.execute(select(Dataset.root, Dataset.id)).all())
     dataset_id = roots.get(root)
     if dataset_id is None:
@@ -98,13 +99,12 @@ def import_scan(session: Session, scan: ScanLike, *, user: str | None = None,
                     relabel[old.id] = cid
                 else:
                     report.kept.append((im.rel_path, _name(cids, old.label_class), im.label))
-        if progress and n % CHUNK == 0:
-            progress(n, total)
+        if n % CHUNK == 0:
+            progress.progress(n, total, f"writing the project {n}/{total}")
 
     gone = [r for p, r in known.items() if p not in seen]
     report.missing = len(gone)
-    _write_new(session, dataset_id, new_rows, new_labels, group_id=group_id, user=user, now=now)
-    report.labels_set = sum(c is not None for c in new_labels.values())
+    report.labels_set = _write_new(session, dataset_id, new_rows, new_labels, group_id=group_id, user=user, now=now)
     for i in range(0, len(updates), CHUNK):
         session.execute(update(img).where(img.c.id == bindparam("iid")).values(
             {k: bindparam(k) for k in updates[0] if k != "iid"}), updates[i:i + CHUNK])
@@ -112,15 +112,14 @@ def import_scan(session: Session, scan: ScanLike, *, user: str | None = None,
     if flag:
         session.execute(update(img).where(img.c.id == bindparam("iid")).values(missing=True), flag)
     if relabel:
-        report.labels_set += len(_apply(session, relabel, user=user, source="import", group_id=group_id, expected=None))
-    _finish_group(session, group_id, report.labels_set)
+        report.labels_set += len(apply_changes(session, relabel, user=user, source="import", group_id=group_id))
+    finish_group(session, group_id, report.labels_set)
     _duplicates(scan, report)
     report.unreadable_files = [(im.rel_path, im.error) for im in scan.images if im.error is not None]
     report.skipped = [(s.rel_path, s.reason) for s in getattr(scan, "skipped", ())]
     replace_skipped(session, dataset_id, report.skipped)
     report.similar_classes = similar_classes(session)
-    if progress:
-        progress(total, total)
+    progress.progress(total, total, f"writing the project {total}/{total}")
     return report
 
 
@@ -129,26 +128,15 @@ def _name(cids: dict[str, int], cid: int | None) -> str | None:
 
 
 def _write_new(session: Session, dataset_id: int, rows: list[dict], labels: dict[str, int | None], *,
-               group_id: int, user: str, now) -> None:
+               group_id: int, user: str, now) -> int:
+    """Insert the new images, then their labels through core.store.labels; returns labels set."""
     for i in range(0, len(rows), CHUNK):
         session.execute(insert(img), rows[i:i + CHUNK])
     if not rows:
-        return
+        return 0
     ids = dict(session.execute(select(img.c.rel_path, img.c.id).where(img.c.dataset_id == dataset_id)).all())
-    label_rows, events = [], []
-    for path, cid in labels.items():
-        iid = ids[path]
-        labelled = cid is not None
-        label_rows.append({"image_id": iid, "class_id": cid, "version": int(labelled),
-                           "source": "import" if labelled else None,
-                           "updated_by": user if labelled else None, "updated_at": now if labelled else None})
-        if labelled:
-            events.append({"image_id": iid, "group_id": group_id, "old_class_id": None, "new_class_id": cid,
-                           "user": user, "time": now, "source": "import"})
-    for i in range(0, len(label_rows), CHUNK):
-        session.execute(insert(Label.__table__), label_rows[i:i + CHUNK])
-    for i in range(0, len(events), CHUNK):
-        session.execute(insert(LabelEvent.__table__), events[i:i + CHUNK])
+    return add_initial_labels(session, {ids[path]: cid for path, cid in labels.items()}, group_id=group_id,
+                              user=user, now=now)
 
 
 def _duplicates(scan: ScanLike, report: ImportReport) -> None:

@@ -9,9 +9,8 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from core.errors import InspectorError
+from core.errors import InspectorError, NotFound
 from core.store.clock import from_db, utcnow
-from core.store.errors import NotFound
 from core.store.records import JobRecord
 from core.store.schema import JOB_STATES, Job
 

@@ -5,6 +5,11 @@ Every change writes the current label (table `label`, with a version counter), i
 Undo and redo are new groups of new events, never deletions; they work per user like an editor's
 stack, replayed from that user's groups, so any process sees the same stack.
 
+This module is the only writer of `label`, `label_event` and `label_group`: the import
+(core.store.ingest) writes its labels through `begin_group`, `add_initial_labels`,
+`apply_changes` and `finish_group` too. So a label's version is the number of its events (every
+change adds one of each), which lets a reader tell whether the history it holds is complete.
+
 Transactions start at the first write (see core.store.engine). `set_label` reads first and then
 writes conditionally on the version it read; the bulk functions and undo/redo insert their
 label_group row first, so everything they read afterwards is read under the write lock.
@@ -12,21 +17,22 @@ label_group row first, so everything they read afterwards is read under the writ
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
-from core.errors import InspectorError
+from core.errors import InspectorError, LabelConflict, NotFound, UnknownClass
 from core.store.classes import class_id as _class_id
 from core.store.classes import class_names
 from core.store.clock import from_db, utcnow
-from core.store.errors import LabelConflict, NotFound, UnknownClass
 from core.store.records import GroupResult, LabelEventRecord, LabelState
 from core.store.schema import Image, ImageClass, Label, LabelEvent, LabelGroup, Prediction
 from core.store.users import resolve_user
 
 UNDOABLE = ("manual", "bulk")
 CHUNK = 500  # rows per IN (...) list: well under SQLite's variable limit
+BULK_CHUNK = 10_000  # rows per executemany insert
 
 
 def set_label(session: Session, image_id: int, label: str | None, *, user: str | None = None,
@@ -35,32 +41,37 @@ def set_label(session: Session, image_id: int, label: str | None, *, user: str |
     anyone changed the label since the caller read that version.
 
     The hot path of labelling (one statement to read, five to write): read the current row, then
-    write conditionally on the version read. If another process wrote in between, the conditional
+    write conditionally on the version read. The returned state carries the event written, so a
+    caller showing the history appends it instead of reading the history again. If another process wrote in between, the conditional
     UPDATE matches no row: with `expected_version` that is a conflict; without, we re-read (now
     inside our write transaction, so nobody can move it again) and write on top."""
     if source not in ("manual", "bulk", "import"):
         raise InspectorError(f"label source must be manual, bulk or import, not {source!r}")
     user = resolve_user(user)
     new_id_q = select(ImageClass.id).where(ImageClass.name == label).scalar_subquery()
+    current = aliased(ImageClass)
     group_id = None
     for _attempt in range(2):
         row = session.execute(
-            select(Label.class_id, Label.version, Label.updated_by, Label.updated_at, new_id_q)
+            select(Label.class_id, Label.version, Label.updated_by, Label.updated_at, new_id_q, current.name,
+                   Image.rel_path)
+            .join(Image, Image.id == Label.image_id)
+            .outerjoin(current, current.id == Label.class_id)
             .where(Label.image_id == image_id)
         ).first()
         if row is None:
             raise NotFound(f"no image with id {image_id}")
-        cur_id, version, by, at, new_id = row
+        cur_id, version, by, at, new_id, cur_name, rel_path = row
         if label is not None and new_id is None:
             raise UnknownClass(label, class_names(session))
         if expected_version is not None and version != expected_version:
             raise _conflict(session, image_id, expected_version)
         if cur_id == new_id:
             if group_id is not None:
-                _finish_group(session, group_id, 0)
+                finish_group(session, group_id, 0)
             return LabelState(image_id, label, version, by, from_db(at))
         if group_id is None:
-            group_id = _new_group(session, user, source, size=1)  # first write: the transaction starts here
+            group_id = begin_group(session, user, source, size=1)  # first write: the transaction starts here
         now = utcnow()
         moved = session.execute(
             update(Label).where(Label.image_id == image_id, Label.version == version)
@@ -74,9 +85,13 @@ def set_label(session: Session, image_id: int, label: str | None, *, user: str |
         raise _conflict(session, image_id, version)
     session.execute(update(Image).where(Image.id == image_id).values(class_id=new_id))
     session.execute(update(Prediction).where(Prediction.image_id == image_id).values(label_class_id=new_id))
-    session.execute(insert(LabelEvent).values(image_id=image_id, group_id=group_id, old_class_id=cur_id,
-                                              new_class_id=new_id, user=user, time=now, source=source))
-    return LabelState(image_id, label, version + 1, user, from_db(now), group_id)
+    event_id = session.execute(
+        insert(LabelEvent).values(image_id=image_id, group_id=group_id, old_class_id=cur_id, new_class_id=new_id,
+                                  user=user, time=now, source=source).returning(LabelEvent.id)
+    ).scalar_one()
+    event = LabelEventRecord(id=event_id, image_id=image_id, rel_path=rel_path, old=cur_name, new=label, user=user,
+                             time=from_db(now), source=source, group_id=group_id)
+    return LabelState(image_id, label, version + 1, user, from_db(now), group_id, event)
 
 
 def bulk_set_labels(session: Session, image_ids: Iterable[int], label: str | None, *, user: str | None = None,
@@ -87,10 +102,10 @@ def bulk_set_labels(session: Session, image_ids: Iterable[int], label: str | Non
         raise InspectorError(f"label source must be manual, bulk or import, not {source!r}")
     user = resolve_user(user)
     new_id = _class_id(session, label)
-    group_id = _new_group(session, user, source)
+    group_id = begin_group(session, user, source)
     changes = {int(i): new_id for i in image_ids}
-    changed = _apply(session, changes, user=user, source=source, group_id=group_id, expected=expected_versions)
-    _finish_group(session, group_id, len(changed))
+    changed = apply_changes(session, changes, user=user, source=source, group_id=group_id, expected=expected_versions)
+    finish_group(session, group_id, len(changed))
     return GroupResult(group_id if changed else None, source, None, changed)
 
 
@@ -108,7 +123,7 @@ def redo(session: Session, *, user: str | None = None) -> GroupResult | None:
 def _step(session: Session, user: str, source: str) -> GroupResult | None:
     # Insert our group first: the stack is then read under the write lock, so the same user undoing
     # in two windows (two processes) cannot revert one action twice.
-    group_id = _new_group(session, user, source)
+    group_id = begin_group(session, user, source)
     undo_stack, redo_stack = stacks(session, user=user)
     stack = undo_stack if source == "undo" else redo_stack
     if not stack:
@@ -160,6 +175,11 @@ def history(session: Session, image_id: int) -> list[LabelEventRecord]:
     ]
 
 
+def label_versions(session: Session, image_ids: Iterable[int]) -> dict[int, int]:
+    """image id -> current label version (images that do not exist are left out)."""
+    return {iid: version for iid, (_cid, version, _by) in _current(session, list(image_ids)).items()}
+
+
 def label_state(session: Session, image_id: int) -> LabelState:
     row = session.execute(
         select(Label.class_id, Label.version, Label.updated_by, Label.updated_at, ImageClass.name)
@@ -171,48 +191,47 @@ def label_state(session: Session, image_id: int) -> LabelState:
     return LabelState(image_id, row.name, row.version, row.updated_by, from_db(row.updated_at))
 
 
-# -- internals ---------------------------------------------------------------------------------
+# -- the steps of one action, for the other writer of labels (the import) ----------------------
 
-def _new_group(session: Session, user: str, source: str, target: int | None = None, size: int = 0) -> int:
+def begin_group(session: Session, user: str, source: str, target: int | None = None, size: int = 0) -> int:
+    """Open one user action (the unit undo reverts); every event written under it names its id."""
     return session.execute(
         insert(LabelGroup).values(user=user, source=source, target_group_id=target, created=utcnow(), size=size)
         .returning(LabelGroup.id)
     ).scalar_one()
 
 
-def _finish_group(session: Session, group_id: int, size: int, *, keep_empty: bool = False) -> None:
+def finish_group(session: Session, group_id: int, size: int, *, keep_empty: bool = False) -> None:
+    """Record how many labels the action changed; an action that changed nothing is dropped."""
     if size or keep_empty:
         session.execute(update(LabelGroup).where(LabelGroup.id == group_id).values(size=size))
     else:  # nothing changed: no action to undo
         session.execute(delete(LabelGroup).where(LabelGroup.id == group_id))
 
 
-def _current(session: Session, image_ids: list[int]) -> dict[int, tuple[int | None, int, str | None]]:
-    """image id -> (class id, version, updated_by) for the given images."""
-    out = {}
-    for i in range(0, len(image_ids), CHUNK):
-        chunk = image_ids[i:i + CHUNK]
-        for iid, cid, ver, by in session.execute(
-            select(Label.image_id, Label.class_id, Label.version, Label.updated_by).where(Label.image_id.in_(chunk))
-        ):
-            out[iid] = (cid, ver, by)
-    return out
+def add_initial_labels(session: Session, labels: Mapping[int, int | None], *, group_id: int, user: str,
+                       now: datetime, source: str = "import") -> int:
+    """The first label row of newly added images (image id -> class id, None = unlabeled), with an
+    event for each labelled one. Returns how many were labelled."""
+    rows, events = [], []
+    for iid, cid in labels.items():
+        labelled = cid is not None
+        rows.append({"image_id": iid, "class_id": cid, "version": int(labelled), "source": source if labelled else None,
+                     "updated_by": user if labelled else None, "updated_at": now if labelled else None})
+        if labelled:
+            events.append({"image_id": iid, "group_id": group_id, "old_class_id": None, "new_class_id": cid,
+                           "user": user, "time": now, "source": source})
+    for i in range(0, len(rows), BULK_CHUNK):
+        session.execute(insert(Label.__table__), rows[i:i + BULK_CHUNK])
+    for i in range(0, len(events), BULK_CHUNK):
+        session.execute(insert(LabelEvent.__table__), events[i:i + BULK_CHUNK])
+    return len(events)
 
 
-def _conflict(session: Session, image_id: int, expected: int) -> LabelConflict:
-    row = session.execute(
-        select(Image.rel_path, Label.version, Label.updated_by, ImageClass.name)
-        .join(Label, Label.image_id == Image.id)
-        .outerjoin(ImageClass, ImageClass.id == Label.class_id)
-        .where(Image.id == image_id)
-    ).one()
-    return LabelConflict(image=f"{row.rel_path} (id {image_id})", expected_version=expected,
-                         version=row.version, user=row.updated_by, label=row.name)
-
-
-def _apply(session: Session, changes: Mapping[int, int | None], *, user: str, source: str, group_id: int,
-           expected: Mapping[int, int] | None) -> list[int]:
-    """Write new class ids for images; returns the ids that actually changed."""
+def apply_changes(session: Session, changes: Mapping[int, int | None], *, user: str, source: str, group_id: int,
+                  expected: Mapping[int, int] | None = None) -> list[int]:
+    """Write new class ids for images (image id -> class id) under an open group; returns the ids
+    that actually changed. With `expected` (image id -> version), refuse on any conflict."""
     ids = list(changes)
     current = _current(session, ids)
     unknown = [i for i in ids if i not in current]
@@ -255,6 +274,31 @@ def _apply(session: Session, changes: Mapping[int, int | None], *, user: str, so
     return [t[0] for t in todo]
 
 
+# -- internals ---------------------------------------------------------------------------------
+
+def _current(session: Session, image_ids: list[int]) -> dict[int, tuple[int | None, int, str | None]]:
+    """image id -> (class id, version, updated_by) for the given images."""
+    out = {}
+    for i in range(0, len(image_ids), CHUNK):
+        chunk = image_ids[i:i + CHUNK]
+        for iid, cid, ver, by in session.execute(
+            select(Label.image_id, Label.class_id, Label.version, Label.updated_by).where(Label.image_id.in_(chunk))
+        ):
+            out[iid] = (cid, ver, by)
+    return out
+
+
+def _conflict(session: Session, image_id: int, expected: int) -> LabelConflict:
+    row = session.execute(
+        select(Image.rel_path, Label.version, Label.updated_by, ImageClass.name)
+        .join(Label, Label.image_id == Image.id)
+        .outerjoin(ImageClass, ImageClass.id == Label.class_id)
+        .where(Image.id == image_id)
+    ).one()
+    return LabelConflict(image=f"{row.rel_path} (id {image_id})", expected_version=expected,
+                         version=row.version, user=row.updated_by, label=row.name)
+
+
 def _revert(session: Session, group_id: int, target: int, *, user: str, source: str) -> GroupResult:
     events = session.execute(
         select(LabelEvent.image_id, LabelEvent.old_class_id, LabelEvent.new_class_id)
@@ -272,7 +316,7 @@ def _revert(session: Session, group_id: int, target: int, *, user: str, source: 
             skipped.append((iid, f"changed since by {cur[2] or 'unknown'}"))
         else:
             changes[iid] = restore
-    changed = _apply(session, changes, user=user, source=source, group_id=group_id, expected=None)
+    changed = apply_changes(session, changes, user=user, source=source, group_id=group_id, expected=None)
     # Keep the group even when everything was skipped, so the stack moves on past it.
-    _finish_group(session, group_id, len(changed), keep_empty=True)
+    finish_group(session, group_id, len(changed), keep_empty=True)
     return GroupResult(group_id, source, target, changed, skipped)

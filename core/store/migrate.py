@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, inspect, text
 
-from core.store.errors import StoreError
+from core.errors import StoreError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -46,7 +46,7 @@ def head_revision() -> str:
 
 
 def current_revision(conn: Connection) -> str | None:
-    has_table = conn.execute(text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'")).first()
+    has_table = inspect(conn).has_table("alembic_version")
     return conn.execute(text("SELECT version_num FROM alembic_version")).scalar() if has_table else None
 
 

@@ -12,10 +12,9 @@ import numpy as np
 from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
-from core.errors import InspectorError
+from core.errors import InspectorError, NotFound
 from core.store.classes import class_ids
-from core.store.models import get_model
-from core.store.errors import NotFound
+from core.store.model_versions import get_model_version
 from core.store.schema import Image, Prediction, ReviewScore
 
 CHUNK = 5000
@@ -25,7 +24,7 @@ rev = ReviewScore.__table__
 
 def save_predictions(session: Session, model_id: int, image_ids: Sequence[int], probs: Any) -> int:
     """Store (or replace) the class probabilities of `model_id` for these images. probs: (N, C)."""
-    model = get_model(session, model_id)
+    model = get_model_version(session, model_id)
     p = np.asarray(probs, dtype=np.float32)
     ids = np.asarray(image_ids, dtype=np.int64).reshape(-1)
     if p.ndim != 2 or p.shape[0] != ids.shape[0] or p.shape[1] != len(model.class_names):
@@ -75,7 +74,7 @@ def predicted_image_ids(session: Session, model_id: int) -> set[int]:
 
 def load_predictions(session: Session, model_id: int) -> tuple[np.ndarray, np.ndarray]:
     """(image ids int64 (N,), probabilities float32 (N, C)), ordered by image id."""
-    n_classes = len(get_model(session, model_id).class_names)
+    n_classes = len(get_model_version(session, model_id).class_names)
     rows = session.execute(select(pred.c.image_id, pred.c.probs).where(pred.c.model_id == model_id)
                            .order_by(pred.c.image_id)).all()
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -86,7 +85,7 @@ def load_predictions(session: Session, model_id: int) -> tuple[np.ndarray, np.nd
 def save_review_scores(session: Session, model_id: int, rows: Iterable[Any]) -> int:
     """Replace the model's review scores. rows: (image_id, score, reason) tuples or dicts with those keys.
     A higher score = more likely a label error."""
-    get_model(session, model_id)
+    get_model_version(session, model_id)
     values = []
     for r in rows:
         if isinstance(r, dict):

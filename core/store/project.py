@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.store import migrate
 from core.store.engine import SYNCHRONOUS, make_engine
-from core.store.errors import StoreError
+from core.errors import StoreError
 from core.store.identity import SQLITE_MAGIC, check_project_file, damaged, missing_schema  # noqa: F401 (SQLITE_MAGIC re-exported)
 
 _DAMAGE = ("no such table", "no such column", "malformed", "not a database", "corrupt")

@@ -15,10 +15,9 @@ from pathlib import Path
 from sqlalchemy import Select, and_, false, func, or_, select, true, tuple_
 from sqlalchemy.orm import Session
 
-from core.errors import InspectorError
+from core.errors import InspectorError, NotFound, UnknownClass
 from core.store.classes import class_ids, class_names
 from core.store.clock import to_db
-from core.store.errors import NotFound, UnknownClass
 from core.store.paths import join_root
 from core.store.records import ImageRecord
 from core.store.schema import Dataset, Image, ImageClass, Label, LabelEvent, Prediction, ReviewScore

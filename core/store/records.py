@@ -51,6 +51,7 @@ class LabelState:
     updated_by: str | None
     updated_at: datetime | None
     group_id: int | None = None  # the action that wrote it; None when nothing changed
+    event: LabelEventRecord | None = None  # the event set_label wrote; None when nothing changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +166,7 @@ class ImportReport:
 
 
 @dataclass(frozen=True, slots=True)
-class ModelRecord:
+class ModelVersionRecord:
     id: int
     name: str
     path: str

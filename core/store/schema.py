@@ -160,7 +160,9 @@ class SnapshotRow(Base):
     split: Mapped[str] = mapped_column(String(16))
 
 
-class Model(Base):
+class ModelVersion(Base):
+    """A registered checkpoint (a model version); the table keeps its first name, "model"."""
+
     __tablename__ = "model"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -18,10 +18,9 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.atomic import atomic_path
-from core.errors import InspectorError
+from core.errors import InspectorError, NotFound
 from core.store.classes import class_names
 from core.store.clock import from_db, utcnow
-from core.store.errors import NotFound
 from core.store.paths import join_root
 from core.store.records import SnapshotRecord, SnapshotRow
 from core.store.schema import Dataset, Image, ImageClass, LabelEvent, Snapshot

@@ -8,13 +8,13 @@ import numpy as np
 def _model_alphas(win):
     from core.model.checkpoint import load_checkpoint
 
-    model, _ = load_checkpoint(win.ctx.model.path)
+    model, _ = load_checkpoint(win.state.model_version.path)
     return [a.detach().numpy() for a in model.alphas()]
 
 
 def test_attention_panel_heads_alphas_overlay_ablation(qtbot, window, idle):
     win = window
-    win.grid.select_row(0)
+    win.browser.grid.select_row(0)
     qtbot.waitUntil(lambda: win.inspection.result is not None, timeout=20000)
     idle(win)
     panel = win.attention
@@ -31,39 +31,39 @@ def test_attention_panel_heads_alphas_overlay_ablation(qtbot, window, idle):
         np.testing.assert_allclose(panel.alpha_bars.bars.opts["height"], alphas[layer], rtol=1e-6)
 
     # the overlay is drawn at the image's exact size, on top of the image
-    h, w = win.image_view.image_shape
-    overlay = win.image_view.overlay_item.image
+    h, w = win.image_pane.view.image_shape
+    overlay = win.image_pane.view.overlay_item.image
     assert overlay is not None and overlay.shape == (h, w)
     # same place in the view, pixel for pixel
-    view = win.image_view
+    view = win.image_pane.view
     assert view.overlay_item.mapRectToView(view.overlay_item.boundingRect()) == \
         view.image_item.mapRectToView(view.image_item.boundingRect())
     for mode in ("Layer mean", "Rollout", "Selected head"):
         panel.mode_combo.setCurrentText(mode)
-        assert win.image_view.overlay_item.image.shape == (h, w)
+        assert win.image_pane.view.overlay_item.image.shape == (h, w)
 
     # a click on the alpha bar chart selects a head
     panel.select_head(2)
     assert panel.head == 2 and panel.tiles[2].canvas.selected
 
-    before = win.prob_bars.probs.copy()
+    before = win.image_pane.bars.probs.copy()
     panel.set_head_enabled(1, False)
-    qtbot.waitUntil(lambda: not np.allclose(win.prob_bars.probs, before, atol=1e-7), timeout=20000)
+    qtbot.waitUntil(lambda: not np.allclose(win.image_pane.bars.probs, before, atol=1e-7), timeout=20000)
     assert panel.off == {(panel.layer, 1)}
     assert panel.ablation_label.text().startswith(f"Without L{panel.layer}h1")
     panel.reset_heads.click()
-    qtbot.waitUntil(lambda: np.allclose(win.prob_bars.probs, before, atol=1e-6), timeout=20000)
+    qtbot.waitUntil(lambda: np.allclose(win.image_pane.bars.probs, before, atol=1e-6), timeout=20000)
     assert panel.ablation_label.isHidden()
     idle(win)
 
 
 def test_query_point_changes_maps(qtbot, window, idle):
     win = window
-    win.grid.select_row(0)
+    win.browser.grid.select_row(0)
     qtbot.waitUntil(lambda: win.inspection.result is not None, timeout=20000)
     idle(win)
     first = win.attention.current_layer.maps.copy()
-    win.image_view.clicked.emit(5.0, 5.0)
+    win.image_pane.view.clicked.emit(5.0, 5.0)
     qtbot.waitUntil(lambda: win.inspection.result.query == (5.0, 5.0), timeout=20000)
     assert not np.allclose(win.attention.current_layer.maps, first)
     idle(win)
@@ -73,12 +73,12 @@ def test_mask_outline_shown_for_defect_images(qtbot, window, idle):
     from app.browser.filter_state import FilterState
 
     win = window
-    win.apply_filter(FilterState(labels=("spot",)))
-    qtbot.waitUntil(lambda: win.image_model.rowCount() == 8 and not win.image_model.querying, timeout=10000)
-    win.grid.select_row(0)
+    win.browser.apply_filter(FilterState(labels=("spot",)))
+    qtbot.waitUntil(lambda: win.browser.image_model.rowCount() == 8 and not win.browser.image_model.querying, timeout=10000)
+    win.browser.grid.select_row(0)
     qtbot.waitUntil(lambda: win.inspection.result is not None, timeout=20000)
     assert win.inspection.detail.mask is not None
-    assert win.image_view.mask_item.image is not None
+    assert win.image_pane.view.mask_item.image is not None
     lm = win.attention.current_layer
     assert lm.alignment is not None and len(lm.alignment) == lm.num_heads
     idle(win)
@@ -94,14 +94,14 @@ def _click_view(qtbot, plot_widget, viewbox, x, y):
 
 def test_mouse_clicks_select_head_and_query(qtbot, window, idle):
     win = window
-    win.grid.select_row(0)
+    win.browser.grid.select_row(0)
     qtbot.waitUntil(lambda: win.inspection.result is not None, timeout=20000)
     idle(win)
     bars = win.attention.alpha_bars
     alpha = float(bars.alphas[3])
     _click_view(qtbot, bars.plot, bars.plot.getViewBox(), 3, alpha / 2)
     assert win.attention.head == 3
-    view = win.image_view
+    view = win.image_pane.view
     h, w = view.image_shape
     _click_view(qtbot, view.graphics, view.view, w * 0.75, h * 0.25)
     qtbot.waitUntil(lambda: win.inspection.result.query is not None, timeout=20000)
@@ -113,7 +113,8 @@ def test_mouse_clicks_select_head_and_query(qtbot, window, idle):
 def test_overlay_of_a_large_image_is_capped_but_aligned(qtbot):
     import pyqtgraph as pg
 
-    from app.attention.upsample import overlay_size, upsample_bilinear
+    from app.attention.qt_attention_panel import overlay_size
+    from core.inference.upsample import upsample_bilinear
     from app.widgets.qt_image_view import QtImageView
 
     pg.setConfigOptions(imageAxisOrder="row-major")

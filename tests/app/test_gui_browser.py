@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.browser.filter_state import FilterState
 from app.browser.image_list_model import ImageListModel, ThumbRole, TileRole
 from app.browser.qt_thumbnail_grid import QtThumbnailGrid
-from app.browser.thumbnails import ThumbnailProvider
+from app.browser.thumbnail_provider import ThumbnailProvider
 from app.browser.tile import Tile
 from app.workers import Workers
 
@@ -52,11 +52,11 @@ def test_hundred_thousand_rows_stay_windowed(qtbot):
 def test_thumbnails_load_in_workers(qtbot, window, idle):
     win = window
     idle(win)
-    tiles = win.image_model.loaded_tiles()
-    qtbot.waitUntil(lambda: win.image_model.data(win.image_model.index(0), ThumbRole) is not None, timeout=10000)
-    img = win.image_model.data(win.image_model.index(0), ThumbRole)
+    tiles = win.browser.image_model.loaded_tiles()
+    qtbot.waitUntil(lambda: win.browser.image_model.data(win.browser.image_model.index(0), ThumbRole) is not None, timeout=10000)
+    img = win.browser.image_model.data(win.browser.image_model.index(0), ThumbRole)
     assert img.width() <= 128 and img.height() <= 128
-    assert win.thumbs.cache_dir is not None and any(win.thumbs.cache_dir.rglob("*.jpg"))
+    assert win.browser.thumbs.cache_dir is not None and any(win.browser.thumbs.cache_dir.rglob("*.jpg"))
     assert len(tiles) == 24
 
 
@@ -64,10 +64,10 @@ def test_filters_reach_the_store(qtbot, window, idle):
     win = window
 
     def apply(state):
-        win.apply_filter(state)
-        qtbot.waitUntil(lambda: not win.image_model.querying, timeout=10000)
+        win.browser.apply_filter(state)
+        qtbot.waitUntil(lambda: not win.browser.image_model.querying, timeout=10000)
         idle(win)
-        return win.image_model.loaded_tiles()
+        return win.browser.image_model.loaded_tiles()
 
     tiles = apply(FilterState(sort="confidence"))
     confs = [t.confidence for t in tiles]
@@ -75,14 +75,14 @@ def test_filters_reach_the_store(qtbot, window, idle):
     assert all(t.disagrees for t in apply(FilterState(disagreement=True)))
     low = apply(FilterState(confidence=(0.0, 0.5)))
     assert all(t.confidence <= 0.5 for t in low)
-    assert apply(FilterState(split="test")) and all(t.split == "test" for t in win.image_model.loaded_tiles())
+    assert apply(FilterState(split="test")) and all(t.split == "test" for t in win.browser.image_model.loaded_tiles())
     assert apply(FilterState(unlabeled=True)) == []
     assert apply(FilterState(changed_by_me=True)) == []
     suspected = apply(FilterState(suspected=True, sort="-score"))
     scores = [t.review_score for t in suspected]
     assert scores == sorted(scores, reverse=True)
     # debounced: several edits in a row run one query at the end
-    win.filters.labels.boxes[0].setChecked(True)
-    win.filters.labels.boxes[1].setChecked(True)
-    qtbot.waitUntil(lambda: {t.label for t in win.image_model.loaded_tiles()} == {"good", "scratch"}, timeout=10000)
+    win.browser.filters.labels.boxes[0].setChecked(True)
+    win.browser.filters.labels.boxes[1].setChecked(True)
+    qtbot.waitUntil(lambda: {t.label for t in win.browser.image_model.loaded_tiles()} == {"good", "scratch"}, timeout=10000)
     idle(win)

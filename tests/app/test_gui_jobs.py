@@ -6,7 +6,7 @@ import pytest
 
 
 def test_finetune_dialog_renders_command(qtbot, window):
-    dialog = window.open_finetune_dialog()
+    dialog = window.window_actions.open_finetune_dialog()
     qtbot.addWidget(dialog)
     dialog.profile.setCurrentIndex(dialog.profile.findData("local-cpu"))
     assert "torch.distributed.run" in dialog.preview.toPlainText()
@@ -21,13 +21,13 @@ def test_finetune_dialog_renders_command(qtbot, window):
 
 @pytest.mark.slow
 def test_local_job_to_comparison(qtbot, window, idle, monkeypatch, tmp_path):
-    from app.jobs.tasks import FinetuneRequest
+    from app.jobs.qt_finetune_dialog import FinetuneRequest
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))  # built-in profiles only
     win = window
     panel = win.jobs_panel
-    base_id = win.ctx.model_id
-    panel.submit(FinetuneRequest(base=win.ctx.model.path, profile="local-cpu", epochs=1, nproc=1))
+    base_id = win.state.model_version_id
+    panel.submit(FinetuneRequest(base=win.state.model_version.path, profile="local-cpu", epochs=1, nproc=1))
     qtbot.waitUntil(lambda: any(v.job.state in ("running", "succeeded", "failed") for v in panel.views), timeout=30000)
     try:
         qtbot.waitUntil(lambda: panel.views and panel.views[-1].job.finished, timeout=420000)
@@ -39,6 +39,6 @@ def test_local_job_to_comparison(qtbot, window, idle, monkeypatch, tmp_path):
     assert panel.offer_button.isVisible()
     assert panel.loss_curve.getData()[0] is not None and len(panel.loss_curve.getData()[0]) > 0
     panel.offer_button.click()
-    qtbot.waitUntil(lambda: "predictions changed" in win.models_panel.compare_view.summary.text(), timeout=120000)
-    assert win.models_panel.selected_id == job.result_model_id
+    qtbot.waitUntil(lambda: "predictions changed" in win.versions_panel.compare_view.summary.text(), timeout=120000)
+    assert win.versions_panel.selected_id == job.result_model_id
     idle(win)

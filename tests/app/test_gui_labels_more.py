@@ -16,14 +16,14 @@ def _labels(project_path):
 
 def test_bulk_relabel_and_undo_as_one(qtbot, window, project_path, idle):
     win = window
-    win.apply_filter(FilterState(labels=("good",)))
-    qtbot.waitUntil(lambda: win.image_model.rowCount() == 8 and not win.image_model.querying, timeout=10000)
-    sel = win.grid.selectionModel()
+    win.browser.apply_filter(FilterState(labels=("good",)))
+    qtbot.waitUntil(lambda: win.browser.image_model.rowCount() == 8 and not win.browser.image_model.querying, timeout=10000)
+    sel = win.browser.grid.selectionModel()
     for row in range(3):
-        sel.select(win.image_model.index(row), QItemSelectionModel.SelectionFlag.Select)
-    ids = [t.image_id for t in win.grid.selected_tiles()]
+        sel.select(win.browser.image_model.index(row), QItemSelectionModel.SelectionFlag.Select)
+    ids = [t.image_id for t in win.browser.grid.selected_tiles()]
     assert len(ids) == 3
-    qtbot.keyClick(win.grid, Qt.Key.Key_2)
+    qtbot.keyClick(win.browser.grid, Qt.Key.Key_2)
     qtbot.waitUntil(lambda: all(_labels(project_path)[i] == "scratch" for i in ids), timeout=10000)
     idle(win)
     from core.store.labels import history
@@ -41,12 +41,12 @@ def test_conflict_shows_the_other_value(qtbot, window, project_path, idle):
     from core.store.project import open_project
 
     win = window
-    win.grid.select_row(0)
+    win.browser.grid.select_row(0)
     qtbot.waitUntil(lambda: win.inspection.detail is not None, timeout=10000)
-    tile = win.grid.current_tile()
+    tile = win.browser.grid.current_tile()
     with open_project(project_path) as p, p.session() as s:  # another inspector, another process
         set_label(s, tile.image_id, "spot", user="alice")
-    qtbot.keyClick(win.grid, Qt.Key.Key_2)
+    qtbot.keyClick(win.browser.grid, Qt.Key.Key_2)
     qtbot.waitUntil(lambda: getattr(win, "conflict_box", None) is not None, timeout=10000)
     text = win.conflict_box.text()
     assert "alice" in text and "spot" in text
@@ -58,23 +58,23 @@ def test_conflict_shows_the_other_value(qtbot, window, project_path, idle):
 
 def test_keyboard_navigation_follows_filter_order(qtbot, window, idle):
     win = window
-    win.grid.select_row(0)
-    first = win.grid.current_tile().image_id
-    qtbot.keyClick(win.grid, Qt.Key.Key_J)
-    assert win.grid.currentIndex().row() == 1
-    qtbot.keyClick(win.grid, Qt.Key.Key_K)
-    assert win.grid.current_tile().image_id == first
-    qtbot.keyClick(win.grid, Qt.Key.Key_Right)
-    assert win.grid.currentIndex().row() == 1
+    win.browser.grid.select_row(0)
+    first = win.browser.grid.current_tile().image_id
+    qtbot.keyClick(win.browser.grid, Qt.Key.Key_J)
+    assert win.browser.grid.currentIndex().row() == 1
+    qtbot.keyClick(win.browser.grid, Qt.Key.Key_K)
+    assert win.browser.grid.current_tile().image_id == first
+    qtbot.keyClick(win.browser.grid, Qt.Key.Key_Right)
+    assert win.browser.grid.currentIndex().row() == 1
     idle(win)
 
 
 def test_fast_key_presses_do_not_conflict_with_themselves(qtbot, window, project_path, idle):
     win = window
-    win.grid.select_row(0)
-    tile = win.grid.current_tile()
+    win.browser.grid.select_row(0)
+    tile = win.browser.grid.current_tile()
     for key in (Qt.Key.Key_2, Qt.Key.Key_3, Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_1):  # faster than rows reload
-        qtbot.keyClick(win.grid, key)
+        qtbot.keyClick(win.browser.grid, key)
     qtbot.waitUntil(lambda: win.is_idle(), timeout=15000)
     assert _labels(project_path)[tile.image_id] == "good"
     from core.store.labels import history
@@ -88,26 +88,26 @@ def test_fast_key_presses_do_not_conflict_with_themselves(qtbot, window, project
 
 def test_next_image_is_decoded_ahead(qtbot, window, idle):
     win = window
-    win.grid.select_row(0)
+    win.browser.grid.select_row(0)
     qtbot.waitUntil(lambda: win.inspection.detail is not None, timeout=10000)
-    second = win.image_model.tile(1)
+    second = win.browser.image_model.tile(1)
     qtbot.waitUntil(lambda: second.image_id in win.inspection._details, timeout=10000)
     idle(win)
-    qtbot.keyClick(win.grid, Qt.Key.Key_J)
+    qtbot.keyClick(win.browser.grid, Qt.Key.Key_J)
     assert win.inspection.detail is not None and win.inspection.detail.tile.image_id == second.image_id
     idle(win)
 
 
 def test_context_menu_relabels_selection(qtbot, window, project_path, idle):
     win = window
-    sel = win.grid.selectionModel()
+    sel = win.browser.grid.selectionModel()
     for row in (0, 1):
-        sel.select(win.image_model.index(row), QItemSelectionModel.SelectionFlag.Select)
-    ids = [t.image_id for t in win.grid.selected_tiles()]
-    win._on_grid_menu(win.grid.visualRect(win.image_model.index(0)).center())
-    actions = [a for a in win.grid_menu.actions() if a.text().startswith("spot")]
-    assert "2 selected images" in win.grid_menu.actions()[0].text()
+        sel.select(win.browser.image_model.index(row), QItemSelectionModel.SelectionFlag.Select)
+    ids = [t.image_id for t in win.browser.grid.selected_tiles()]
+    win.window_actions.show_grid_menu(win.browser.grid.visualRect(win.browser.image_model.index(0)).center())
+    actions = [a for a in win.window_actions.grid_menu.actions() if a.text().startswith("spot")]
+    assert "2 selected images" in win.window_actions.grid_menu.actions()[0].text()
     actions[0].trigger()
-    win.grid_menu.close()
+    win.window_actions.grid_menu.close()
     qtbot.waitUntil(lambda: all(_labels(project_path)[i] == "spot" for i in ids), timeout=10000)
     idle(win)

@@ -6,8 +6,8 @@ import numpy as np
 
 def test_confusion_cell_filters_browser(qtbot, window, idle):
     win = window
-    panel = win.models_panel
-    win.models_dock.raise_()  # metrics are computed only while the panel is visible
+    panel = win.versions_panel
+    win.versions_dock.raise_()  # metrics are computed only while the panel is visible
     qtbot.waitUntil(lambda: panel.metrics.table.rowCount() == 3, timeout=20000)
     assert "accuracy" in panel.metrics.summary.text()
     m = panel.metrics.confusion.matrix
@@ -15,9 +15,9 @@ def test_confusion_cell_filters_browser(qtbot, window, idle):
     r, c = np.unravel_index(np.argmax(m), m.shape)
     names = panel.metrics.confusion.names
     panel.metrics.confusion.cell_clicked.emit(names[r], names[c])
-    qtbot.waitUntil(lambda: not win.image_model.querying and win.image_model.rowCount() == m[r, c], timeout=10000)
+    qtbot.waitUntil(lambda: not win.browser.image_model.querying and win.browser.image_model.rowCount() == m[r, c], timeout=10000)
     idle(win)
-    tiles = win.image_model.loaded_tiles()
+    tiles = win.browser.image_model.loaded_tiles()
     assert {t.label for t in tiles} == {names[r]} and {t.predicted for t in tiles} == {names[c]}
 
 
@@ -25,27 +25,27 @@ def test_lineage_and_compare(qtbot, window, idle):
     import shutil
 
     from core.model.checkpoint import read_metadata
-    from core.store.models import register_model
+    from core.store.model_versions import register_model_version
 
     win = window
-    parent = win.ctx.model
-    child_path = win.ctx.path.parent / "child.safetensors"
+    parent = win.state.model_version
+    child_path = win.state.path.parent / "child.safetensors"
     shutil.copy(parent.path, child_path)
-    with win.ctx.project.session() as s:
-        child_id = register_model(s, str(child_path), read_metadata(child_path), parent_id=parent.id, name="child")
-    win.models_panel.refresh()
-    qtbot.waitUntil(lambda: len(win.models_panel.rows) == 2, timeout=10000)
-    top = win.models_panel.tree.topLevelItem(0)
-    assert win.models_panel.tree.topLevelItemCount() == 1 and top.childCount() == 1
+    with win.state.project.session() as s:
+        child_id = register_model_version(s, str(child_path), read_metadata(child_path), parent_id=parent.id, name="child")
+    win.versions_panel.refresh()
+    qtbot.waitUntil(lambda: len(win.versions_panel.rows) == 2, timeout=10000)
+    top = win.versions_panel.tree.topLevelItem(0)
+    assert win.versions_panel.tree.topLevelItemCount() == 1 and top.childCount() == 1
     assert top.child(0).text(0) == "child"
 
     done = []
-    w = win.start_prediction(child_id, on_done=lambda: done.append(1))
+    w = win.controller.start_prediction(child_id, on_done=lambda: done.append(1))
     qtbot.waitUntil(lambda: bool(done), timeout=30000)
     idle(win)
-    win.models_panel.compare(parent.id, child_id)
-    qtbot.waitUntil(lambda: "predictions changed" in win.models_panel.compare_view.summary.text(), timeout=20000)
+    win.versions_panel.compare(parent.id, child_id)
+    qtbot.waitUntil(lambda: "predictions changed" in win.versions_panel.compare_view.summary.text(), timeout=20000)
     # same weights: nothing changed, alphas identical
-    assert "0 predictions changed" in win.models_panel.compare_view.summary.text()
-    assert all(np.allclose(x, 0) for x in win.models_panel.compare_view.alpha_change)
+    assert "0 predictions changed" in win.versions_panel.compare_view.summary.text()
+    assert all(np.allclose(x, 0) for x in win.versions_panel.compare_view.alpha_change)
     idle(win)

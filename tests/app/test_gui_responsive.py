@@ -25,8 +25,8 @@ def test_prediction_responsive_and_cancellable(qtbot, tmp_path, big_project_temp
     win = QtMainWindow(Settings())
     qtbot.addWidget(win)
     win.show()
-    win.open_project(db)
-    qtbot.waitUntil(lambda: win.ctx is not None and win.is_idle(), timeout=15000)
+    win.controller.open_project(db)
+    qtbot.waitUntil(lambda: win.state.is_open and win.is_idle(), timeout=15000)
 
     worst = [0.0]
     last = [time.perf_counter()]
@@ -40,7 +40,7 @@ def test_prediction_responsive_and_cancellable(qtbot, tmp_path, big_project_temp
     timer.setInterval(20)
     timer.timeout.connect(tick)
     progress = []
-    w = win.start_prediction(model_id)
+    w = win.controller.start_prediction(model_id)
     w.signals.progress.connect(lambda d, t, _text: progress.append((d, t)))
     last[0] = time.perf_counter()
     timer.start()

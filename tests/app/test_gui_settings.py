@@ -13,9 +13,9 @@ def test_settings_persist_in_tmp(qtbot, project_path, tmp_path):
     win = QtMainWindow(Settings())
     qtbot.addWidget(win)
     win.show()
-    win.open_project(project_path)
-    qtbot.waitUntil(lambda: win.ctx is not None and win.is_idle(), timeout=15000)
-    assert win.ctx.user == "bob"
+    win.controller.open_project(project_path)
+    qtbot.waitUntil(lambda: win.state.is_open and win.is_idle(), timeout=15000)
+    assert win.state.user == "bob"
     win.attention_dock.hide()
     win.close()
     again = Settings()
@@ -25,8 +25,8 @@ def test_settings_persist_in_tmp(qtbot, project_path, tmp_path):
     win2 = QtMainWindow(Settings())
     qtbot.addWidget(win2)
     win2.show()
-    win2.open_project(project_path)
-    qtbot.waitUntil(lambda: win2.ctx is not None and win2.is_idle(), timeout=15000)
+    win2.controller.open_project(project_path)
+    qtbot.waitUntil(lambda: win2.state.is_open and win2.is_idle(), timeout=15000)
     assert not win2.attention_dock.isVisible()  # the layout came back
     win2.attention_dock.show()
     win2.close()
@@ -56,19 +56,19 @@ def test_import_dataset_folder_then_switch_project(qtbot, tmp_path, project_path
     win = QtMainWindow(Settings())
     qtbot.addWidget(win)
     win.show()
-    win.import_dataset(str(tmp_path / "ds"), str(tmp_path / "ds.db"))
+    win.controller.import_dataset(str(tmp_path / "ds"), str(tmp_path / "ds.db"))
     assert win.task_status.current is not None  # progress bar and cancel shown meanwhile
-    qtbot.waitUntil(lambda: win.ctx is not None and win.is_idle(), timeout=20000)
-    assert win.image_model.rowCount() == 6 and win.ctx.class_names == ["dent", "ok"]
+    qtbot.waitUntil(lambda: win.state.is_open and win.is_idle(), timeout=20000)
+    assert win.browser.image_model.rowCount() == 6 and win.state.class_names == ["dent", "ok"]
     # every thumbnail made in the background after the import
-    assert len(list(win.ctx.thumbnail_dir.rglob("*.jpg"))) == 6
+    assert len(list(win.state.thumbnail_dir.rglob("*.jpg"))) == 6
     # another project in the same window: its own rows, classes and thumbnail cache
-    win.open_project(project_path)
-    qtbot.waitUntil(lambda: win.ctx.path == project_path and win.is_idle(), timeout=20000)
-    assert win.image_model.rowCount() == 24 and win.ctx.class_names == ["good", "scratch", "spot"]
-    assert win.thumbs.cache_dir == win.ctx.thumbnail_dir and any(win.ctx.thumbnail_dir.rglob("*.jpg"))
-    assert [b.text() for b in win.legend.buttons] == ["1  good", "2  scratch", "3  spot"]
-    assert win.legend.buttons[0].text().startswith("1")
+    win.controller.open_project(project_path)
+    qtbot.waitUntil(lambda: win.state.path == project_path and win.is_idle(), timeout=20000)
+    assert win.browser.image_model.rowCount() == 24 and win.state.class_names == ["good", "scratch", "spot"]
+    assert win.browser.thumbs.cache_dir == win.state.thumbnail_dir and any(win.state.thumbnail_dir.rglob("*.jpg"))
+    assert [b.text() for b in win.image_pane.legend.buttons] == ["1  good", "2  scratch", "3  spot"]
+    assert win.image_pane.legend.buttons[0].text().startswith("1")
     win.shutdown()
 
 

@@ -22,6 +22,28 @@ def test_gui_modules_do_not_import_torch(tmp_path):
     assert out.stdout.strip() == "", f"imported at GUI start-up: {out.stdout.strip()}"
 
 
+def test_window_is_visible_within_a_second(tmp_path):
+    """From the first import of the GUI to a window on screen: no database, plotting or model
+    library on that path (they load once the window shows, or in workers)."""
+    code = (
+        "import time; t0 = time.perf_counter()\n"
+        "import sys\n"
+        "from app.qt_app import get_app\n"
+        "from app.qt_main_window import QtMainWindow\n"
+        "app_ = get_app(); win = QtMainWindow(); win.show(); app_.processEvents()\n"
+        "elapsed = time.perf_counter() - t0\n"
+        "late = [m for m in ('sqlalchemy', 'pyqtgraph', 'torch') if m in sys.modules]\n"
+        "win.shutdown()\n"
+        "print(f'{elapsed:.3f}', win.isVisible(), ','.join(late))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={"QT_QPA_PLATFORM": "offscreen", "PATH": "", "XDG_CONFIG_HOME": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    elapsed, visible, *late = out.stdout.split()
+    assert visible == "True" and not late, f"loaded before the window showed: {late}"
+    assert float(elapsed) < 1.0, f"window visible after {elapsed} s"
+
+
 def test_welcome_screen_without_project(qtbot):
     from app.qt_main_window import QtMainWindow
 

@@ -128,7 +128,7 @@ def two_model_project(tmp_path):
     from core.model.checkpoint import CheckpointMeta, save_checkpoint
     from core.store import open_project
     from core.store.ingest import import_scan
-    from core.store.models import register_model
+    from core.store.model_versions import register_model_version
 
     data = _write_parts(tmp_path / "data")
     project = open_project(tmp_path / "p.db")
@@ -143,6 +143,6 @@ def two_model_project(tmp_path):
         meta = CheckpointMeta(arch="aan_s", class_names=["good", "scratch"], in_chans=3, input_size=128)
         ckpt = save_checkpoint(tmp_path / f"{name}.safetensors", model, meta)
         with project.session() as s:
-            ids.append(register_model(s, str(ckpt), meta))
+            ids.append(register_model_version(s, str(ckpt), meta))
     yield project, ids
     project.close()

@@ -5,9 +5,9 @@ import hashlib
 
 import pytest
 
-from core.data.errors import ScanError
+from core.errors import InspectorError, ScanError
 from core.data.scan import scan_dataset
-from core.errors import InspectorError
+from core.progress import Reporter
 
 
 def _by_path(result):
@@ -66,7 +66,7 @@ def test_bad_images_are_recorded_and_the_scan_goes_on(tmp_path, write_image):
     from PIL import Image
     Image.new("L", (3000, 3000)).save(root / "c" / "bomb.png")
     calls = []
-    res = scan_dataset(root, progress=lambda d, t: calls.append((d, t)), max_pixels=4_000_000)
+    res = scan_dataset(root, progress=Reporter(lambda d, t, _m: calls.append((d, t))), max_pixels=4_000_000)
     ims = _by_path(res)
     assert ims["c/good.png"].error is None
     errors = {p: im.error for p, im in ims.items() if im.error}

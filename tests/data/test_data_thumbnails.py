@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from core.data.thumbnails import ThumbnailCache
+from core.progress import Reporter
 
 
 def _items(paths):
@@ -26,7 +27,7 @@ def test_ensure_makes_thumbnails_keyed_by_hash(tmp_path, sources):
     assert all(cache.get(h) is None for h, _ in items)  # absent: None at once, nothing generated
     assert not (tmp_path / "cache").exists()
     calls = []
-    assert cache.ensure(items, 2, progress=lambda d, t: calls.append((d, t))) == {}
+    assert cache.ensure(items, 2, progress=Reporter(lambda d, t, _m: calls.append((d, t)))) == {}
     assert calls[-1] == (3, 3)
     h_wide, h_gray, h_small = (h for h, _ in items)
     assert cache.path_for(h_wide) == tmp_path / "cache" / h_wide[:2] / f"{h_wide}.jpg"
@@ -43,7 +44,7 @@ def test_existing_thumbnails_are_not_remade_and_duplicates_made_once(tmp_path, s
     cache.ensure(items + items)
     stamps = {h: cache.path_for(h).stat().st_mtime_ns for h, _ in items}
     calls = []
-    cache.ensure(items, progress=lambda d, t: calls.append((d, t)))
+    cache.ensure(items, progress=Reporter(lambda d, t, _m: calls.append((d, t))))
     assert calls == [(0, 0)]
     assert stamps == {h: cache.path_for(h).stat().st_mtime_ns for h, _ in items}
 
@@ -73,14 +74,6 @@ def test_bad_sources_are_reported_and_the_rest_made(tmp_path, sources):
     assert list(failures) == [items[-1][0]] and "not a recognised image" in failures[items[-1][0]]
     assert all(cache.get(h) is not None for h, _ in items[:-1])
     assert not cache.path_for(items[-1][0]).exists()
-
-
-def test_ensure_async_runs_in_the_background(tmp_path, sources):
-    with ThumbnailCache(tmp_path / "cache", size=32) as cache:
-        items = _items(sources)
-        fut = cache.ensure_async(items)
-        assert fut.result(timeout=30) == {}
-        assert all(cache.get(h) is not None for h, _ in items)
 
 
 def test_hash_must_be_hex(tmp_path):

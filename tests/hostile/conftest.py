@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+PROGRESS_LINE = re.compile(r"^\[[# ]{30}\] ")  # app.cli.progress_line's bar (BAR_WIDTH 30) before the message
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # trees.py
 
 
@@ -21,9 +23,9 @@ class Run:
 
     @property
     def messages(self) -> list[str]:
-        """stderr without the progress lines (carriage-return counters of scan/store)."""
-        lines = self.err.replace("\r", "\n").splitlines()
-        return [line for line in lines if line and not line.startswith(("scanning ", "storing "))]
+        """stderr without the progress lines (app.cli.progress_line: a bar, then what is being done)."""
+        lines = self.err.replace("\r", "\n").replace("\033[K", "").splitlines()
+        return [line for line in lines if line and not PROGRESS_LINE.match(line)]
 
     def __repr__(self) -> str:
         return f"rc={self.rc}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"

@@ -16,6 +16,7 @@ from trees import png_bytes
 
 from core.data.scan import GONE, scan_dataset
 from core.data.walk import TreeWalk
+from core.progress import Reporter
 
 NOBODY = 65534
 
@@ -31,11 +32,11 @@ def test_a_folder_that_disappears_after_the_listing(tmp_path):
     _images(root / "a_stays", 3)
     _images(root / "z_goes", 4, seed=1)
 
-    def progress(done: int, total: int) -> None:
+    def progress(done: int, total: int, _message: str) -> None:
         if done == 0:  # listed, nothing read yet: another program removes a folder now
             shutil.rmtree(root / "z_goes")
 
-    res = scan_dataset(root, workers=1, progress=progress)
+    res = scan_dataset(root, workers=1, progress=Reporter(progress))
     assert [im.rel_path for im in res.images] == [f"a_stays/{i:03d}.png" for i in range(3)]
     assert all(im.error is None for im in res.images)
     assert [(s.rel_path, s.reason) for s in res.skipped] == [(f"z_goes/{i:03d}.png", GONE) for i in range(4)]

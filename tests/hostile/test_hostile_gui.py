@@ -36,8 +36,8 @@ def win(qtbot):
 def test_import_summary_lists_every_file_that_did_not_come_in(qtbot, win, tmp_path):
     tree = make_hostile_tree(tmp_path)
     try:
-        win.import_dataset(str(tree.root), str(tmp_path / "p.db"))
-        qtbot.waitUntil(lambda: getattr(win, "import_summary", None) is not None and win.ctx is not None
+        win.controller.import_dataset(str(tree.root), str(tmp_path / "p.db"))
+        qtbot.waitUntil(lambda: getattr(win, "import_summary", None) is not None and win.state.is_open
                         and win.is_idle(), timeout=60000)
     finally:
         tree.close()
@@ -66,7 +66,7 @@ def _damaged_project(tmp_path):
 def test_damaged_and_foreign_projects_are_one_line_in_the_status_bar(qtbot, win, tmp_path, caplog):
     db = _damaged_project(tmp_path)
     with qtbot.waitSignal(win.workers.failed, timeout=20000):
-        win.open_project(db)
+        win.controller.open_project(db)
     assert win.task_status.errors[-1][1:] == (
         "Open project", f"{db}: the project file is damaged (table label_event is missing); `inspector doctor --db "
                         f"{db}` checks it and can export its labels to a new project")
@@ -76,10 +76,10 @@ def test_damaged_and_foreign_projects_are_one_line_in_the_status_bar(qtbot, win,
     c.close()
     digest = sha256(foreign)
     with qtbot.waitSignal(win.workers.failed, timeout=20000):
-        win.open_project(foreign)
+        win.controller.open_project(foreign)
     assert win.task_status.errors[-1][2] == (f"{foreign}: not an Inspector project (an SQLite database with tables "
                                              "customers); it was not changed")
-    assert sha256(foreign) == digest and win.ctx is None
+    assert sha256(foreign) == digest and not win.state.is_open
     assert "Traceback" not in caplog.text
 
 
@@ -105,8 +105,8 @@ def test_resume_button_resubmits_a_cancelled_job(qtbot, win, tmp_path, monkeypat
                          config={"finetune": {"epochs": 5},
                                  "profile": {"name": "local-cpu", "backend": "local", "gpus": 0, "nproc": 1}})
         update_job(s, job.id, external_id="999999999", state="cancelled", error="stopped; resume state saved")
-    win.open_project(db)
-    qtbot.waitUntil(lambda: win.ctx is not None and win.jobs_panel.views and win.is_idle(), timeout=20000)
+    win.controller.open_project(db)
+    qtbot.waitUntil(lambda: win.state.is_open and win.workspace_built and win.jobs_panel.views and win.is_idle(), timeout=20000)
     panel = win.jobs_panel
     assert panel.resume_button.isEnabled() and not panel.cancel_button.isEnabled()
     assert panel.resume_button.toolTip() == "Continue from epoch 3 of 5, step 1"

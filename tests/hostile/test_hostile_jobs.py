@@ -82,7 +82,7 @@ def slurm_project(slurm_cluster, tmp_path):
 
 
 def _submit(project, **profile):
-    from training.jobs import submit_finetune
+    from usecases.finetune_jobs import submit_finetune
     from training.profiles import Profile
 
     return submit_finetune(project, base="aan_s", profile=Profile(**{**SLURM_CPU, **profile}), epochs=1000, batch_size=4,
@@ -95,7 +95,7 @@ def _node() -> str:
 
 @pytest.mark.slurm
 def test_slurm_node_failure_shows_as_a_requeue_not_as_queued(slurm_project, tmp_path, cli, waiter):
-    from training.jobs import refresh_job
+    from usecases.finetune_jobs import refresh_job
 
     job = _submit(slurm_project)
     job_dir = Path(job.workdir)
@@ -128,7 +128,7 @@ def test_slurm_node_failure_shows_as_a_requeue_not_as_queued(slurm_project, tmp_
 
 @pytest.mark.slurm
 def test_slurm_cancel_then_resume_then_completing_after_the_exit_code(slurm_project, slurm_cluster, tmp_path, cli, waiter):
-    from training.jobs import refresh_job
+    from usecases.finetune_jobs import refresh_job
 
     job = _submit(slurm_project)
     job_dir = Path(job.workdir)

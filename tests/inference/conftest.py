@@ -1,42 +1,21 @@
-"""A small real project on disk: PNG files in class folders, scanned and imported into a SQLite store,
-and a real (tiny, untrained) checkpoint registered as a model version."""
-from pathlib import Path
-
-import numpy as np
+"""A small real project on disk: PNG files in class folders (support.synthetic_datasets), scanned and imported
+into a SQLite store, and a real (tiny, untrained) checkpoint registered as a model version."""
 import pytest
-from PIL import Image
-
-
-def write_folder_dataset(root: Path, n_per_class: int = 6, size: int = 48, classes=("good", "scratch")) -> Path:
-    rng = np.random.default_rng(0)
-    for c, name in enumerate(classes):
-        folder = root / name
-        folder.mkdir(parents=True, exist_ok=True)
-        for i in range(n_per_class):
-            img = rng.integers(0, 80, (size, size + 8), dtype=np.uint8)
-            if c:
-                img[size // 2 - 1 : size // 2 + 1, 4:-4] = 250
-            Image.fromarray(img).save(folder / f"{name}_{i:02d}.png")
-    return root
+from support.synthetic_datasets import import_folder, tiny_checkpoint, write_parts
 
 
 @pytest.fixture
 def small_project(tmp_path):
-    from core.data.scan import scan_dataset
-    from core.model import create_model
-    from core.model.checkpoint import CheckpointMeta, save_checkpoint
-    from core.store import open_project
-    from core.store.ingest import import_scan
-    from core.store.models import register_model
+    """(project, model id, data folder, checkpoint): good/good_00..05.png and scratch/scratch_00..05.png,
+    48x56 px grayscale (not square: the whole image is resized to the model's input), every scratch on the
+    middle row (a label scan's short training learns it), and an aan_t."""
+    from core.store.model_versions import register_model_version
 
-    data = write_folder_dataset(tmp_path / "data")
-    project = open_project(tmp_path / "p.db")
+    data = tmp_path / "data"
+    write_parts(data, ("good", "scratch"), n=12, shape=(48, 56), scratch_row=24)
+    project = import_folder(tmp_path / "p.db", data, user="test")
+    ckpt, meta = tiny_checkpoint(tmp_path / "m.safetensors", ["good", "scratch"], arch="aan_t", mean=(0.2,), std=(0.3,))
     with project.session() as s:
-        import_scan(s, scan_dataset(data), user="test")
-    meta = CheckpointMeta(arch="aan_t", class_names=["good", "scratch"], in_chans=1, input_size=64,
-                          mean=(0.2,), std=(0.3,))
-    ckpt = save_checkpoint(tmp_path / "m.safetensors", create_model("aan_t", 2, in_chans=1), meta)
-    with project.session() as s:
-        model_id = register_model(s, str(ckpt), meta)
+        model_id = register_model_version(s, str(ckpt), meta)
     yield project, model_id, data, ckpt
     project.close()

@@ -60,23 +60,23 @@ def test_label_scan_puts_the_wrong_label_first_and_writes_nothing(small_project,
     assert first["rel_path"] == "scratch/scratch_02.png" and first["label"] == "good" and first["predicted"] == "scratch"
     assert {i["rel_path"] for i in got["items"]} <= {f"{c}/{c}_{k:02d}.png" for c in ("good", "scratch") for k in range(6)}
     with project.session() as s:
-        from core.store.models import list_models
+        from core.store.model_versions import list_model_versions
         from core.store.snapshots import list_snapshots
 
-        assert count_images(s) == before and len(list_models(s)) == 1 and list_snapshots(s) == []
+        assert count_images(s) == before and len(list_model_versions(s)) == 1 and list_snapshots(s) == []
 
 
 def test_label_scan_starts_from_the_newest_model_version_whose_file_exists(small_project, tmp_path):
-    from core.store.models import list_models, register_model
+    from core.store.model_versions import list_model_versions, register_model_version
     from core.model.checkpoint import read_metadata
     from training.label_scan import default_base, scan_config
 
     project, _, _, _ = small_project
     with project.session() as s:
-        first = list_models(s)[-1]
+        first = list_model_versions(s)[-1]
         gone = tmp_path / "deleted.safetensors"
         gone.write_bytes(Path(first.path).read_bytes())
-        register_model(s, gone, read_metadata(gone))
+        register_model_version(s, gone, read_metadata(gone))
     gone.unlink()  # newest, but its file is gone: the one before it is used
     assert default_base(project) == first.path
     assert scan_config(base=first.path).schedule.epochs == 6 and scan_config(base="aan_s").schedule.epochs == 40

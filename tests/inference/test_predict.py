@@ -1,10 +1,9 @@
 """Prediction over a real project: one row per readable image, resumable, survives a bad file."""
-import threading
-
 import numpy as np
 import pytest
 
 from core.inference.predict import predict_project, resolve_device
+from core.progress import Reporter
 from core.store import predictions as store_predictions
 
 
@@ -18,7 +17,7 @@ def test_predicts_each_image_once_then_resumes(small_project, workers):
     project, model_id, _, _ = small_project
     seen = []
     report = predict_project(project, model_id, device="cpu", batch_size=5, num_workers=workers,
-                             progress=lambda d, t: seen.append((d, t)))
+                             progress=Reporter(lambda d, t, _m: seen.append((d, t))))
     assert (report.total, report.predicted, report.already, report.unreadable) == (12, 12, 0, 0)
     ids, probs = _rows(project, model_id)
     assert len(ids) == len(set(ids.tolist())) == 12
@@ -62,13 +61,12 @@ def test_unreadable_image_is_skipped_and_counted(small_project):
 
 def test_cancel_keeps_what_was_done(small_project):
     project, model_id, _, _ = small_project
-    stop = threading.Event()
-
-    def progress(done, total):
+    def on_progress(done, total, _message):
         if done >= 4:
-            stop.set()
+            progress.cancel()
 
-    report = predict_project(project, model_id, device="cpu", batch_size=4, num_workers=0, progress=progress, cancel=stop)
+    progress = Reporter(on_progress)
+    report = predict_project(project, model_id, device="cpu", batch_size=4, num_workers=0, progress=progress)
     assert report.cancelled and report.predicted == 4
     rest = predict_project(project, model_id, device="cpu", num_workers=0)
     assert (rest.predicted, rest.already, rest.cancelled) == (8, 4, False)

@@ -45,7 +45,7 @@ def test_metrics_and_comparison_of_two_versions(small_project, tmp_path):
 
     from core.model import create_model
     from core.model.checkpoint import read_metadata, save_checkpoint
-    from core.store.models import register_model
+    from core.store.model_versions import register_model_version
 
     project, model_a, _, ckpt_a = small_project
     meta = read_metadata(ckpt_a)
@@ -54,7 +54,7 @@ def test_metrics_and_comparison_of_two_versions(small_project, tmp_path):
         model.alphas()[0][1] = 0.25
     ckpt_b = save_checkpoint(tmp_path / "b.safetensors", model, meta)
     with project.session() as s:
-        model_b = register_model(s, str(ckpt_b), meta)
+        model_b = register_model_version(s, str(ckpt_b), meta)
     paths = _ids_by_path(project)
     with project.session() as s:
         store_predictions.save_predictions(s, model_a, *_probs_for(paths, {"good/good_00.png", "good/good_01.png"}))

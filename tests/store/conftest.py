@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.data.records import ScannedImage, ScanResult
+from core.data.scan_records import ScannedImage, ScanResult
 from core.store import open_project
 from core.store.ingest import import_scan
 

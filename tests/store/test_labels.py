@@ -25,6 +25,8 @@ def test_set_label_writes_event_and_version(loaded):
     assert [(e.old, e.new, e.source, e.user) for e in events] == [
         (None, "good", "import", "importer"), ("good", "scratch", "manual", "ann")]
     assert get_image_label(loaded, rec.id) == "scratch"
+    # The state carries the event as history() reads it back: a GUI appends it without a query.
+    assert state.event == events[-1]
 
 
 def get_image_label(project, image_id):
@@ -35,7 +37,7 @@ def test_same_label_is_a_no_op(loaded):
     with loaded.session() as s:
         rec = get_image(s, "good/001.png")
         state = set_label(s, rec.id, "good", user="ann")
-        assert state.version == 1 and state.group_id is None
+        assert state.version == 1 and state.group_id is None and state.event is None
         assert len(history(s, rec.id)) == 1
         assert stacks(s, user="ann") == ([], [])
 
@@ -106,6 +108,29 @@ def test_undo_redo_are_new_events_per_user(loaded):
         events = history(s, a)
     assert [e.source for e in events] == ["import", "manual", "undo", "redo"]
     assert [e.new for e in events] == ["good", "scratch", "good", "scratch"]
+
+
+def test_a_version_counts_the_events(loaded, tmp_path, small_scan):
+    """Whatever wrote them (import, set, bulk, undo, redo, a re-import that relabels): the GUI
+    relies on it to append its own event instead of reading the history again."""
+    from dataclasses import replace
+
+    from core.store.ingest import import_scan
+
+    with loaded.session() as s:
+        ids = [r.id for r in query_images(s, limit=100)]
+        set_label(s, ids[0], "scratch", user="ann")
+        set_label(s, ids[1], None, user="ann")
+        bulk_set_labels(s, ids[2:6], "dent", user="bob")
+        undo(s, user="bob")
+        redo(s, user="bob")
+    relabelled = small_scan(tmp_path / "data")
+    relabelled.images[-1] = replace(relabelled.images[-1], label="good")  # the dataset now files it elsewhere
+    with loaded.session() as s:
+        assert import_scan(s, relabelled, user="importer").labels_set == 1
+    with loaded.session() as s:
+        for r in query_images(s, limit=100):
+            assert r.label_version == len(history(s, r.id)), r.rel_path
 
 
 def test_new_action_clears_redo_stack(loaded):

@@ -13,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from core.store import StoreError, open_project
 from core.store.engine import make_engine
 from core.store.migrate import alembic_config, head_revision
-from core.store.models import get_model
+from core.store.model_versions import get_model_version
 from core.store.predictions import load_predictions
 from core.store.queries import get_image
 from core.store.schema import Base
@@ -74,7 +74,7 @@ def test_first_revision_project_is_upgraded_on_open_with_data_kept(tmp_path, mon
         with project.session() as s:
             rec = get_image(s, "scratch/b.png")
             assert (rec.label, rec.label_version, rec.split) == ("scratch", 2, "val")
-            assert get_model(s, 1).snapshot_id is None  # column added by the second revision
+            assert get_model_version(s, 1).snapshot_id is None  # column added by the second revision
             ids, probs = load_predictions(s, 1)  # the model table was rebuilt: its predictions survived
             assert ids.tolist() == [1] and probs[0].tolist() == pytest.approx([0.7, 0.2, 0.1])
         with project.session() as s:  # the new tables work

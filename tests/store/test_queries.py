@@ -10,7 +10,7 @@ from core.errors import InspectorError
 from core.store import UnknownClass
 from core.store.datasets import relocate_dataset
 from core.store.labels import set_label
-from core.store.models import register_model
+from core.store.model_versions import register_model_version
 from core.store.predictions import save_predictions, save_review_scores
 from core.store.queries import ImageFilter, count_images, get_image, query_images
 
@@ -22,7 +22,7 @@ def predicted(loaded):
     """loaded + model 1 predicting: image i -> class (i % 3) with confidence 0.4 + 0.04 * i."""
     with loaded.session() as s:
         ids = [r.id for r in query_images(s, sort="id")]
-        model_id = register_model(s, "/models/m1.safetensors", {"arch": "aan_s", "class_names": CLASSES})
+        model_id = register_model_version(s, "/models/m1.safetensors", {"arch": "aan_s", "class_names": CLASSES})
         probs = np.zeros((len(ids), 3), np.float32)
         for k, iid in enumerate(ids):
             conf = 0.4 + 0.04 * k

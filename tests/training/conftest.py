@@ -1,40 +1,20 @@
-"""Fixtures for the training tests: tiny generated datasets, job configs, projects, checkpoints
-(the SLURM cluster and `waiter` are in tests/conftest.py)."""
+"""Fixtures for the training tests: tiny generated datasets (support.synthetic_datasets), job configs,
+projects, checkpoints (the SLURM cluster and `waiter` are in tests/conftest.py)."""
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+from support.synthetic_datasets import every_nth_as_val, import_folder, tiny_checkpoint, write_manifest, write_parts
 
 CLASSES = ["good", "scratch"]
 
 
 def make_dataset(root: Path, *, n: int = 32, channels: int = 1, seed: int = 0) -> Path:
     """Returns the manifest path; every 4th image of each class goes to val."""
-    rng = np.random.default_rng(seed)
-    images = root / "images"
-    images.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for i in range(n):
-        label = CLASSES[i % 2]
-        a = rng.integers(90, 130, (48, 48), dtype=np.uint8)
-        if label == "scratch":
-            r = int(rng.integers(5, 40))
-            a[r : r + 3, 5:43] = 250
-        im = Image.fromarray(a) if channels == 1 else Image.fromarray(np.stack([a, a // 2, a], axis=-1))
-        path = images / f"{i:03d}.png"
-        im.save(path)
-        rows.append({"path": str(path), "content_hash": f"h{i}", "label": label, "split": "val" if (i // 2) % 4 == 3 else "train"})
-    manifest = root / "manifest.csv"
-    with open(manifest, "w", newline="") as f:
-        w = csv.DictWriter(f, ["path", "content_hash", "label", "split"])
-        w.writeheader()
-        w.writerows(rows)
-    return manifest
+    images = write_parts(root, CLASSES, n=n, layout="flat", channels=channels, split=every_nth_as_val(4), seed=seed)
+    return write_manifest(root / "manifest.csv", images)
 
 
 def write_job(path: Path, manifest: Path, out_dir: Path, **overrides) -> Path:
@@ -60,28 +40,13 @@ def job_config():
     return write_job
 
 
-# --- a project with imported images (the store, for training.jobs and the CLI) -----------------
+# --- a project with imported images (the store, for usecases.finetune_jobs and the CLI) -----------------
 
 
 def make_project(tmp_path: Path, *, n_per_class: int = 8):
     """An ImageFolder tree of tiny grayscale PNGs imported into tmp_path/project.db; returns the open Project."""
-    from core.data.scan import scan_dataset
-    from core.store import open_project
-    from core.store.ingest import import_scan
-
-    rng = np.random.default_rng(1)
-    root = tmp_path / "images"
-    for c, label in enumerate(CLASSES):
-        (root / label).mkdir(parents=True, exist_ok=True)
-        for i in range(n_per_class):
-            a = rng.integers(90, 130, (48, 48), dtype=np.uint8)
-            if label == "scratch":
-                a[10 + i : 13 + i, 5:43] = 250
-            Image.fromarray(a).save(root / label / f"{label}_{i:02d}.png")
-    project = open_project(tmp_path / "project.db")
-    with project.session() as s:
-        import_scan(s, scan_dataset(root, "imagefolder"), user="tester")
-    return project
+    write_parts(tmp_path / "images", CLASSES, n=n_per_class * len(CLASSES), seed=1)
+    return import_folder(tmp_path / "project.db", tmp_path / "images", user="tester", format="imagefolder")
 
 
 @pytest.fixture
@@ -101,14 +66,9 @@ def project_factory():
 
 @pytest.fixture
 def base_checkpoint():
-    """write(path, arch="aan_s", classes=CLASSES) -> a grayscale 64 px Inspector checkpoint."""
+    """write(path, arch="aan_s", classes=CLASSES) -> a grayscale 64 px Inspector checkpoint (aan_s weights
+    whatever `arch` says, so that a wrong name can be tested)."""
     def write(path: Path, arch: str = "aan_s", classes: list[str] | None = None) -> Path:
-        from core.model import create_model
-        from core.model.checkpoint import CheckpointMeta, save_checkpoint
-
-        classes = classes or CLASSES
-        model = create_model("aan_s", len(classes), in_chans=1)
-        meta = CheckpointMeta(arch=arch, class_names=classes, in_chans=1, input_size=64, mean=(0.5,), std=(0.25,))
-        return save_checkpoint(path, model, meta)
+        return tiny_checkpoint(path, classes or CLASSES, arch=arch, weights_of="aan_s", seed=None)[0]
 
     return write

@@ -91,8 +91,8 @@ def test_gpu_request_on_gpu_less_node_fails_with_scheduler_message(slurm_cluster
 
 @pytest.mark.slurm
 def test_project_job_through_slurm_registers_its_model(slurm_cluster, tmp_path, project_factory, waiter):
-    from core.store.models import get_model
-    from training.jobs import refresh_job, submit_finetune
+    from core.store.model_versions import get_model_version
+    from usecases.finetune_jobs import refresh_job, submit_finetune
 
     project = project_factory(tmp_path, n_per_class=4)
     job = submit_finetune(project, base="aan_s", profile=CPU, epochs=1, batch_size=4, max_steps_per_epoch=1,
@@ -101,5 +101,5 @@ def test_project_job_through_slurm_registers_its_model(slurm_cluster, tmp_path, 
     done = waiter(lambda: (j := refresh_job(project, job.id)).finished and j, timeout=120, message="job end")
     assert done.state == SUCCEEDED, f"{done.error}\n{done.log_tail}"
     with project.session() as s:
-        model = get_model(s, done.result_model_id)
+        model = get_model_version(s, done.result_model_id)
     assert model.snapshot_id == job.snapshot_id and model.parent_id is None and model.arch == "aan_s"

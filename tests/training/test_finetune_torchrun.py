@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from core.model.checkpoint import load_checkpoint, read_metadata
+from training.backends.base import STATUS_FILE
 from training.finetune import PREEMPTED_EXIT
 from training.metrics_log import read_metrics
 
@@ -103,7 +104,7 @@ def test_sigterm_saves_state_and_rerun_resumes(tmp_path, dataset, job_config):
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()
 
-    status = json.loads((out / "status.json").read_text())
+    status = json.loads((out / STATUS_FILE).read_text())
     assert status["state"] == "preempted", (tmp_path / "first.log").read_text()
     assert (out / "resume.pt").exists() and not (out / "result.json").exists()
     first = read_metrics(out / "metrics.jsonl")
@@ -141,7 +142,7 @@ def test_single_process_sigterm_exit_code(tmp_path, dataset, job_config):
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert json.loads((out / "status.json").read_text())["state"] == "preempted"
+    assert json.loads((out / STATUS_FILE).read_text())["state"] == "preempted"
 
 
 def test_from_scratch_on_an_image_folder_tree(tmp_path):

@@ -1,4 +1,4 @@
-"""training.jobs with the real project store and the local backend."""
+"""usecases.finetune_jobs and usecases.job_monitor with the real project store and the local backend."""
 from __future__ import annotations
 
 import csv
@@ -8,10 +8,11 @@ import pytest
 
 from core.store.jobs import get_job
 from core.store.labels import set_label
-from core.store.models import get_model
+from core.store.model_versions import get_model_version
 from core.store.queries import get_image
 from core.store.snapshots import get_snapshot
-from training.jobs import jobs_root, job_progress, refresh_job, submit_finetune
+from usecases.finetune_jobs import jobs_root, refresh_job, submit_finetune
+from usecases.job_monitor import job_progress
 from training.profiles import Profile
 
 pytestmark = pytest.mark.slow
@@ -39,8 +40,8 @@ def test_job_trains_on_its_snapshot_and_registers_the_result(tmp_path, project_f
     done = waiter(lambda: (j := refresh_job(project, job.id)).finished and j, timeout=120, message="job end")
     assert done.state == "succeeded", done.error + "\n" + (done.log_tail or "")
     with project.session() as s:
-        model = get_model(s, done.result_model_id)
-        assert get_model(s, done.base_model_id).path == str(base.resolve())
+        model = get_model_version(s, done.result_model_id)
+        assert get_model_version(s, done.base_model_id).path == str(base.resolve())
     assert model.parent_id == done.base_model_id and model.snapshot_id == job.snapshot_id
     assert model.meta["provenance"]["job_id"] == str(job.id) and model.meta["provenance"]["snapshot_id"] == job.snapshot_id
     assert job_progress(done).epoch == 1

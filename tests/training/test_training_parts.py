@@ -132,7 +132,7 @@ def test_training_never_imports_qt_or_app():
     import subprocess
     import sys
 
-    code = ("import sys, training.finetune, training.jobs, training.backends.local, training.backends.slurm;"
+    code = ("import sys, training.finetune, usecases.finetune_jobs, training.backends.local, training.backends.slurm;"
             "bad=[m for m in sys.modules if m.split('.')[0] in ('PySide6','pyqtgraph','app','superqt')];"
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

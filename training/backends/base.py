@@ -1,6 +1,6 @@
 """The one small interface every job backend implements, and what they share.
 
-A backend turns a job folder (job.json + manifest, written by training.jobs) into a running
+A backend turns a job folder (job.json + manifest, written by usecases.finetune_jobs) into a running
 training and answers questions about it later, possibly from another process after the app was
 restarted: everything it needs to find a job again is the external id plus the job folder.
 """
@@ -22,6 +22,9 @@ OUT_DIR = "out"  # the training's out_dir inside a job folder (status.json, chec
 LOG_FILE = "train.log"  # both backends send the job's stdout and stderr here
 EXIT_CODE_FILE = "exit_code"  # written atomically when the launcher (wrapper or batch script) ends
 CANCEL_FILE = "cancel_requested"  # touched by cancel(): a job stopping afterwards is stopping because of it
+STATUS_FILE = "status.json"  # in OUT_DIR: the training's own state (running, preempted, succeeded)
+RESULT_FILE = "result.json"  # in OUT_DIR: written once training finished (best checkpoint, metrics)
+PREEMPTED_EXIT = 75  # EX_TEMPFAIL: stopped with resume state saved; torch-free here, for the launchers
 
 
 class BackendError(InspectorError):
@@ -107,6 +110,6 @@ def read_training_state(out_dir: Path) -> str | None:
     import json
 
     try:
-        return json.loads((Path(out_dir) / "status.json").read_text()).get("state")
+        return json.loads((Path(out_dir) / STATUS_FILE).read_text()).get("state")
     except (FileNotFoundError, ValueError, AttributeError):
         return None

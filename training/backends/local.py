@@ -21,8 +21,10 @@ from training.backends.base import (
     CANCELLED,
     FAILED,
     LOG_FILE,
+    PREEMPTED_EXIT,
     QUEUED,
     RUNNING,
+    STATUS_FILE,
     SUCCEEDED,
     Backend,
     BackendError,
@@ -35,7 +37,6 @@ from training.backends.base import (
 from training.profiles import Profile
 
 PID_FILE = "pid"
-PREEMPTED_EXIT = 75
 
 # Popen objects of jobs started by this process, polled so that they do not linger as zombies.
 _children: dict[int, subprocess.Popen] = {}
@@ -53,7 +54,7 @@ class LocalBackend(Backend):
     def launcher(self, spec: JobSpec) -> list[str]:
         python = self.profile.python or sys.executable
         return [python, "-m", "training.run_local", "--job-dir", str(spec.job_dir),
-                "--status-file", str(Path(spec.out_dir) / "status.json"), "--", *self.command(spec)]
+                "--status-file", str(Path(spec.out_dir) / STATUS_FILE), "--", *self.command(spec)]
 
     def render(self, spec: JobSpec) -> str:
         return shell_join(self.command(spec))

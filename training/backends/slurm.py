@@ -27,6 +27,7 @@ from training.backends.base import (
     FAILED,
     LOG_FILE,
     OUT_DIR,
+    PREEMPTED_EXIT,
     QUEUED,
     RUNNING,
     SUCCEEDED,
@@ -52,7 +53,6 @@ _STATE_MAP = {
     "CANCELLED": CANCELLED, "FAILED": FAILED, "TIMEOUT": FAILED, "NODE_FAIL": FAILED, "OUT_OF_MEMORY": FAILED,
     "BOOT_FAIL": FAILED, "DEADLINE": FAILED, "PREEMPTED": FAILED, "REVOKED": FAILED, "SPECIAL_EXIT": FAILED,
 }
-PREEMPTED_EXIT = 75  # training.finetune: stopped by SIGTERM with its resume state saved
 _JOB_ID = re.compile(r"[0-9]+")
 _FINAL_WORDS = {
     "NODE_FAIL": "the node running it failed", "PREEMPTED": "preempted by a job of higher priority",

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from app.models.qt_confusion_matrix import QtConfusionMatrix
+from app.model_versions.qt_confusion_matrix import QtConfusionMatrix
+
+if TYPE_CHECKING:
+    from core.inference.metrics import Metrics
 
 
 def _fmt(x: float) -> str:
@@ -34,7 +38,7 @@ class QtMetricsView(QWidget):
         lay.addLayout(left, 3)
         lay.addWidget(self.confusion, 2)
 
-    def set_metrics(self, name: str, m) -> None:
+    def set_metrics(self, name: str, m: Metrics) -> None:
         """m: core.inference.metrics.Metrics."""
         self.summary.setText(
             f"<b>{name}</b> on the current labels: {m.n} images · accuracy <b>{m.accuracy:.1%}</b> · "

@@ -2,9 +2,14 @@
 changed, and how each head's alpha moved (layers x heads, diverging colours)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+
+if TYPE_CHECKING:
+    from core.inference.compare import ModelComparison
 
 
 class QtCompareView(QWidget):
@@ -37,7 +42,7 @@ class QtCompareView(QWidget):
         lay.addLayout(left, 3)
         lay.addWidget(self.alpha_plot, 2)
 
-    def set_comparison(self, name_a: str, name_b: str, c, paths: dict[int, str]) -> None:
+    def set_comparison(self, name_a: str, name_b: str, c: ModelComparison, paths: dict[int, str]) -> None:
         """c: core.inference.compare.ModelComparison."""
         a, b = c.metrics_a.accuracy, c.metrics_b.accuracy
         self.summary.setText(

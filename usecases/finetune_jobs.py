@@ -1,4 +1,5 @@
-"""Fine-tuning jobs of a project: snapshot the labels, write the job folder, submit, follow, register.
+"""Fine-tuning jobs of a project: choose a backend profile, snapshot the labels, write the job
+folder, submit, refresh, cancel, resume, and register the result as a new model version.
 
 A job folder lives next to the project file, `<project>.jobs/<job id>/`:
   manifest.csv   the frozen label snapshot (path, content_hash, label, split)
@@ -10,65 +11,65 @@ A job folder lives next to the project file, `<project>.jobs/<job id>/`:
 The store records the job (backend, the profile as used, rendered command, external id, state,
 the backend's detail, log tail); everything else is in the folder, so a job can be followed from
 any process. A failed or cancelled job that left resume state continues with `resume_job` (the
-same folder submitted again; the training picks up out/resume.pt).
+same folder submitted again; the training picks up out/resume.pt). usecases.job_monitor reads a
+job's progress.
 """
 from __future__ import annotations
 
 import csv
 import json
+import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.atomic import atomic_path
 from training.backends import FINAL_STATES, SUCCEEDED, BackendError, JobSpec, make_backend
-from training.backends.base import CANCEL_FILE, EXIT_CODE_FILE, OUT_DIR
-from training.config import DataConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig, TrainConfig
-from training.metrics_log import METRICS_FILE, read_metrics
-from training.profiles import Profile
+from training.backends.base import CANCEL_FILE, EXIT_CODE_FILE, LOG_FILE, OUT_DIR, RESULT_FILE, STATUS_FILE, tail_file
+from training.profiles import DEFAULT_FOR_BACKEND, Profile, ProfileError, get_profile
+
+if TYPE_CHECKING:
+    from core.model.checkpoint import CheckpointMeta
+    from core.store.project import Project
+    from core.store.records import JobRecord, SnapshotRow
 
 MANIFEST_FILE = "manifest.csv"
-STATUS_FILE = "status.json"  # written by training.finetune in out/
 CONFIG_FILE = "job.json"
 LOG_TAIL_LINES = 60
 
 
-@dataclass(frozen=True, slots=True)
-class Progress:
-    epoch: int | None  # epochs finished
-    epochs: int
-    global_step: int | None
-    loss: float | None
-    train_acc: float | None  # on the augmented training batches of the last epoch: underfitting shows here
-    val_acc: float | None
-    val_balanced_acc: float | None
-    images_per_s: float | None
-
-    def line(self) -> str:
-        parts = [f"epoch {self.epoch or 0}/{self.epochs}"]
-        if self.global_step is not None:
-            parts.append(f"step {self.global_step}")
-        if self.loss is not None:
-            parts.append(f"loss {self.loss:.4f}")
-        if self.images_per_s is not None:
-            parts.append(f"{self.images_per_s:.1f} img/s")
-        if self.train_acc is not None:
-            parts.append(f"train acc {self.train_acc:.3f}")
-        if self.val_acc is not None:
-            parts.append(f"val acc {self.val_acc:.3f} balanced {self.val_balanced_acc:.3f}")
-        return "  ".join(parts)
-
-
-def jobs_root(project) -> Path:
+def jobs_root(project: Project) -> Path:
     return Path(project.path).with_suffix(".jobs")
 
 
-def submit_finetune(project, *, base: str, profile: Profile, epochs: int = 10, batch_size: int | None = None,
+def choose_profile(name: str | None = None, *, backend: str | None = None, gpus: int | None = None,
+                   nproc: int | None = None, partition: str | None = None,
+                   profiles_file: str | os.PathLike | None = None) -> Profile:
+    """A backend profile by name (default: the backend's default one) with the user's overrides."""
+    profile = get_profile(name or DEFAULT_FOR_BACKEND[backend or "local"], profiles_file)
+    if backend and profile.backend != backend:
+        raise ProfileError(f"profile {profile.name} is a {profile.backend} profile, not {backend}")
+    if nproc is None and gpus:
+        nproc = gpus  # more GPUs asked for: one process each, not the profile's old count
+    return profile.with_overrides(gpus=gpus, nproc=nproc, partition=partition or None)
+
+
+def render_preview(project: Project, profile: Profile) -> str:
+    """What will run: the backend's rendering for a job folder named like the next one.
+
+    Cheap and torch-free: the GUI calls it on its own thread while the dialog is edited.
+    """
+    job_dir = jobs_root(project) / "<next>"
+    spec = JobSpec(name=f"inspector-{Path(project.path).stem}-job<next>", job_dir=job_dir,
+                   config_path=job_dir / CONFIG_FILE)
+    return make_backend(profile).render(spec)
+
+
+def submit_finetune(project: Project, *, base: str, profile: Profile, epochs: int = 10, batch_size: int | None = None,
                     lr: float | None = None, input_size: int | None = None, in_chans: int | None = None,
                     class_balanced: bool | None = None, freeze_stem: bool = False, seed: int = 0,
                     val_fraction: float = 0.2, num_workers: int | None = None, max_steps_per_epoch: int | None = None,
-                    pool: str | None = None, from_scratch: bool = False):
+                    pool: str | None = None, from_scratch: bool = False) -> JobRecord:
     """Snapshot the labels, write the job folder and submit. Returns the JobRecord (its `command`
     is the rendered command or batch script). A refused submission leaves the job 'failed' with
     the scheduler's message, and raises BackendError with it."""
@@ -76,6 +77,7 @@ def submit_finetune(project, *, base: str, profile: Profile, epochs: int = 10, b
     from core.store.snapshots import take_snapshot
 
     from core.model import model_names
+    from training.config import DataConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig, TrainConfig
     from training.pretrain import resolve_base
 
     # An architecture name starts from its shipped pretrained starting point unless from_scratch;
@@ -129,7 +131,7 @@ def submit_finetune(project, *, base: str, profile: Profile, epochs: int = 10, b
         return update_job(s, job.id, external_id=external_id)
 
 
-def refresh_job(project, job_id: int):
+def refresh_job(project: Project, job_id: int) -> JobRecord:
     """Ask the backend, store state and log tail; on success register the best checkpoint as a new
     model version (parent: the base model; snapshot: the job's). Returns the JobRecord."""
     from core.store.jobs import get_job, update_job
@@ -155,11 +157,11 @@ def refresh_job(project, job_id: int):
         return update_job(s, job_id, **changes)
 
 
-def cancel_job(project, job_id: int, *, wait_s: float = 0.0, poll_s: float = 0.5):
+def cancel_job(project: Project, job_id: int, *, wait_s: float = 0.0, poll_s: float = 0.5) -> JobRecord:
     """Stop a job (SIGTERM first: it saves its resume state). Waits up to `wait_s` for the backend
     to report it stopped, and returns the job as it is then: cancelled, or still stopping (its
     `detail` says so)."""
-    from core.store.errors import NotFound
+    from core.errors import NotFound
     from core.store.jobs import get_job
 
     with project.session() as s:
@@ -177,13 +179,13 @@ def cancel_job(project, job_id: int, *, wait_s: float = 0.0, poll_s: float = 0.5
     return job
 
 
-def planned_epochs(job) -> int:
+def planned_epochs(job: JobRecord) -> int:
     stored = job.config.get("train") or {}
     # Jobs stored before the config had sections kept it flat under "finetune".
     return int(stored.get("schedule", {}).get("epochs") or job.config.get("finetune", {}).get("epochs", 0))
 
 
-def resume_point(job) -> str | None:
+def resume_point(job: JobRecord) -> str | None:
     """Where a resumed run would continue ("epoch 3 of 10, step 17"), or None when the job left no
     resume state. Only for failed or cancelled jobs."""
     if job.state not in ("failed", "cancelled") or not job.workdir:
@@ -193,7 +195,7 @@ def resume_point(job) -> str | None:
         return None
     epochs = planned_epochs(job)
     try:
-        status = json.loads((out / "status.json").read_text())
+        status = json.loads((out / STATUS_FILE).read_text())
         epoch, step = int(status.get("epoch", 0)), int(status.get("step_in_epoch", 0))
     except (OSError, ValueError, TypeError, AttributeError):
         return "its last saved state"
@@ -202,7 +204,7 @@ def resume_point(job) -> str | None:
     return f"epoch {epoch + 1} of {epochs}, step {step}"
 
 
-def resume_job(project, job_id: int):
+def resume_job(project: Project, job_id: int) -> JobRecord:
     """Submit a failed or cancelled job's folder again; training continues from out/resume.pt.
     Same job id, snapshot and configuration; the backend gives it a new external id."""
     from core.errors import InspectorError
@@ -246,32 +248,26 @@ def _mark_resuming(status_file: Path) -> None:
         write_text_atomic(status_file, json.dumps({**status, "state": "resuming"}) + "\n")
 
 
-def _spec(project, job_id: int, job_dir: Path) -> JobSpec:
+def _spec(project: Project, job_id: int, job_dir: Path) -> JobSpec:
     return JobSpec(name=f"inspector-{Path(project.path).stem}-job{job_id}", job_dir=job_dir,
                    config_path=job_dir / CONFIG_FILE)
 
 
-def job_progress(job) -> Progress:
-    records = read_metrics(Path(job.workdir or ".") / OUT_DIR / METRICS_FILE) if job.workdir else []
-    epochs = planned_epochs(job)
-    last_step = next((r for r in reversed(records) if r["kind"] == "step"), None)
-    last_epoch = next((r for r in reversed(records) if r["kind"] == "epoch"), None)
-    return Progress(
-        epoch=last_epoch["epoch"] + 1 if last_epoch else None, epochs=epochs,
-        global_step=last_step["global_step"] if last_step else None, loss=last_step["loss"] if last_step else None,
-        train_acc=last_epoch.get("train_acc") if last_epoch else None,
-        val_acc=last_epoch.get("val_acc") if last_epoch else None,
-        val_balanced_acc=last_epoch.get("val_balanced_acc") if last_epoch else None,
-        images_per_s=last_step["images_per_s"] if last_step else None,
-    )
+def job_log_tail(project: Project, job_id: int, lines: int = 50) -> str | None:
+    """The end of a job's log; None while the job has no folder yet."""
+    from core.store.jobs import get_job
+
+    with project.session() as s:
+        job = get_job(s, job_id)
+    return tail_file(Path(job.workdir) / LOG_FILE, lines) if job.workdir else None
 
 
-def _register_result(project, job, log_tail: str):
+def _register_result(project: Project, job: JobRecord, log_tail: str) -> JobRecord:
     from core.model.checkpoint import read_metadata
     from core.store.jobs import get_job, update_job
-    from core.store.models import register_model
+    from core.store.model_versions import register_model_version
 
-    result_path = Path(job.workdir) / OUT_DIR / "result.json"
+    result_path = Path(job.workdir) / OUT_DIR / RESULT_FILE
     try:
         result = json.loads(result_path.read_text())
         best = Path(result["best_checkpoint"])
@@ -281,15 +277,15 @@ def _register_result(project, job, log_tail: str):
             return update_job(s, job.id, state="failed", log_tail=log_tail,
                               error=f"the job ended well but left no usable result ({e})")
     with project.session() as s:
-        model_id = register_model(s, best, meta, parent_id=job.base_model_id, snapshot_id=job.snapshot_id,
-                                  name=f"job{job.id}-best")
+        model_id = register_model_version(s, best, meta, parent_id=job.base_model_id, snapshot_id=job.snapshot_id,
+                                          name=f"job{job.id}-best")
         current = get_job(s, job.id)
         if current.result_model_id is not None:
             return current
         return update_job(s, job.id, state=SUCCEEDED, result_model_id=model_id, log_tail=log_tail, error=None)
 
 
-def _profile_of(job) -> Profile:
+def _profile_of(job: JobRecord) -> Profile:
     """The profile as it was when submitted (stored with the job), not as the config file says today."""
     raw = dict(job.config.get("profile") or {})
     if not raw:
@@ -297,7 +293,7 @@ def _profile_of(job) -> Profile:
     return Profile(**raw)
 
 
-def _base_checkpoint(base: str):
+def _base_checkpoint(base: str) -> tuple[CheckpointMeta | None, Path | None]:
     """(metadata, resolved path) for a checkpoint file; (None, None) for an architecture name."""
     from core.model import model_names
     from core.model.checkpoint import read_metadata
@@ -312,13 +308,13 @@ def _base_checkpoint(base: str):
     return read_metadata(path), path.resolve()
 
 
-def _register_base(session, path: Path, meta) -> int:
-    from core.store.models import register_model
+def _register_base(session, path: Path, meta: CheckpointMeta) -> int:
+    from core.store.model_versions import register_model_version
 
-    return register_model(session, path, meta)  # returns the existing id when already known
+    return register_model_version(session, path, meta)  # returns the existing id when already known
 
 
-def _write_manifest(rows, path: Path) -> None:
+def _write_manifest(rows: list[SnapshotRow], path: Path) -> None:
     with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["path", "content_hash", "label", "split"])

@@ -1,6 +1,8 @@
 """Model versions as a lineage tree, with their metrics on the current labels and comparisons."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -15,22 +17,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.models import tasks
-from app.models.qt_compare_view import QtCompareView
-from app.models.qt_metrics_view import QtMetricsView
+from app.model_versions.qt_compare_view import QtCompareView
+from app.model_versions.qt_metrics_view import QtMetricsView
+from app.project_state import ProjectState
 from app.workers import Workers
+from usecases.version_comparison import VersionComparison, VersionRow, compare_versions, version_metrics, version_rows
+
+if TYPE_CHECKING:
+    from core.inference.metrics import Metrics
 
 
-class QtModelsPanel(QWidget):
+class QtModelVersionsPanel(QWidget):
     use_model = Signal(int)  # browse with this model's predictions
     predict_requested = Signal(int)
     filter_requested = Signal(str, str)  # label, predicted (from a confusion-matrix cell)
 
-    def __init__(self, workers: Workers, parent: QWidget | None = None):
+    def __init__(self, state: ProjectState, workers: Workers, parent: QWidget | None = None):
         super().__init__(parent)
+        self._state = state
         self._workers = workers
-        self.ctx = None
-        self.rows: list[tasks.ModelRow] = []
+        self.rows: list[VersionRow] = []
         self._pending_compare: tuple[int, int] | None = None
         self._metrics_stale = False
         self.tree = QTreeWidget()
@@ -78,20 +84,18 @@ class QtModelsPanel(QWidget):
         self.predict_button.clicked.connect(lambda: self.selected_id is not None and self.predict_requested.emit(self.selected_id))
         self.compare_button.clicked.connect(self._on_compare_clicked)
         self.metrics.confusion.cell_clicked.connect(self.filter_requested)
+        state.project_changed.connect(self.refresh)
+        state.model_changed.connect(self.refresh)
 
     @property
     def selected_id(self) -> int | None:
         it = self.tree.currentItem()
         return None if it is None else it.data(0, Qt.ItemDataRole.UserRole)
 
-    def set_context(self, ctx) -> None:
-        self.ctx = ctx
-        self.refresh()
-
     def refresh(self) -> None:
-        if self.ctx is None:
-            return
-        self._workers.start(tasks.list_model_rows, self.ctx.project, name="List models", on_result=self._on_rows)
+        project = self._state.project
+        if project is not None:
+            self._workers.start(lambda _c: version_rows(project), name="List models", on_result=self._on_rows)
 
     def select_model(self, model_id: int) -> None:
         for it in self._items():
@@ -119,12 +123,12 @@ class QtModelsPanel(QWidget):
             stack.extend(it.child(i) for i in range(it.childCount()))
         return out
 
-    def _on_rows(self, rows: list[tasks.ModelRow]) -> None:
-        keep = self.selected_id if self.selected_id is not None else (self.ctx.model_id if self.ctx else None)
+    def _on_rows(self, rows: list[VersionRow]) -> None:
+        current = self._state.model_version_id
+        keep = self.selected_id if self.selected_id is not None else current
         self.rows = rows
         self.tree.clear()
         items: dict[int, QTreeWidgetItem] = {}
-        current = self.ctx.model_id if self.ctx else None
         for row in sorted(rows, key=lambda r: r.record.id):
             m = row.record
             text = m.name + ("  (browsing)" if m.id == current else "")
@@ -166,9 +170,11 @@ class QtModelsPanel(QWidget):
         if row is None or row.predictions == 0:
             self.metrics.clear("No predictions from this model yet: press Predict." if row else "")
             return
-        self._workers.start(tasks.metrics, self.ctx.project, mid, name="Model metrics", on_result=self._on_metrics)
+        project = self._state.project
+        self._workers.start(lambda _c: (mid, version_metrics(project, mid)), name="Model metrics",
+                            on_result=self._on_metrics)
 
-    def _on_metrics(self, r) -> None:
+    def _on_metrics(self, r: tuple[int, Metrics]) -> None:
         model_id, m = r
         if model_id != self.selected_id:
             return
@@ -176,12 +182,15 @@ class QtModelsPanel(QWidget):
         self.metrics.set_metrics(name, m)
 
     def _on_compare_clicked(self) -> None:
-        after, before = self.selected_id, self.compare_with.currentData()
-        if after is None or before is None or self.ctx is None:
+        after, before, project = self.selected_id, self.compare_with.currentData(), self._state.project
+        if after is None or before is None or project is None:
             return
         names = {r.record.id: r.record.name for r in self.rows}
+
+        def show(r: VersionComparison) -> None:
+            self.compare_view.set_comparison(names.get(before, str(before)), names.get(after, str(after)),
+                                             r.comparison, r.paths)
+
         self.compare_view.summary.setText("Comparing…")
         self.tabs.setCurrentWidget(self.compare_view)
-        self._workers.start(tasks.compare, self.ctx.project, before, after, name="Compare models",
-                            on_result=lambda r: self.compare_view.set_comparison(
-                                names.get(before, str(before)), names.get(after, str(after)), *r))
+        self._workers.start(lambda _c: compare_versions(project, before, after), name="Compare models", on_result=show)

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.inference.attention import AttentionExplainer, attention_rollout, coarsen_matrix, token_index, upsample
+from core.inference.attention_explainer import AttentionExplainer, attention_rollout, coarsen_matrix, token_index
+from core.inference.upsample import upsample_bilinear
 from core.model import capture_attention, create_model
 from core.model.checkpoint import CheckpointMeta
 
@@ -119,7 +120,7 @@ def test_rollout_is_a_distribution_on_the_finest_grid(explainer, image):
 
 
 def test_rollout_by_hand_on_one_layer():
-    from core.inference.attention import LayerEvidence
+    from core.inference.attention_explainer import LayerEvidence
 
     a = np.array([[[0.0, 1.0], [0.0, 1.0]]])  # one head, both queries look at token 1
     le = LayerEvidence(0, "x", (1, 2), a, a.mean(1).reshape(1, 1, 2), np.array([2.0]), np.ones(1), np.ones(1), np.ones(1))
@@ -141,8 +142,8 @@ def test_coarsen_matrix_averages_children():
 
 def test_upsample_bilinear_keeps_constant_and_shape():
     m = np.full((2, 3, 3), 0.5, dtype=np.float32)
-    up = upsample(m, (30, 20))
+    up = upsample_bilinear(m, (30, 20))
     assert up.shape == (2, 30, 20)
     np.testing.assert_allclose(up, 0.5, atol=1e-6)
-    ramp = upsample(np.array([[0.0, 1.0]]), (1, 4))
+    ramp = upsample_bilinear(np.array([[0.0, 1.0]]), (1, 4))
     np.testing.assert_allclose(ramp, [[0.0, 0.25, 0.75, 1.0]])

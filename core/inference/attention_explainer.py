@@ -25,15 +25,18 @@ from __future__ import annotations
 import threading
 from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from core.inference.preprocess import Preprocess
 from core.model.attention import AttentionPool
 from core.model.capture import attention_layers, capture_attention
+
+if TYPE_CHECKING:
+    from core.model.checkpoint import CheckpointMeta
 
 
 @dataclass
@@ -80,7 +83,7 @@ class ImageEvidence:
 
 
 class AttentionExplainer:
-    def __init__(self, model: nn.Module, meta):
+    def __init__(self, model: nn.Module, meta: CheckpointMeta):
         self.model = model.eval()
         self.meta = meta
         self.pre = Preprocess.from_meta(meta)
@@ -180,10 +183,6 @@ class AttentionExplainer:
                     self._attn[layer].alpha.copy_(alpha)
         return probs.cpu().numpy()
 
-    @staticmethod
-    def upsample(m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        return upsample(m, size)
-
 
 def token_index(grid: tuple[int, int], image_size: tuple[int, int], y: float, x: float) -> int:
     """Index of the token whose cell holds image pixel (y, x); the whole image maps onto the grid."""
@@ -192,15 +191,6 @@ def token_index(grid: tuple[int, int], image_size: tuple[int, int], y: float, x:
     ty = min(max(int(y * h / big_h), 0), h - 1)
     tx = min(max(int(x * w / big_w), 0), w - 1)
     return ty * w + tx
-
-
-def upsample(m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(h, w) or (..., h, w) -> (..., H, W), bilinear (half-pixel centres, as image resizers do)."""
-    t = torch.from_numpy(np.ascontiguousarray(m, dtype=np.float32))
-    lead = t.shape[:-2]
-    t = t.reshape(1, -1, *t.shape[-2:])
-    up = F.interpolate(t, size=tuple(int(s) for s in size), mode="bilinear", align_corners=False)
-    return up.reshape(*lead, *up.shape[-2:]).numpy()
 
 
 def coarsen_matrix(fine: tuple[int, int], coarse: tuple[int, int]) -> np.ndarray:

@@ -9,7 +9,7 @@ from core.model.checkpoint import CheckpointMeta
 from core.store import NotFound
 from core.store.jobs import create_job, get_job, list_jobs, update_job
 from core.store.labels import set_label
-from core.store.models import get_model, list_models, register_model
+from core.store.model_versions import get_model_version, list_model_versions, register_model_version
 from core.store.predictions import load_predictions, predicted_image_ids, save_predictions, save_review_scores
 from core.store.queries import get_image, query_images
 from core.store.snapshots import get_snapshot, list_snapshots, take_snapshot, write_manifest
@@ -20,24 +20,24 @@ CLASSES = ["good", "scratch", "dent"]
 def test_register_models_with_parent_and_snapshot(loaded):
     with loaded.session() as s:
         snap = take_snapshot(s)
-        base = register_model(s, "/m/base.safetensors", CheckpointMeta(arch="aan_s", class_names=CLASSES))
-        child = register_model(s, "/m/ft1.safetensors", {"arch": "aan_s", "class_names": CLASSES, "epochs": 3},
+        base = register_model_version(s, "/m/base.safetensors", CheckpointMeta(arch="aan_s", class_names=CLASSES))
+        child = register_model_version(s, "/m/ft1.safetensors", {"arch": "aan_s", "class_names": CLASSES, "epochs": 3},
                                parent_id=base, snapshot_id=snap.id, name="fine-tune 1")
-        assert register_model(s, "/m/base.safetensors", {"arch": "aan_s", "class_names": CLASSES}) == base
-        rec = get_model(s, child)
+        assert register_model_version(s, "/m/base.safetensors", {"arch": "aan_s", "class_names": CLASSES}) == base
+        rec = get_model_version(s, child)
         assert (rec.name, rec.parent_id, rec.snapshot_id, rec.class_names) == ("fine-tune 1", base, snap.id, CLASSES)
-        assert rec.meta["epochs"] == 3 and get_model(s, base).meta["input_size"] == 224
-        assert [m.id for m in list_models(s)] == [base, child]
+        assert rec.meta["epochs"] == 3 and get_model_version(s, base).meta["input_size"] == 224
+        assert [m.id for m in list_model_versions(s)] == [base, child]
         with pytest.raises(NotFound):
-            register_model(s, "/m/x.safetensors", {"arch": "aan_s", "class_names": CLASSES}, parent_id=99)
+            register_model_version(s, "/m/x.safetensors", {"arch": "aan_s", "class_names": CLASSES}, parent_id=99)
         with pytest.raises(InspectorError, match="arch and class_names"):
-            register_model(s, "/m/y.safetensors", {"arch": "aan_s"})
+            register_model_version(s, "/m/y.safetensors", {"arch": "aan_s"})
 
 
 def test_predictions_round_trip_and_replace(loaded):
     with loaded.session() as s:
         ids = [r.id for r in query_images(s, sort="id")]
-        mid = register_model(s, "/m/a.safetensors", {"arch": "aan_s", "class_names": CLASSES})
+        mid = register_model_version(s, "/m/a.safetensors", {"arch": "aan_s", "class_names": CLASSES})
         probs = np.random.default_rng(0).dirichlet(np.ones(3), size=len(ids)).astype(np.float32)
         save_predictions(s, mid, ids, probs)
         save_predictions(s, mid, ids[:2], probs[:2][:, ::-1])  # re-predicting replaces
@@ -101,13 +101,13 @@ def test_snapshot_keeps_existing_val_split(project, tmp_path, make_scan, scanned
 def test_job_lifecycle(loaded):
     with loaded.session() as s:
         snap = take_snapshot(s)
-        mid = register_model(s, "/m/base.safetensors", {"arch": "aan_s", "class_names": CLASSES})
+        mid = register_model_version(s, "/m/base.safetensors", {"arch": "aan_s", "class_names": CLASSES})
         job = create_job(s, backend="slurm", profile="8gpu", config={"epochs": 3}, snapshot_id=snap.id,
                          base_model_id=mid, command="#!/bin/bash\nsrun torchrun ...", workdir="/runs/1")
         assert (job.state, job.config, job.finished) == ("queued", {"epochs": 3}, False)
         job = update_job(s, job.id, state="running", external_id="4242")
         assert job.external_id == "4242" and job.updated >= job.created
-        result = register_model(s, "/runs/1/best.safetensors", {"arch": "aan_s", "class_names": CLASSES},
+        result = register_model_version(s, "/runs/1/best.safetensors", {"arch": "aan_s", "class_names": CLASSES},
                                 parent_id=mid, snapshot_id=snap.id)
         job = update_job(s, job.id, state="succeeded", result_model_id=result, log_tail="x" * 50_000)
         assert job.finished and len(job.log_tail) == 20_000

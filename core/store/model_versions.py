@@ -10,14 +10,13 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from core.errors import InspectorError
+from core.errors import InspectorError, NotFound
 from core.store.clock import from_db, utcnow
-from core.store.errors import NotFound
-from core.store.records import ModelRecord
-from core.store.schema import Model, Snapshot
+from core.store.records import ModelVersionRecord
+from core.store.schema import ModelVersion, Snapshot
 
 
-def register_model(session: Session, path: str | os.PathLike, meta: Any, *, parent_id: int | None = None,
+def register_model_version(session: Session, path: str | os.PathLike, meta: Any, *, parent_id: int | None = None,
                    snapshot_id: int | None = None, name: str | None = None) -> int:
     """Record a checkpoint (meta: a CheckpointMeta or a dict with at least arch and class_names).
     Registering the same file again returns the existing id."""
@@ -26,36 +25,36 @@ def register_model(session: Session, path: str | os.PathLike, meta: Any, *, pare
     if not arch or not class_names:
         raise InspectorError(f"{path}: model metadata needs arch and class_names")
     path_str = str(Path(path).expanduser().resolve())
-    existing = session.scalar(select(Model.id).where(Model.path == path_str))
+    existing = session.scalar(select(ModelVersion.id).where(ModelVersion.path == path_str))
     if existing is not None:
         return existing
-    for ref, table, what in ((parent_id, Model, "model"), (snapshot_id, Snapshot, "snapshot")):
+    for ref, table, what in ((parent_id, ModelVersion, "model"), (snapshot_id, Snapshot, "snapshot")):
         if ref is not None and session.get(table, ref) is None:
             raise NotFound(f"no {what} with id {ref}")
-    return session.execute(insert(Model).values(
+    return session.execute(insert(ModelVersion).values(
         name=name or Path(path_str).stem, path=path_str, arch=arch, class_names=json.dumps(list(class_names)),
         parent_id=parent_id, snapshot_id=snapshot_id, created=utcnow(), meta=json.dumps(raw, default=str),
-    ).returning(Model.id)).scalar_one()
+    ).returning(ModelVersion.id)).scalar_one()
 
 
-def get_model(session: Session, model_id: int) -> ModelRecord:
-    m = session.get(Model, model_id)
+def get_model_version(session: Session, model_id: int) -> ModelVersionRecord:
+    m = session.get(ModelVersion, model_id)
     if m is None:
         raise NotFound(f"no model with id {model_id}")
     return _record(m)
 
 
-def find_model(session: Session, path: str | os.PathLike) -> ModelRecord | None:
-    m = session.scalar(select(Model).where(Model.path == str(Path(path).expanduser().resolve())))
+def find_model_version(session: Session, path: str | os.PathLike) -> ModelVersionRecord | None:
+    m = session.scalar(select(ModelVersion).where(ModelVersion.path == str(Path(path).expanduser().resolve())))
     return None if m is None else _record(m)
 
 
-def list_models(session: Session) -> list[ModelRecord]:
-    return [_record(m) for m in session.scalars(select(Model).order_by(Model.id))]
+def list_model_versions(session: Session) -> list[ModelVersionRecord]:
+    return [_record(m) for m in session.scalars(select(ModelVersion).order_by(ModelVersion.id))]
 
 
-def _record(m: Model) -> ModelRecord:
-    return ModelRecord(id=m.id, name=m.name, path=m.path, arch=m.arch, class_names=json.loads(m.class_names),
+def _record(m: ModelVersion) -> ModelVersionRecord:
+    return ModelVersionRecord(id=m.id, name=m.name, path=m.path, arch=m.arch, class_names=json.loads(m.class_names),
                        parent_id=m.parent_id, snapshot_id=m.snapshot_id, created=from_db(m.created),
                        meta=json.loads(m.meta))
 

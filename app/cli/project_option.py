@@ -1,0 +1,20 @@
+"""The `--db PROJECT.db` option every project command takes, and opening the project it names."""
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.store.project import Project
+
+
+def add_db_option(parser: argparse.ArgumentParser, *, creates: bool = False) -> None:
+    parser.add_argument("--db", required=True, metavar="PROJECT.db",
+                        help="project file (created if it does not exist)" if creates else "project file")
+
+
+def open_db(args: argparse.Namespace) -> Project:
+    """The project of `--db`, which must exist (use it as a context manager: it closes the file)."""
+    from core.store.project import open_project
+
+    return open_project(args.db, create=False)
