@@ -19,7 +19,7 @@ from core.data.demo import DEFAULT_N, TRUE_LABELS, make_demo_dataset
 from core.data.scan import scan_dataset
 from core.store.ingest import import_scan
 from core.model.checkpoint import read_metadata
-from core.store.models import register_model
+from core.store.model_versions import register_model_version
 from core.store.project import open_project
 from training.label_scan import default_base, scan_label_errors
 
@@ -38,7 +38,7 @@ def test_label_scan_finds_the_planted_label_errors_of_the_default_demo(tmp_path)
         model = shutil.copyfile(DEMO_MODEL, tmp_path / "demo_aan_s.safetensors")
         with project.session() as s:
             import_scan(s, scan_dataset(root), user="test")
-            register_model(s, model, read_metadata(model))
+            register_model_version(s, model, read_metadata(model))
         assert default_base(project) == str(model)
         items = scan_label_errors(project, splits=["train"])
     top = {i.rel_path for i in items[: len(flipped)]}
