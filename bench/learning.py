@@ -234,12 +234,13 @@ def report(rows: list[dict], what: str, args) -> None:
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     for r in rows:
         reach = time_to_reach(r["curve"], best_peer["test_acc"]) if best_peer else None
-        acc_ratio = r["test_acc"] / best_peer["test_acc"] if best_peer and best_peer["test_acc"] else float("nan")
-        time_ratio = reach / best_peer["seconds"] if best_peer and reach is not None else float("nan")
+        # "-" where there is nothing to compare with (no peer in the run, or the peer's accuracy never reached).
+        acc_ratio = f"{r['test_acc'] / best_peer['test_acc']:.3f}" if best_peer and best_peer["test_acc"] else "-"
+        time_ratio = f"{reach / best_peer['seconds']:.2f}" if best_peer and reach is not None else "-"
         print(f"| {r['model']:<28} | {r['params'] / 1e6:5.2f}M | {r['test_acc']:8.3f} | {r['test_balanced']:8.3f} |"
               f" {r['best_test_acc']:.3f} ({r['best_epoch']:>3}) | {r['train_acc']:9.3f} | {r['seconds']:6.0f} |"
-              f" {r['images_per_s']:5.0f} | {reach if reach is not None else '-':>15} | {acc_ratio:11.3f} |"
-              f" {time_ratio:12.2f} |")
+              f" {r['images_per_s']:5.0f} | {reach if reach is not None else '-':>15} | {acc_ratio:>11} |"
+              f" {time_ratio:>12} |")
 
 
 def main(argv=None) -> None:
