@@ -8,7 +8,7 @@ demo: setup
 	.venv/bin/inspector demo
 
 test: setup
-	QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest -q $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest -q --durations=15 $(PYTEST_ARGS)
 
 bench: setup
 	.venv/bin/python bench/model_speed.py
