@@ -7,6 +7,7 @@ the same recipe, data, seed and input size, one after the other in one run.
     python bench/learning.py --db PROJECT.db          # a project's labels: train+val to train, test to score
     python bench/learning.py --manifest data.csv      # CSV path,label,split (split: train / val / test)
     python bench/learning.py --models "aan_s[pool=mean],aan_s[pool=attn]"   # variants of one model
+    python bench/learning.py --models "aan_s,start.safetensors"             # from scratch vs from a start
 
 Printed per model: test accuracy and balanced accuracy (best epoch and last), final train accuracy
 (augmented batches of the last epoch), training wall time and images/s, the time to reach the best
@@ -151,6 +152,11 @@ def build(spec: str, data: TrainData, in_chans: int) -> BuiltModel:
         pool = model.config.pool
     elif name in PEERS:
         model, pool = peer_model(name, k, in_chans), None
+    elif name.endswith(".safetensors"):  # fine-tuning from a start checkpoint (its head replaced)
+        from training.model_setup import build_model
+
+        start = TrainConfig(data=DataConfig(in_chans=in_chans), model=ModelConfig(base=name))
+        return build_model(start, data.class_names)
     else:
         sys.exit(f"learning.py: unknown model {name!r} (Inspector: {', '.join(model_names())}; peers: {', '.join(PEERS)})")
     return BuiltModel(model, name, pool, mean, std, None, False)
