@@ -1,0 +1,27 @@
+"""The shipped starting point (assets/aan_s_start.safetensors): it loads and matches its metadata, and
+`finetune --base aan_s` starts from it (its provenance in the job's base model), `--from-scratch` not."""
+import sys
+from pathlib import Path
+
+from core.model.checkpoint import load_checkpoint
+from training.pretrain import START_CHECKPOINT, resolve_base
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+from make_start_checkpoint import generator_fingerprint  # noqa: E402
+
+
+def test_the_shipped_start_matches_its_metadata():
+    assert START_CHECKPOINT.is_file() and START_CHECKPOINT.stat().st_size <= 10_000_000
+    model, meta = load_checkpoint(START_CHECKPOINT)
+    data, held = meta.provenance["data"], meta.provenance["held_out"]
+    assert meta.arch == "aan_s" and len(meta.class_names) == data["categories"] and meta.in_chans == data["in_chans"]
+    assert data["generator_fingerprint"] == generator_fingerprint(data["categories"], data["input_size"], data["seed"]), (
+        "the formula generator changed since the start was built: python scripts/make_start_checkpoint.py")
+    assert held["accuracy"] > 10 * held["chance"]  # it learned its task
+    assert model.config.pool == meta.model["pool"]
+
+
+def test_finetune_from_an_architecture_starts_from_the_shipped_start_unless_from_scratch():
+    assert resolve_base("aan_s") == str(START_CHECKPOINT)
+    assert resolve_base("aan_s", from_scratch=True) == "aan_s"
+    assert resolve_base("aan_t") == "aan_t"  # no start shipped for it
