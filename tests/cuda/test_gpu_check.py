@@ -86,7 +86,7 @@ def test_dry_run_passes_every_step_without_qt(tmp_path):
     env.pop("INSPECTOR_CUDA_TESTS_ON_CPU", None)
     out, bundle = tmp_path / "out", tmp_path / "bundle"
     proc = subprocess.run(["bash", str(REPO / "scripts" / "gpu_check.sh"), "--device", "cpu", "--out", str(out),
-                           "--bundle", str(bundle)], capture_output=True, text=True, env=env, timeout=600)
+                           "--bundle", str(bundle)], capture_output=True, text=True, env=env, timeout=960)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     summary = json.loads((bundle / "summary.json").read_text())
     assert [(s["name"], s["status"]) for s in summary["steps"]] == [

@@ -102,4 +102,9 @@ def test_project_job_through_slurm_registers_its_model(slurm_cluster, tmp_path, 
     assert done.state == SUCCEEDED, f"{done.error}\n{done.log_tail}"
     with project.session() as s:
         model = get_model_version(s, done.result_model_id)
-    assert model.snapshot_id == job.snapshot_id and model.parent_id is None and model.arch == "aan_s"
+        start = get_model_version(s, job.base_model_id)  # `--base aan_s`: the shipped start, registered as its base
+    assert model.snapshot_id == job.snapshot_id and model.parent_id == start.id and model.arch == "aan_s"
+    assert Path(start.path).name == "aan_s_start.safetensors"
+    from core.model.checkpoint import read_metadata
+
+    assert read_metadata(model.path).provenance["start"]["file"] == "aan_s_start.safetensors"
