@@ -36,6 +36,14 @@ SPLIT_COLUMNS = ("split", "subset")
 _SAMPLE_ROWS = 50
 
 
+def manifest_root(manifest: Path, root: Path | None) -> Path:
+    """The folder a manifest's paths are relative to: `root`, else the manifest's own folder."""
+    base = Path(os.path.abspath(root if root is not None else manifest.parent))
+    if not base.is_dir():
+        raise ManifestError(f"{manifest.name}: root folder {base} does not exist")
+    return base
+
+
 def read_manifest(
     manifest: Path,
     *,
@@ -46,9 +54,7 @@ def read_manifest(
 ) -> tuple[Path, list[Candidate]]:
     """Parse `manifest` and resolve its paths. Returns (root, candidates in file order)."""
     name = manifest.name
-    base = Path(os.path.abspath(root if root is not None else manifest.parent))
-    if not base.is_dir():
-        raise ManifestError(f"{name}: root folder {base} does not exist")
+    base = manifest_root(manifest, root)
     text = read_text(manifest)
     if not text.strip():
         raise ManifestError(f"{name} row 1: the manifest is empty; expected a header row naming the columns")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from core.data.manifest import PATH_COLUMNS, Resolver, read_text
+from core.data.manifest import PATH_COLUMNS, Resolver, manifest_root, read_text
 from core.data.scan_records import SPLIT_ALIASES, Candidate, normalise_split
 from core.errors import ManifestError
 
@@ -33,9 +33,7 @@ def read_txt_list(
     split_column: str | None = None,
 ) -> tuple[Path, list[Candidate]]:
     name = manifest.name
-    base = Path(os.path.abspath(root if root is not None else manifest.parent))
-    if not base.is_dir():
-        raise ManifestError(f"{name}: root folder {base} does not exist")
+    base = manifest_root(manifest, root)
     lines = [(i + 1, line) for i, line in enumerate(read_text(manifest).splitlines())
              if line.strip() and not line.lstrip().startswith("#")]
     if not lines:
