@@ -21,7 +21,16 @@ def register_checkpoint(project: Project, checkpoint: str | os.PathLike, *, name
     path = Path(checkpoint).expanduser().resolve()
     meta = read_metadata(path)  # a clear error for a non-checkpoint before anything is written
     with project.session(write=True) as s:
-        return register_model_version(s, path, meta, name=name)
+        return register_model_version(s, path, meta, name=name, parent_id=_exported_from(s, meta))
+
+
+def _exported_from(session, meta) -> int | None:
+    """For an ONNX export: the model version of the checkpoint it came from, when this project has it."""
+    from core.store.model_versions import find_model_version
+
+    source = (meta.provenance.get("onnx") or {}).get("source_path")
+    record = find_model_version(session, source) if source else None
+    return None if record is None else record.id
 
 
 def check_options(batch_size: int, num_workers: int | None) -> None:

@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "app.cli.data_cmds",
     "app.cli.gui_cmds",
     "app.cli.store_cmds",
+    "app.cli.export_cmds",
     "app.cli.infer_cmds",
     "app.cli.train_cmds",
     "app.cli.pretrain_cmd",

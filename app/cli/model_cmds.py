@@ -7,15 +7,18 @@ import json
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("model-info", help="architecture, size, cost, classes and alphas of a checkpoint")
-    p.add_argument("checkpoint", metavar="CKPT", help="a .safetensors checkpoint written by Inspector")
+    p.add_argument("checkpoint", metavar="CKPT", help="a .safetensors checkpoint written by Inspector, or its .onnx export")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=model_info)
 
 
 def model_info(args: argparse.Namespace) -> int:
+    from core.edge.onnx_model import is_onnx_path
     from core.model.checkpoint import load_checkpoint
     from core.model.complexity import count_gmacs, count_params
 
+    if is_onnx_path(args.checkpoint):
+        return _onnx_info(args)
     model, meta = load_checkpoint(args.checkpoint)
     info = {
         "checkpoint": str(args.checkpoint),
@@ -45,4 +48,30 @@ def model_info(args: argparse.Namespace) -> int:
     print("  alpha per head")
     for i, layer in enumerate(info["alphas"]):
         print(f"    layer {i:2d}  " + " ".join(f"{a:+.3f}" for a in layer))
+    return 0
+
+
+def _onnx_info(args: argparse.Namespace) -> int:
+    """An ONNX export: its metadata and export record (no PyTorch model to count or read alphas from)."""
+    from pathlib import Path
+
+    from core.edge.onnx_model import onnx_record, read_onnx_metadata
+
+    meta = read_onnx_metadata(args.checkpoint)
+    record = onnx_record(meta)
+    info = {"checkpoint": str(args.checkpoint), "format": "onnx", "precision": record.get("precision"),
+            "bytes": Path(args.checkpoint).stat().st_size, "arch": meta.arch, "input_size": meta.input_size,
+            "in_chans": meta.in_chans, "mean": list(meta.mean), "std": list(meta.std), "classes": meta.class_names,
+            "parent": meta.parent, "created": meta.created, "provenance": meta.provenance}
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(info["checkpoint"])
+    print(f"  format        ONNX {record.get('precision')}, {info['bytes'] / 1e6:.1f} MB, opset {record.get('opset')}, "
+          f"input {meta.input_size}x{meta.input_size}x{meta.in_chans}")
+    print(f"  architecture  {meta.arch}, exported from {meta.parent} (sha256 {str(record.get('source_sha256'))[:12]})")
+    print(f"  classes       {len(meta.class_names)}: {', '.join(meta.class_names)}")
+    if record.get("calibration"):
+        print(f"  calibration   {json.dumps(record['calibration'])}")
+    print(f"  provenance    {json.dumps({k: v for k, v in meta.provenance.items() if k != 'onnx'})}")
     return 0

@@ -1,4 +1,4 @@
-"""`inspector import`, `label`, `history`, `export`: the project store from the command line."""
+"""`inspector import`, `label`, `history`: the project store from the command line."""
 from __future__ import annotations
 
 import argparse
@@ -49,15 +49,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_db_option(p)
     p.add_argument("--json", action="store_true", help="print JSON lines, one per event")
     p.set_defaults(func=history_cmd)
-
-    p = sub.add_parser("export", help="export current labels as CSV and/or an ImageFolder tree of symlinks",
-                       description="Write the current labels: a CSV (path, label, split, abs_path, content_hash, "
-                                   "label_version, updated_by, readable, image_id) and/or DIR/<label>/<file> "
-                                   "symlinks (readable, labelled images only).")
-    add_db_option(p)
-    p.add_argument("--out", metavar="FILE.csv", help="CSV file to write (replaced atomically)")
-    p.add_argument("--imagefolder", metavar="DIR", help="new or empty folder to fill with symlinks by label")
-    p.set_defaults(func=export_cmd)
 
 
 def import_cmd(args: argparse.Namespace) -> int:
@@ -116,17 +107,4 @@ def history_cmd(args: argparse.Namespace) -> int:
         print("  no label changes")
     for e in events:
         print(f"  {e.time:%Y-%m-%d %H:%M:%S}  {e.user:<12} {e.source:<7} {e.old or '-'} -> {e.new or '-'}")
-    return 0
-
-
-def export_cmd(args: argparse.Namespace) -> int:
-    from usecases.label_export import export_labels
-
-    with open_db(args) as project:
-        r = export_labels(project, csv=args.out, imagefolder=args.imagefolder)
-    if r.csv is not None:
-        print(f"{args.out}: {r.csv.written} images")
-    if r.imagefolder is not None:
-        t = r.imagefolder
-        print(f"{args.imagefolder}: {t.written} links; left out {t.unlabeled} unlabeled, {t.unreadable} unreadable")
     return 0

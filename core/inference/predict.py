@@ -132,6 +132,7 @@ def predict_project(
     predicted until then is stored, and the next run goes on from there.
     """
     progress = progress or silent()
+    from core.edge.onnx_model import OnnxClassifier, is_onnx_path
     from core.model.checkpoint import load_checkpoint, read_metadata
     from core.store import model_versions
     from core.store import predictions as store_predictions
@@ -142,7 +143,10 @@ def predict_project(
         record = model_versions.get_model_version(session, model_id)
         todo_ids, todo_paths, total = _images_to_predict(session, model_id)
     meta = read_metadata(record.path)
-    if model is None:
+    if model is None and is_onnx_path(record.path):
+        # onnxruntime picks its own provider for `device`; the batches it is fed stay on the CPU.
+        model, dev = OnnxClassifier(record.path, device=device), torch.device("cpu")
+    elif model is None:
         model, meta = load_checkpoint(record.path, device="cpu")
     model = prepare_model(model, dev)
     pre = Preprocess.from_meta(meta)

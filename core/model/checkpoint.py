@@ -88,8 +88,13 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: CheckpointM
 
 
 def read_metadata(path: str | os.PathLike) -> CheckpointMeta:
-    """Read only the header: cheap, for listings."""
+    """Read only the header: cheap, for listings. An ONNX export (.onnx) gives the metadata it
+    carries, so a project registers and lists it like any checkpoint."""
     path = Path(path)
+    if path.suffix.lower() == ".onnx":
+        from core.edge.onnx_model import read_onnx_metadata
+
+        return read_onnx_metadata(path)
     header = _read_header(path)
     meta = header.get("__metadata__") or {}
     if META_KEY not in meta:
@@ -105,6 +110,9 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
 
     path = Path(path)
     meta = read_metadata(path)
+    if path.suffix.lower() == ".onnx":
+        raise CheckpointError(f"{path.name}: an ONNX export predicts only; attention maps, head analysis and "
+                              f"training need the checkpoint it was exported from ({meta.parent})")
     if meta.arch not in model_names():
         raise CheckpointError(f"{path.name}: unknown architecture {meta.arch!r} (known: {', '.join(model_names())})")
     try:
