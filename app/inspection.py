@@ -25,6 +25,7 @@ from app.widgets.qt_image_view import QtImageView, mask_outline_rgba
 from app.widgets.qt_probability_bars import QtProbabilityBars
 from app.workers import Worker, Workers
 from usecases.labelling import label_events
+from usecases.prediction import attention_checkpoint
 
 if TYPE_CHECKING:
     from core.store.records import LabelEventRecord
@@ -169,9 +170,15 @@ class Inspection(QObject):
         if d is None or version is None:
             self.attention.set_result(None)
             return
+        checkpoint = attention_checkpoint(version)
+        if checkpoint is None:
+            self.attention.set_result(None)
+            self.attention.set_pending(f"{version.name} is an ONNX export: its attention maps need the checkpoint it was "
+                                       f"exported from ({version.meta.get('parent')}), which is not on this machine.")
+            return
         if self.result is None:
             self.attention.set_pending(f"Computing the attention of {d.tile.name}…")
-        self._run("attention", lambda _c, *a: self.service.analyse(*a), d.tile.image_id, version.id, version.path, d.image,
+        self._run("attention", lambda _c, *a: self.service.analyse(*a), d.tile.image_id, version.id, checkpoint, d.image,
                   d.mask, self.query, pool="model", on_result=self._on_attention, name="Attention")
 
     def _on_attention(self, r: AttentionResult) -> None:
@@ -196,7 +203,10 @@ class Inspection(QObject):
             self.attention.set_ablation_summary("")
             self._update_label_marks()
             return
-        self._run("ablation", lambda _c, *a: self.service.ablate(*a), d.tile.image_id, version.path, d.image, off,
+        checkpoint = attention_checkpoint(version)
+        if checkpoint is None:
+            return
+        self._run("ablation", lambda _c, *a: self.service.ablate(*a), d.tile.image_id, checkpoint, d.image, off,
                   pool="model", on_result=self._on_ablation, name="Head ablation")
 
     def _on_ablation(self, r: AblationResult) -> None:

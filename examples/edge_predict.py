@@ -9,7 +9,7 @@ Needs only onnxruntime, numpy and pillow:
 Everything the model needs to read an image (input size, channels, mean/std, class names) is in the
 ONNX file's metadata ("inspector", written by `inspector export --format onnx`), so this file has no
 settings of its own. Preprocessing is Inspector's: EXIF orientation applied, transparency on white,
-16-bit images stretched to 8 bits, the whole image resized (bilinear, antialiased; no crop) to the
+16-bit images stretched to 8 bits, colour to Inspector's gray for a gray model, the whole image resized (bilinear, antialiased; no crop) to the
 model's square input, then (x / 255 - mean) / std.
 """
 from __future__ import annotations
@@ -42,6 +42,11 @@ def preprocess(path: str, meta: dict) -> np.ndarray:
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         im = Image.alpha_composite(white, rgba)
+    if meta["in_chans"] == 1 and im.mode != "L":
+        # Inspector's luma (ITU-R 601, truncated as torchvision does); PIL's convert("L") rounds,
+        # which shifts every pixel by half a level on average.
+        rgb = np.asarray(im.convert("RGB"), np.float32)
+        im = Image.fromarray(np.floor(rgb @ np.array([0.2989, 0.587, 0.114], np.float32)).astype(np.uint8))
     im = im.convert("L" if meta["in_chans"] == 1 else "RGB")
     s = int(meta["input_size"])
     if im.size != (s, s):

@@ -55,3 +55,12 @@ def predict(project: Project, model_id: int, *, device: str = "auto", batch_size
         with project.session() as s:
             review_model(s, model_id, save=True)
     return report
+
+
+def attention_checkpoint(record) -> str | None:
+    """The PyTorch checkpoint that explains a model version: its own file, or for an ONNX export the
+    checkpoint it was exported from (same weights; for int8 the float ones), None when that is gone."""
+    source = (record.meta.get("provenance") or {}).get("onnx", {}).get("source_path")
+    if not str(record.path).lower().endswith(".onnx"):
+        return record.path
+    return source if source and Path(source).is_file() else None

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -38,6 +39,7 @@ class QtModelVersionsPanel(QWidget):
         self._workers = workers
         self.rows: list[VersionRow] = []
         self._pending_compare: tuple[int, int] | None = None
+        self._select_after_refresh: int | None = None  # a model just added
         self._metrics_stale = False
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["model", "id", "arch", "created", "predictions"])
@@ -47,6 +49,9 @@ class QtModelVersionsPanel(QWidget):
         self.use_button.setToolTip("Show this model's predictions, confidences and label-error scores in the browser")
         self.predict_button = QPushButton("Predict")
         self.predict_button.setToolTip("Predict every image this model has not seen yet")
+        self.add_button = QPushButton("Add model…")
+        self.add_button.setToolTip("Add a model file to the project: an Inspector checkpoint (.safetensors) "
+                                   "or its ONNX export (.onnx, predictions only)")
         self.compare_with = QComboBox()
         self.compare_button = QPushButton("Compare")
         self.compare_button.setToolTip("Compare the selected model (after) with the one chosen here (before)")
@@ -60,6 +65,7 @@ class QtModelVersionsPanel(QWidget):
         buttons.addWidget(self.use_button)
         buttons.addWidget(self.predict_button)
         buttons.addStretch(1)
+        buttons.addWidget(self.add_button)
         cmp = QHBoxLayout()
         cmp.addWidget(QLabel("vs"))
         cmp.addWidget(self.compare_with, 1)
@@ -83,6 +89,7 @@ class QtModelVersionsPanel(QWidget):
         self.use_button.clicked.connect(lambda: self.selected_id is not None and self.use_model.emit(self.selected_id))
         self.predict_button.clicked.connect(lambda: self.selected_id is not None and self.predict_requested.emit(self.selected_id))
         self.compare_button.clicked.connect(self._on_compare_clicked)
+        self.add_button.clicked.connect(self._on_add_clicked)
         self.metrics.confusion.cell_clicked.connect(self.filter_requested)
         state.project_changed.connect(self.refresh)
         state.model_changed.connect(self.refresh)
@@ -96,6 +103,28 @@ class QtModelVersionsPanel(QWidget):
         project = self._state.project
         if project is not None:
             self._workers.start(lambda _c: version_rows(project), name="List models", on_result=self._on_rows)
+
+    def add_model_file(self, path: str) -> None:
+        """Register a checkpoint or ONNX file (in a worker: an ONNX file is parsed to be checked),
+        then list and select it. A file that is not a model is one line in the status bar."""
+        from usecases.prediction import register_checkpoint
+
+        project = self._state.project
+        if project is None:
+            return
+
+        def added(model_id: int) -> None:
+            self._select_after_refresh = model_id
+            self.refresh()
+
+        self._workers.start(lambda _c: register_checkpoint(project, path), name="Add model", pool="write",
+                            user_visible=True, on_result=added)
+
+    def _on_add_clicked(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Add a model file", "",
+                                              "Inspector models (*.safetensors *.onnx);;All files (*)")
+        if path:
+            self.add_model_file(path)
 
     def select_model(self, model_id: int) -> None:
         for it in self._items():
@@ -126,13 +155,17 @@ class QtModelVersionsPanel(QWidget):
     def _on_rows(self, rows: list[VersionRow]) -> None:
         current = self._state.model_version_id
         keep = self.selected_id if self.selected_id is not None else current
+        if self._select_after_refresh is not None:
+            keep, self._select_after_refresh = self._select_after_refresh, None
         self.rows = rows
         self.tree.clear()
         items: dict[int, QTreeWidgetItem] = {}
         for row in sorted(rows, key=lambda r: r.record.id):
             m = row.record
             text = m.name + ("  (browsing)" if m.id == current else "")
-            it = QTreeWidgetItem([text, str(m.id), m.arch, m.created.strftime("%Y-%m-%d %H:%M"), str(row.predictions)])
+            onnx = (m.meta.get("provenance") or {}).get("onnx")
+            arch = f"{m.arch} · ONNX {onnx.get('precision', '')}".rstrip() if onnx else m.arch
+            it = QTreeWidgetItem([text, str(m.id), arch, m.created.strftime("%Y-%m-%d %H:%M"), str(row.predictions)])
             it.setData(0, Qt.ItemDataRole.UserRole, m.id)
             parent = items.get(m.parent_id)
             (parent.addChild(it) if parent is not None else self.tree.addTopLevelItem(it))

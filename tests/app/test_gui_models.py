@@ -49,3 +49,46 @@ def test_lineage_and_compare(qtbot, window, idle):
     assert "0 predictions changed" in win.versions_panel.compare_view.summary.text()
     assert all(np.allclose(x, 0) for x in win.versions_panel.compare_view.alpha_change)
     idle(win)
+
+
+def test_an_onnx_export_is_added_and_predicts_under_its_checkpoint(qtbot, window, idle, tmp_path):
+    """Models panel ▸ Add model…: an ONNX export becomes a model version (child of the checkpoint it
+    came from), predicts like one; a file that is not a model is one line among the task errors."""
+    from core.edge.onnx_export import export_onnx
+
+    win = window
+    panel = win.versions_panel
+    parent = win.state.model_version
+    onnx_path = export_onnx(parent.path, tmp_path / "tiny.onnx").path
+    qtbot.waitUntil(lambda: len(panel.rows) == 1, timeout=10000)
+    panel.add_model_file(str(onnx_path))
+    qtbot.waitUntil(lambda: len(panel.rows) == 2, timeout=20000)
+    top = panel.tree.topLevelItem(0)
+    assert panel.tree.topLevelItemCount() == 1 and top.childCount() == 1
+    child = top.child(0)
+    assert child.text(0) == "tiny" and child.text(2) == "aan_s · ONNX fp32"
+    assert panel.selected_id == child.data(0, 0x0100)  # the new version is selected
+
+    done = []
+    win.controller.start_prediction(panel.selected_id, on_done=lambda: done.append(1))
+    qtbot.waitUntil(lambda: bool(done), timeout=30000)
+    idle(win)
+    panel.refresh()
+    qtbot.waitUntil(lambda: any(r.predictions == 24 and r.record.path.endswith(".onnx") for r in panel.rows), timeout=10000)
+
+    # Browsing with the export: its attention comes from the checkpoint it was exported from.
+    onnx_id = next(r.record.id for r in panel.rows if r.record.path.endswith(".onnx"))
+    panel.use_model.emit(onnx_id)
+    qtbot.waitUntil(lambda: win.state.model_version_id == onnx_id and not win.browser.image_model.querying, timeout=10000)
+    win.browser.grid.select_row(0)
+    qtbot.waitUntil(lambda: win.inspection.result is not None, timeout=20000)
+    idle(win)
+    assert not win.task_status.errors
+
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    panel.add_model_file(str(bad))
+    qtbot.waitUntil(lambda: bool(win.task_status.errors), timeout=10000)
+    assert win.task_status.errors[-1][2] == "bad.onnx: not an ONNX model, or damaged (its bytes do not parse as one)"
+    idle(win)
+    assert len(panel.rows) == 2
