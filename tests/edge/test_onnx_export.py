@@ -95,6 +95,10 @@ def test_attention_products_stay_float(int8_export):
     assert len(attention) == 2 * 9  # aan_s: 9 attention blocks (the pooling is lse)
     assert not [n.name for n in attention if any(i in activation_dq for i in n.input)]
     assert any(set(n.input) & weight_dq for n in matmuls)  # the linear layers are int8
+    convs = [n for n in proto.graph.node if n.op_type == "Conv"]
+    head = [n for n in proto.graph.node if n.op_type == "Gemm"]
+    assert convs[0].input[1] in weights and len(head) == 1 and head[0].input[1] in weights  # float: first conv, classifier
+    assert all(n.input[1] in weight_dq for n in convs[1:])
 
 
 def test_activation_matmuls_finds_the_attention_products(tmp_path):
