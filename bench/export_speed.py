@@ -11,7 +11,7 @@ runtime (PyTorch eager fp32, onnxruntime fp32, onnxruntime int8 static QDQ):
   - model file size (safetensors fp32 for PyTorch).
 Then parity on the demo project (the shipped demo model, a freshly generated demo dataset): top-1
 agreement with PyTorch and max |Δlogit| for fp32 and int8, accuracy of each, and int8 with every op
-onnxruntime can quantize (attention, first convolution and classifier too), which is why the default
+onnxruntime can quantize (attention and first convolution too), which is why the default
 keeps those float.
 
     python bench/export_speed.py [--threads N] [--repeats R] [--demo-n N] [--json OUT.json]
