@@ -14,7 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Registers the checkpoint as a model version if it is new, then predicts every "
                                    "readable image not yet predicted by it. Progress goes to stderr.")
     add_db_option(p)
-    p.add_argument("--model", required=True, metavar="CKPT", help="a .safetensors checkpoint written by Inspector")
+    p.add_argument("--model", required=True, metavar="CKPT",
+                   help="a .safetensors checkpoint written by Inspector, or its ONNX export (.onnx, onnxruntime)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--workers", type=int, default=None, help="decoding processes (default: a quarter of the cores, 0 on 2 cores = decode in-process)")
