@@ -22,16 +22,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def gui(args: argparse.Namespace) -> int:
+    from app.display import choose_platform
+
     if args.db:  # before Qt starts: a file that is not a (healthy) project is one line, not a window
         from core.store import open_project
 
         open_project(args.db, create=False).close()
+    choose_platform(screenshot=bool(args.screenshot))
     from app.qt_app import run_gui
 
     return run_gui(args.db, screenshot=args.screenshot)
 
 
 def demo(args: argparse.Namespace) -> int:
+    from app.display import choose_platform
+
+    choose_platform(screenshot=bool(args.screenshot))
     from app.qt_app import run_gui
 
     return run_gui(screenshot=args.screenshot, demo_dir=os.fspath(Path(args.dir).absolute()))
