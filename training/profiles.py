@@ -169,3 +169,27 @@ def dumps(profiles: dict[str, Profile] | list[Profile]) -> str:
 
 def save_profiles(profiles: dict[str, Profile] | list[Profile], path: str | os.PathLike | None = None) -> Path:
     return write_text_atomic(path if path is not None else default_path(), dumps(profiles))
+
+
+def local_gpu_count() -> int:
+    """NVIDIA GPUs this machine's driver reports, without importing torch (the GUI asks while a
+    dialog opens): one folder per GPU under /proc/driver/nvidia/gpus."""
+    gpus = Path("/proc/driver/nvidia/gpus")
+    try:
+        return sum(1 for _ in gpus.iterdir())
+    except OSError:
+        return 0
+
+
+def fitting_profile(profiles: dict[str, Profile], gpus_here: int) -> str:
+    """The local profile that uses the most GPUs this machine has (local-cpu on a machine without)."""
+    local = [p for p in profiles.values() if p.backend == "local" and p.gpus <= gpus_here]
+    return max(local, key=lambda p: (p.gpus, p.name == "local-cpu")).name if local else next(iter(profiles))
+
+
+def cannot_run_here(p: Profile, gpus_here: int) -> str | None:
+    """Why a local profile cannot run on this machine (it asks for more GPUs than there are)."""
+    if p.backend == "local" and p.gpus > gpus_here:
+        return (f"{p.name} asks for {p.gpus} GPU{'s' if p.gpus != 1 else ''}, this machine has "
+                f"{gpus_here or 'none'}: choose local-cpu (or set GPUs to 0), or a SLURM profile")
+    return None

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from training.profiles import Profile, load_profiles
+from training.profiles import Profile, cannot_run_here, fitting_profile, load_profiles, local_gpu_count
 from usecases.finetune_jobs import choose_profile, render_preview
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ class QtFinetuneDialog(QDialog):
         self.resize(720, 560)
         self.project = project
         self.profiles = load_profiles()
+        self.gpus_here = local_gpu_count()
         self.base = QComboBox()
         for m in reversed(versions):
             self.base.addItem(f"{m.name} (id {m.id}, {m.arch})", m.path)
@@ -61,6 +62,8 @@ class QtFinetuneDialog(QDialog):
         self.profile = QComboBox()
         for name, p in sorted(self.profiles.items()):
             self.profile.addItem(f"{name}  ({p.backend}, {p.gpus} GPU)", name)
+        # A profile this machine can run: no GPU here means the CPU one, never an 8-GPU default.
+        self.profile.setCurrentIndex(self.profile.findData(fitting_profile(self.profiles, self.gpus_here)))
         self.gpus = QSpinBox()
         self.gpus.setRange(0, 64)
         self.gpus.setToolTip("GPUs per node; 0 trains on CPU (gloo)")
@@ -112,9 +115,11 @@ class QtFinetuneDialog(QDialog):
 
     def _on_edited(self, *_args) -> None:
         try:
-            self.preview.setPlainText(render_preview(self.project, self.request().chosen_profile()))
-            self.problem.setText("")
-            ok = True
+            chosen = self.request().chosen_profile()
+            self.preview.setPlainText(render_preview(self.project, chosen))
+            why = cannot_run_here(chosen, self.gpus_here)
+            self.problem.setText(why or "")
+            ok = why is None
         except Exception as e:  # noqa: BLE001 - an invalid combination is shown, not raised
             self.preview.setPlainText("")
             self.problem.setText(str(e))

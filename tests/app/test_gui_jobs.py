@@ -19,6 +19,27 @@ def test_finetune_dialog_renders_command(qtbot, window):
     dialog.reject()
 
 
+def test_finetune_dialog_picks_a_profile_this_machine_can_run(qtbot, window):
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from training.profiles import local_gpu_count
+
+    if local_gpu_count():
+        pytest.skip("this machine has a GPU: the CPU default is for machines without one")
+    dialog = window.window_actions.open_finetune_dialog()
+    qtbot.addWidget(dialog)
+    submit = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    assert dialog.profile.currentData() == "local-cpu" and submit.isEnabled() and not dialog.problem.text()
+    dialog.profile.setCurrentIndex(dialog.profile.findData("local-8gpu"))
+    assert not submit.isEnabled()
+    assert dialog.problem.text().startswith("local-8gpu asks for 8 GPUs, this machine has none")
+    dialog.gpus.setValue(0)  # the same profile on the CPU can run
+    assert submit.isEnabled() and not dialog.problem.text()
+    dialog.profile.setCurrentIndex(dialog.profile.findData("slurm-gpu"))  # GPUs on the cluster, not here
+    assert submit.isEnabled()
+    dialog.reject()
+
+
 @pytest.mark.slow
 def test_local_job_to_comparison(qtbot, window, idle, monkeypatch, tmp_path):
     from app.jobs.qt_finetune_dialog import FinetuneRequest
