@@ -25,6 +25,7 @@ from app.widgets.qt_image_view import QtImageView, mask_outline_rgba
 from app.widgets.qt_probability_bars import QtProbabilityBars
 from app.workers import Worker, Workers
 from usecases.labelling import label_events
+from usecases.explanation_eval import trust_message
 from usecases.prediction import attention_checkpoint
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ class Inspection(QObject):
         self.detail: ImageDetail | None = None
         self.result: AttentionResult | None = None
         self.query: tuple[float, float] | None = None
+        self.relevance_class: int | None = None  # the class the relevance map explains; None = predicted
         self._pending: dict[str, Worker] = {}
         self._details: OrderedDict[int, ImageDetail] = OrderedDict()  # decoded images, newest last
         view.clicked.connect(self._on_image_clicked)
@@ -65,6 +67,7 @@ class Inspection(QObject):
         attention.opacity_changed.connect(view.set_overlay_opacity)
         attention.ablation_changed.connect(self._on_ablation_changed)
         attention.query_cleared.connect(lambda: self._on_image_clicked(None, None))
+        attention.relevance_class_changed.connect(self._on_relevance_class)
         state.selection_changed.connect(self.show)
         state.project_changed.connect(self._on_model_changed)
         state.model_changed.connect(self._on_model_changed)
@@ -77,6 +80,7 @@ class Inspection(QObject):
         version = self._state.model_version
         changed = self._state.model_version_id != self._model_id
         self._model_id = self._state.model_version_id
+        self.attention.set_trust_warning(trust_message(version) if version is not None else None)
         names = list(version.class_names) if version is not None else self._state.class_names
         if self.bars.class_names != names:
             self.bars.set_classes(names)
@@ -93,7 +97,7 @@ class Inspection(QObject):
             if relabelled:  # by anyone: this window, an undo, another inspector
                 self._on_relabelled(tile)
             return
-        self.detail, self.result, self.query = None, None, None
+        self.detail, self.result, self.query, self.relevance_class = None, None, None, None
         for key in ("detail", "attention", "ablation", "history"):
             self._cancel(key)
         if tile is None:
@@ -179,7 +183,11 @@ class Inspection(QObject):
         if self.result is None:
             self.attention.set_pending(f"Computing the attention of {d.tile.name}…")
         self._run("attention", lambda _c, *a: self.service.analyse(*a), d.tile.image_id, version.id, checkpoint, d.image,
-                  d.mask, self.query, pool="model", on_result=self._on_attention, name="Attention")
+                  d.mask, self.query, self.relevance_class, pool="model", on_result=self._on_attention, name="Attention")
+
+    def _on_relevance_class(self, target: int | None) -> None:
+        self.relevance_class = target
+        self._request_attention()
 
     def _on_attention(self, r: AttentionResult) -> None:
         if self.tile is None or r.image_id != self.tile.image_id:

@@ -34,6 +34,8 @@ class AttentionResult:
     rollout: np.ndarray  # (h, w) of the last layer's grid
     probs: np.ndarray  # (classes,) with every head on
     class_names: list[str] = field(default_factory=list)
+    relevance: np.ndarray | None = None  # (h, w) gradient-weighted relevance for `relevance_class`, first grid
+    relevance_class: int | None = None
 
 
 @dataclass(slots=True)

@@ -24,8 +24,18 @@ from app.attention.qt_head_tile import QtHeadTile
 from app.attention.attention_results import AttentionResult, LayerMaps
 from core.inference.upsample import upsample_bilinear
 
-OVERLAY_MODES = ("Selected head", "Layer mean", "Rollout", "Off")
-DEFAULT_MODE = "Rollout"  # all layers at once, on the finest grid: the best first look
+OVERLAY_MODES = ("Relevance", "Rollout", "Layer mean", "Selected head", "Off")
+# Class-specific and the most faithful map on the demo (`inspector explain-eval`, bench/explanations.py):
+# removing its top 10 % hurts the decision more than a random 10 % on most images.
+DEFAULT_MODE = "Relevance"
+MODE_TIPS = {
+    "Relevance": "Gradient-weighted attention relevance for the class chosen beside it (Chefer et al. 2021): "
+                 "what the decision for that class rests on",
+    "Rollout": "Attention rollout, heads weighted by their alpha: where information flows from, for any class",
+    "Layer mean": "This layer's attention, mean over heads",
+    "Selected head": "The selected head's attention",
+    "Off": "No overlay",
+}
 COLUMNS = 4
 MAX_OVERLAY_SIDE = 1024
 
@@ -44,6 +54,7 @@ class QtAttentionPanel(QWidget):
     opacity_changed = Signal(float)
     ablation_changed = Signal(object)  # frozenset[(layer, head)] switched off
     query_cleared = Signal()
+    relevance_class_changed = Signal(object)  # int class index, or None = the predicted class
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -59,6 +70,14 @@ class QtAttentionPanel(QWidget):
         self.mode_combo.addItems(OVERLAY_MODES)
         self.mode_combo.setCurrentText(DEFAULT_MODE)
         self.mode_combo.setToolTip("What is drawn over the image")
+        for i, mode in enumerate(OVERLAY_MODES):
+            self.mode_combo.setItemData(i, MODE_TIPS[mode], Qt.ItemDataRole.ToolTipRole)
+        self.class_combo = QComboBox()
+        self.class_combo.setToolTip("The class the relevance map explains")
+        self.trust_label = QLabel("")
+        self.trust_label.setWordWrap(True)
+        self.trust_label.setStyleSheet("color: #f0ad4e;")
+        self.trust_label.hide()
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(50)
@@ -89,6 +108,8 @@ class QtAttentionPanel(QWidget):
         top.addWidget(self.mode_combo, 1, 1)
         top.addWidget(QLabel("Opacity"), 1, 2, Qt.AlignmentFlag.AlignRight)
         top.addWidget(self.opacity, 1, 3)
+        top.addWidget(QLabel("Class"), 2, 0)
+        top.addWidget(self.class_combo, 2, 1, 1, 3)
         top.setColumnStretch(1, 1)
         bottom = QHBoxLayout()
         bottom.addWidget(self.query_label, 1)
@@ -97,6 +118,7 @@ class QtAttentionPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(top)
+        lay.addWidget(self.trust_label)
         lay.addWidget(self.alpha_bars)
         lay.addLayout(self.grid)
         lay.addWidget(self.ablation_label)
@@ -106,6 +128,7 @@ class QtAttentionPanel(QWidget):
 
         self.layer_combo.currentIndexChanged.connect(self._on_layer_changed)
         self.mode_combo.currentIndexChanged.connect(lambda _i: self._emit_overlay())
+        self.class_combo.activated.connect(lambda _i: self.relevance_class_changed.emit(self.class_combo.currentData()))
         self.opacity.valueChanged.connect(lambda v: self.opacity_changed.emit(v / 100.0))
         self.alpha_bars.head_clicked.connect(self._on_head_selected)
         self.reset_heads.clicked.connect(self._on_reset_heads)
@@ -147,8 +170,27 @@ class QtAttentionPanel(QWidget):
         self.query_label.setText("query: every token (click the image to pick one)" if q is None
                                  else f"query: pixel ({q[0]:.0f}, {q[1]:.0f})")
         self.clear_query.setEnabled(q is not None)
+        self._show_classes(result)
         self._set_enabled(True)
         self._show_layer()
+
+    def set_trust_warning(self, text: str | None) -> None:
+        """Plain words when this model's maps measured no better than chance (None: hide)."""
+        self.trust_label.setText(text or "")
+        self.trust_label.setVisible(bool(text))
+
+    def _show_classes(self, result: AttentionResult) -> None:
+        names = result.class_names
+        pred = int(np.argmax(result.probs)) if len(result.probs) else 0
+        items = [(f"predicted: {names[pred]}" if names else "predicted", None)] + [(n, i) for i, n in enumerate(names)]
+        with signals_blocked(self.class_combo):
+            if [self.class_combo.itemText(i) for i in range(self.class_combo.count())] != [t for t, _ in items]:
+                self.class_combo.clear()
+                for text, data in items:
+                    self.class_combo.addItem(text, data)
+            chosen = result.relevance_class
+            index = 0 if chosen is None or chosen == pred else self.class_combo.findData(chosen)
+            self.class_combo.setCurrentIndex(max(index, 0))
 
     def set_pending(self, text: str) -> None:
         """Work for a new image is under way: say so instead of showing the previous image's maps."""
@@ -174,7 +216,9 @@ class QtAttentionPanel(QWidget):
         r, lm = self.result, self.current_layer
         if r is None or lm is None or self.mode == "Off":
             return None
-        if self.mode == "Rollout":
+        if self.mode == "Relevance" and r.relevance is not None:
+            m = r.relevance
+        elif self.mode in ("Rollout", "Relevance"):
             m = r.rollout
         elif self.mode == "Layer mean":
             m = lm.mean_map()
@@ -267,7 +311,8 @@ class QtAttentionPanel(QWidget):
         self.overlay_changed.emit(self.overlay_map())
 
     def _set_enabled(self, on: bool) -> None:
-        for w in (self.layer_combo, self.mode_combo, self.opacity, self.alpha_bars, self.reset_heads, self.clear_query):
+        for w in (self.layer_combo, self.mode_combo, self.class_combo, self.opacity, self.alpha_bars, self.reset_heads,
+                  self.clear_query):
             w.setEnabled(on)
         self.alpha_bars.setVisible(on)  # empty axes say nothing
         self.placeholder.setVisible(not on)

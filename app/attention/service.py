@@ -20,6 +20,7 @@ class AttentionService:
     def __init__(self) -> None:
         self._explainers: dict[str, AttentionExplainer] = {}  # checkpoint path -> its explainer
         self._evidence: dict[tuple[int, str], ImageEvidence] = {}  # (image id, checkpoint), latest only
+        self._relevance: dict[tuple[int, str, int], np.ndarray] = {}  # latest image's map per class
         self._lock = threading.Lock()
 
     def explainer(self, checkpoint: str) -> AttentionExplainer:
@@ -35,7 +36,9 @@ class AttentionService:
             return ex
 
     def analyse(self, image_id: int, model_id: int | None, checkpoint: str, image: np.ndarray,
-                mask: np.ndarray | None, query: tuple[float, float] | None) -> AttentionResult:
+                mask: np.ndarray | None, query: tuple[float, float] | None,
+                target: int | None = None) -> AttentionResult:
+        """`target`: the class the relevance map explains (None: the predicted one)."""
         ex = self.explainer(checkpoint)
         key = (image_id, checkpoint)
         ev = self._evidence.get(key)
@@ -59,9 +62,16 @@ class AttentionService:
                 align, _ = mask_alignment(le.received, masks)
             layers.append(LayerMaps(layer=i, name=le.name, grid=le.grid, maps=np.asarray(maps, np.float32),
                                     alphas=np.asarray(le.alpha, np.float32), contributions=share, alignment=align))
+        target = ev.predicted if target is None else target
+        rel_key = (image_id, checkpoint, target)
+        relevance = self._relevance.get(rel_key)
+        if relevance is None:
+            relevance = ex.relevance(image, target)
+            self._relevance = {rel_key: relevance}
         return AttentionResult(image_id=image_id, model_id=model_id, query=query, image_size=ev.image_size,
                                layers=layers, rollout=np.asarray(ex.rollout(ev), np.float32),
-                               probs=np.asarray(ev.probs, np.float32), class_names=list(ev.class_names))
+                               probs=np.asarray(ev.probs, np.float32), class_names=list(ev.class_names),
+                               relevance=np.asarray(relevance, np.float32), relevance_class=target)
 
     def ablate(self, image_id: int, checkpoint: str, image: np.ndarray, off: frozenset[tuple[int, int]]) -> AblationResult:
         probs = self.explainer(checkpoint).ablate(image, set(off))

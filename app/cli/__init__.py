@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "app.cli.store_cmds",
     "app.cli.export_cmds",
     "app.cli.infer_cmds",
+    "app.cli.explain_cmds",
     "app.cli.train_cmds",
     "app.cli.pretrain_cmd",
     "app.cli.problems_cmds",

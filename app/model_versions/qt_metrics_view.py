@@ -30,8 +30,11 @@ class QtMetricsView(QWidget):
         self.confusion = QtConfusionMatrix()
         self.confusion.setToolTip("Click a cell to show those images in the browser")
         self.confusion.setMinimumWidth(260)
+        self.maps = QLabel("")  # how far this model's explanation maps can be trusted
+        self.maps.setWordWrap(True)
         left = QVBoxLayout()
         left.addWidget(self.summary)
+        left.addWidget(self.maps)
         left.addWidget(self.table, 1)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -52,7 +55,11 @@ class QtMetricsView(QWidget):
                 self.table.setItem(r, col, it)
         self.confusion.set_matrix(m.confusion, [c.name for c in m.per_class])
 
+    def set_faithfulness(self, text: str) -> None:
+        self.maps.setText(text)
+
     def clear(self, text: str) -> None:
         self.summary.setText(text)
+        self.maps.setText("")
         self.table.setRowCount(0)
         self.confusion.set_matrix([], [])

@@ -22,6 +22,7 @@ from app.model_versions.qt_compare_view import QtCompareView
 from app.model_versions.qt_metrics_view import QtMetricsView
 from app.project_state import ProjectState
 from app.workers import Workers
+from usecases.explanation_eval import faithfulness_line
 from usecases.version_comparison import VersionComparison, VersionRow, compare_versions, version_metrics, version_rows
 
 if TYPE_CHECKING:
@@ -211,8 +212,9 @@ class QtModelVersionsPanel(QWidget):
         model_id, m = r
         if model_id != self.selected_id:
             return
-        name = next((x.record.name for x in self.rows if x.record.id == model_id), str(model_id))
-        self.metrics.set_metrics(name, m)
+        row = next((x for x in self.rows if x.record.id == model_id), None)
+        self.metrics.set_metrics(row.record.name if row else str(model_id), m)
+        self.metrics.set_faithfulness(faithfulness_line(row.record) if row else "")
 
     def _on_compare_clicked(self) -> None:
         after, before, project = self.selected_id, self.compare_with.currentData(), self._state.project

@@ -161,6 +161,13 @@ class AttentionExplainer:
     def rollout(self, evidence: ImageEvidence) -> np.ndarray:
         return attention_rollout(evidence.layers)
 
+    def relevance(self, image: np.ndarray, target: int | None = None) -> np.ndarray:
+        """Gradient-weighted relevance for class `target` (default: predicted), first grid (h, w)."""
+        from core.inference.attribution import relevance
+
+        with self._lock:
+            return relevance(self.model, self.pre.tensor(image, self.device), target).map
+
     def ablate(self, image: np.ndarray, heads_off: set[tuple[int, int]]) -> np.ndarray:
         """Class probabilities with the given (layer, head) pairs switched off (alpha = 0).
 

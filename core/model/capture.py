@@ -45,11 +45,13 @@ def attention_layers(model: nn.Module) -> list[tuple[str, AlphaAttention]]:
 
 
 @contextmanager
-def capture_attention(model: nn.Module) -> Iterator[AttentionCapture]:
+def capture_attention(model: nn.Module, *, keep_grad: bool = False) -> Iterator[AttentionCapture]:
     """Inside the block, each forward pass records per layer the attention `(B, heads, N, N)` and grid.
 
     A new forward pass replaces the previous pass's records; logits are the same as without capture
-    (explicit softmax instead of the fused kernel, equal within float tolerance).
+    (explicit softmax instead of the fused kernel, equal within float tolerance). `keep_grad`
+    records the probabilities in the autograd graph, with `.grad` kept after a backward pass
+    (gradient-weighted relevance, core.inference.attribution).
     """
     capture = AttentionCapture()
     layers = attention_layers(model)
@@ -59,7 +61,10 @@ def capture_attention(model: nn.Module) -> Iterator[AttentionCapture]:
         i, name = index[id(module)]
         if i == 0:
             capture.layers.clear()
-        capture.layers.append(LayerAttention(i, name, probs.detach(), (int(grid[0]), int(grid[1]))))
+        if keep_grad and probs.requires_grad:
+            probs.retain_grad()
+        kept = probs if keep_grad else probs.detach()
+        capture.layers.append(LayerAttention(i, name, kept, (int(grid[0]), int(grid[1]))))
 
     for _, m in layers:
         m.recorder = record

@@ -65,3 +65,18 @@ def _meta_dict(meta: Any) -> dict[str, Any]:
     if is_dataclass(meta):
         return asdict(meta)
     raise InspectorError(f"model metadata must be a CheckpointMeta or a dict, not {type(meta).__name__}")
+
+
+def save_evaluation(session: Session, model_id: int, key: str, value: dict[str, Any]) -> None:
+    """Keep a measurement of this model version with it (e.g. "faithfulness"), in its metadata
+    under "evaluations"; the newest replaces an older one of the same key."""
+    m = session.get(ModelVersion, model_id)
+    if m is None:
+        raise NotFound(f"no model with id {model_id}")
+    meta = json.loads(m.meta)
+    meta.setdefault("evaluations", {})[key] = value
+    m.meta = json.dumps(meta, default=str)
+
+
+def evaluation(record: ModelVersionRecord, key: str) -> dict[str, Any] | None:
+    return (record.meta.get("evaluations") or {}).get(key)
