@@ -130,3 +130,43 @@ def test_overlay_of_a_large_image_is_capped_but_aligned(qtbot):
     ov_rect = view.overlay_item.mapRectToView(view.overlay_item.boundingRect())
     assert abs(ov_rect.width() - img_rect.width()) < 1e-6 and abs(ov_rect.height() - img_rect.height()) < 1e-6
     assert ov_rect.topLeft() == img_rect.topLeft()
+
+
+def test_relevance_is_the_default_overlay_for_a_chosen_class_and_untrustworthy_maps_are_flagged(qtbot, window, idle):
+    """The overlay starts as the class-specific relevance map (of the predicted class); another
+    class in the panel's class box recomputes it for that class; a model whose measured maps are no
+    better than chance gets the warning in plain words above the heads."""
+    from core.inference.upsample import upsample_bilinear
+    from core.store.model_versions import save_evaluation
+
+    win = window
+    panel = win.attention
+    win.browser.grid.select_row(0)
+    qtbot.waitUntil(lambda: win.inspection.result is not None, timeout=20000)
+    idle(win)
+    r = win.inspection.result
+    assert panel.mode == "Relevance" and r.relevance is not None
+    assert r.relevance_class == int(np.argmax(r.probs))
+    assert panel.class_combo.currentText().startswith("predicted: ")
+    np.testing.assert_allclose(win.image_pane.view.overlay_item.image, upsample_bilinear(r.relevance, r.image_size),
+                               rtol=1e-5, atol=1e-7)
+    other = next(i for i in range(len(r.class_names)) if i != r.relevance_class)
+    index = panel.class_combo.findData(other)
+    panel.class_combo.setCurrentIndex(index)
+    panel.class_combo.activated.emit(index)
+    qtbot.waitUntil(lambda: win.inspection.result.relevance_class == other, timeout=20000)
+    idle(win)
+    assert not np.allclose(win.inspection.result.relevance, r.relevance)
+    assert panel.class_combo.currentData() == other
+
+    assert not panel.trust_label.isVisible()
+    untrusted = {"method": "gradient", "images": 40, "better_than_random": 0.45, "ci_low": 0.31, "ci_high": 0.6,
+                 "deletion_auc": 0.3, "pointing": None}
+    with win.state.project.session(write=True) as s:
+        save_evaluation(s, win.state.model_version_id, "faithfulness",
+                        {"default": "gradient", "images": 40, "methods": {"gradient": untrusted,
+                                                                          "random": dict(untrusted, method="random")}})
+    win.controller.browse_version()
+    qtbot.waitUntil(lambda: panel.trust_label.isVisible(), timeout=10000)
+    assert "no map here is better than chance" in panel.trust_label.text()
+    idle(win)
