@@ -135,11 +135,16 @@ def heads(args: argparse.Namespace) -> int:
     print(f"{args.model}: {n} defect images with masks")
     if n == 0:
         print("  no images with defect masks: alignment columns are empty")
-    print(f"{'layer':>5} {'head':>4} {'grid':>6} {'alpha':>7} {'entropy':>7} {'in mask':>7} {'area':>6} {'lift':>5} {'pointing':>8}")
+    classes = list(dict.fromkeys(c for s in stats for c in (s.deletion_by_class or {})))
+    print(f"{'layer':>5} {'head':>4} {'grid':>6} {'alpha':>7} {'entropy':>7} {'in mask':>7} {'area':>6} {'lift':>5} "
+          f"{'pointing':>8} {'off: -p':>8}  " + " ".join(f"{c[:10]:>10}" for c in classes))
     for s in stats:
         grid = f"{s.grid[0]}x{s.grid[1]}"
+        per = s.deletion_by_class or {}
         print(f"{s.layer:>5} {s.head:>4} {grid:>6} {s.alpha:+7.3f} {s.entropy:7.3f} {_pct(s.mask_mass):>7} "
-              f"{_pct(s.area):>6} {_num(s.lift):>5} {_pct(s.pointing):>8}")
+              f"{_pct(s.area):>6} {_num(s.lift):>5} {_pct(s.pointing):>8} {_signed(s.deletion_effect):>8}  "
+              + " ".join(f"{_signed(per.get(c, float('nan'))):>10}" for c in classes))
+    print("off: -p = mean drop of the predicted class's probability with this head switched off (then per predicted class)")
     return 0
 
 
@@ -159,6 +164,10 @@ def train_demo(args: argparse.Namespace) -> int:
 
 def _pct(x: float) -> str:
     return "-" if x != x else f"{x:.0%}"
+
+
+def _signed(x: float) -> str:
+    return "-" if x != x else f"{x:+.3f}"
 
 
 def _num(x: float) -> str:

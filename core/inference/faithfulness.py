@@ -64,6 +64,7 @@ class MethodSummary:
     better_than_random: float  # share of images where top-10 % removal beats random removal by MIN_EFFECT
     ci_low: float
     ci_high: float
+    better_strict: float  # the same without the margin (any larger drop counts)
     pointing: float | None  # over images with a defect mask
     iou: float | None
     masked_images: int = 0
@@ -168,6 +169,7 @@ def summarise(method: str, scores: list[ImageScores], ms_per_image: float = 0.0)
         deletion_auc=float(np.mean([s.deletion_auc for s in scores])) if n else float("nan"),
         insertion_auc=float(np.mean([s.insertion_auc for s in scores])) if n else float("nan"),
         better_than_random=wins / n if n else float("nan"), ci_low=lo, ci_high=hi,
+        better_strict=sum(s.drop_top > s.drop_random for s in scores) / n if n else float("nan"),
         pointing=float(np.mean([s.pointing for s in masked])) if masked else None,
         iou=float(np.mean([s.iou for s in masked])) if masked else None,
         masked_images=len(masked), ms_per_image=ms_per_image,

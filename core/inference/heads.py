@@ -5,7 +5,9 @@
   the mask's area fraction, reported as `area` so that `lift = mass / area` is comparable;
 - pointing game: the location receiving the most attention lies inside the mask dilated by
   `tolerance` pixels at model-input scale (a hit rate over defect images);
-- alpha, and the mean attention entropy (nats, over all analysed images).
+- alpha, and the mean attention entropy (nats, over all analysed images);
+- deletion effect: how much the predicted class's probability drops when the head alone is
+  switched off (alpha = 0), over all analysed images and per predicted class.
 """
 from __future__ import annotations
 
@@ -39,6 +41,10 @@ class HeadStats:
     area: float  # mean mask area fraction (mass under uniform attention)
     pointing: float  # pointing-game hit rate
     n_defect: int
+    # Mean drop of the predicted class's probability when this head alone is switched off (alpha = 0),
+    # over all analysed images, and per predicted class (class name -> mean drop).
+    deletion_effect: float = float("nan")
+    deletion_by_class: dict[str, float] | None = None
 
     @property
     def lift(self) -> float:
@@ -65,6 +71,12 @@ class HeadAccumulator:
         self.area = 0.0
         self.n_images = 0
         self.n_defect = 0
+        self.drops: list[dict[int, list[float]]] = [[{} for _ in range(h)] for h in nh]  # [layer][head]: class -> drops
+        self.class_names: list[str] = []
+
+    def add_deletion(self, layer: int, head: int, predicted: np.ndarray, drop: np.ndarray) -> None:
+        for c, d in zip(predicted.tolist(), drop.tolist()):
+            self.drops[layer][head].setdefault(int(c), []).append(float(d))
 
     def add(self, received: list[np.ndarray], entropy: list[np.ndarray], mask: np.ndarray | None) -> None:
         """received: per layer (heads, h, w) column means; mask: (s, s) bool at model-input scale or None."""
@@ -81,6 +93,16 @@ class HeadAccumulator:
             self.mass[i] += mass
             self.hits[i] += hit
 
+    def _deletion(self, layer: int, head: int) -> dict:
+        by_class = self.drops[layer][head]
+        every = [d for ds in by_class.values() for d in ds]
+        if not every:
+            return {}
+        names = self.class_names
+        return {"deletion_effect": float(np.mean(every)),
+                "deletion_by_class": {(names[c] if c < len(names) else str(c)): float(np.mean(ds))
+                                      for c, ds in sorted(by_class.items())}}
+
     def stats(self) -> list[HeadStats]:
         out = []
         nd, ni = max(self.n_defect, 1), max(self.n_images, 1)
@@ -93,6 +115,7 @@ class HeadAccumulator:
                     area=self.area / nd if self.n_defect else float("nan"),
                     pointing=float(self.hits[i][h] / nd) if self.n_defect else float("nan"),
                     n_defect=self.n_defect,
+                    **self._deletion(i, h),
                 ))
         return out
 
@@ -168,8 +191,10 @@ def analyse_heads(
         if acc is None:
             grids = [tuple(r.shape[-2:]) for r in received]
             acc = HeadAccumulator(grids, [m.alpha.detach().float().cpu().numpy() for _, m in layers], tolerance)
+            acc.class_names = list(meta.class_names)
         for j, mask in enumerate(masks):
             acc.add([r[j] for r in received], [e[j] for e in entropy], mask)
+        head_deletion(model, pre.normalise(torch.stack(images).to(device)), [m for _, m in layers], acc)
         done += len(images)
         progress.progress(done, 0, f"{done} images analysed")
         progress.check()
@@ -185,6 +210,24 @@ def analyse_heads(
     if images:
         flush(images, masks)
     return acc.stats() if acc is not None else []
+
+
+@torch.inference_mode()
+def head_deletion(model: nn.Module, batch: torch.Tensor, attn: list, acc: HeadAccumulator) -> None:
+    """Switch each head off in turn (alpha = 0, restored bit for bit) and record how much the
+    predicted class's probability drops on every image of the batch."""
+    probs = model(batch).float().softmax(-1)
+    predicted = probs.argmax(-1)
+    base = probs.gather(1, predicted[:, None])[:, 0]
+    for i, m in enumerate(attn):
+        for h in range(m.num_heads):
+            saved = m.alpha[h].clone()
+            try:
+                m.alpha[h] = 0.0
+                off = model(batch).float().softmax(-1).gather(1, predicted[:, None])[:, 0]
+            finally:
+                m.alpha[h] = saved
+            acc.add_deletion(i, h, predicted.cpu().numpy(), (base - off).cpu().numpy())
 
 
 def sort_for_display(stats: list[HeadStats]) -> list[HeadStats]:

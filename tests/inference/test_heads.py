@@ -120,3 +120,23 @@ def test_real_model_with_forced_attention_aligns_better_than_uniform():
     assert all(f.pointing == 1.0 for f in first_f)
     assert all(u.mask_mass == pytest.approx(1 / 16, abs=0.02) for u in first_u)
     assert sort_for_display(s_forced)[0].layer == 0
+
+
+def test_head_deletion_effect_is_zero_for_a_head_already_off_and_per_predicted_class():
+    torch.manual_seed(0)
+    meta = CheckpointMeta(arch="aan_t", class_names=["good", "bad", "ugly"], in_chans=1, input_size=64,
+                          mean=(0.5,), std=(0.5,))
+    model = create_model("aan_t", 3, in_chans=1).eval()
+    with torch.no_grad():
+        model.stages[0].blocks[0].attn.alpha[1] = 0.0  # switched off already: switching it off changes nothing
+        model.head.weight.mul_(20)  # confident enough for the other heads to matter
+    alphas = [a.detach().clone() for a in model.alphas()]
+    rng = np.random.default_rng(0)
+    items = [(rng.integers(0, 255, (64, 64), dtype=np.uint8), None) for _ in range(6)]
+    stats = analyse_heads(model, meta, items, batch_size=4)
+    by_head = {(s.layer, s.head): s for s in stats}
+    assert by_head[(0, 1)].deletion_effect == 0.0
+    assert any(abs(s.deletion_effect) > 1e-4 for s in stats)
+    for s in stats:
+        assert set(s.deletion_by_class) <= set(meta.class_names)
+    assert all(torch.equal(a, b) for a, b in zip(alphas, model.alphas()))  # alphas restored bit for bit
