@@ -200,6 +200,8 @@ class Inspection(QObject):
         r = self.attention.result
         if heat is not None and (r is None or self.detail is None or r.image_id != self.detail.tile.image_id):
             return  # the panel still shows the previous image's maps; the next result replaces them
+        self.view.set_overlay_label("relevance" if self.attention.mode == "Relevance" and r is not None
+                                    and r.relevance is not None else "attention")
         self.view.set_overlay(heat)
 
     def _on_ablation_changed(self, off: frozenset) -> None:

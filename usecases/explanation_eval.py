@@ -103,8 +103,11 @@ def faithfulness_line(record) -> str:
     d, r = ev["methods"].get(ev["default"]), ev["methods"].get("random")
     if d is None or r is None:
         return "Maps: measured without the default method; run `inspector explain-eval` again."
+    from core.inference.attribution import METHOD_TITLES
+
     verdict = "better than chance" if d["ci_low"] > 0.5 else "NOT better than chance"
-    return (f"Maps ({d['method']}, {d['images']} images): removing the top 10 % beats a random 10 % on "
+    title = METHOD_TITLES.get(d["method"], d["method"]).split(" (")[0]
+    return (f"Maps ({title}, {d['images']} images): removing the top 10 % beats a random 10 % on "
             f"{d['better_than_random']:.0%} [{d['ci_low']:.0%}–{d['ci_high']:.0%}], {verdict}; deletion AUC "
             f"{d['deletion_auc']:.2f} vs random {r['deletion_auc']:.2f}"
             + (f"; pointing game {d['pointing']:.0%}" if d.get("pointing") is not None else "") + ".")

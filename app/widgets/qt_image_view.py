@@ -70,6 +70,10 @@ class QtImageView(QWidget):
             return
         self.mask_item.setImage(outline, autoLevels=False, levels=(0, 255))
 
+    def set_overlay_label(self, text: str) -> None:
+        """What the colour bar measures (attention, relevance)."""
+        self.colorbar.getAxis("left").setLabel(text)  # where ColorBarItem puts its label (vertical bar)
+
     def set_overlay(self, heat: np.ndarray | None, levels: tuple[float, float] | None = None) -> None:
         """heat: float (h, w), the image's size or a scaled-down copy of the same aspect; it is
         stretched over exactly the image's rectangle, so it lines up whatever its resolution."""
