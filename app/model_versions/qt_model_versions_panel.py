@@ -50,6 +50,10 @@ class QtModelVersionsPanel(QWidget):
         self.use_button.setToolTip("Show this model's predictions, confidences and label-error scores in the browser")
         self.predict_button = QPushButton("Predict")
         self.predict_button.setToolTip("Predict every image this model has not seen yet")
+        self.explain_button = QPushButton("Measure maps")
+        self.explain_button.setToolTip("How far this model's attention maps can be trusted: remove what each map "
+                                       "points at and watch the decision (inspector explain-eval; about a second "
+                                       "per image on a CPU)")
         self.add_button = QPushButton("Add model…")
         self.add_button.setToolTip("Add a model file to the project: an Inspector checkpoint (.safetensors) "
                                    "or its ONNX export (.onnx, predictions only)")
@@ -65,6 +69,7 @@ class QtModelVersionsPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.use_button)
         buttons.addWidget(self.predict_button)
+        buttons.addWidget(self.explain_button)
         buttons.addStretch(1)
         buttons.addWidget(self.add_button)
         cmp = QHBoxLayout()
@@ -91,6 +96,7 @@ class QtModelVersionsPanel(QWidget):
         self.predict_button.clicked.connect(lambda: self.selected_id is not None and self.predict_requested.emit(self.selected_id))
         self.compare_button.clicked.connect(self._on_compare_clicked)
         self.add_button.clicked.connect(self._on_add_clicked)
+        self.explain_button.clicked.connect(lambda: self.selected_id is not None and self.measure_maps(self.selected_id))
         self.metrics.confusion.cell_clicked.connect(self.filter_requested)
         state.project_changed.connect(self.refresh)
         state.model_changed.connect(self.refresh)
@@ -120,6 +126,18 @@ class QtModelVersionsPanel(QWidget):
 
         self._workers.start(lambda _c: register_checkpoint(project, path), name="Add model", pool="write",
                             user_visible=True, on_result=added)
+
+    def measure_maps(self, model_id: int, n: int | None = None):
+        """Run the explanation evaluation as a task with progress; the metrics show it when done."""
+        from usecases.explanation_eval import DEFAULT_IMAGES, evaluate_model_explanations
+
+        project = self._state.project
+        if project is None:
+            return None
+        count = n or DEFAULT_IMAGES
+        return self._workers.start(lambda ctx: evaluate_model_explanations(project, model_id, n=count, progress=ctx),
+                                   name="Measure maps", pool="long", user_visible=True,
+                                   on_result=lambda _r: self.refresh())
 
     def _on_add_clicked(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Add a model file", "",
@@ -196,6 +214,7 @@ class QtModelVersionsPanel(QWidget):
         mid = self.selected_id
         row = next((r for r in self.rows if r.record.id == mid), None)
         self.predict_button.setEnabled(row is not None)
+        self.explain_button.setEnabled(row is not None)
         self.use_button.setEnabled(row is not None and row.predictions > 0)
         # Metrics scan all of the model's predictions (in SQLite, ~70 ms at 100k): only while someone looks.
         self._metrics_stale = not self.isVisible()

@@ -92,3 +92,18 @@ def test_an_onnx_export_is_added_and_predicts_under_its_checkpoint(qtbot, window
     assert win.task_status.errors[-1][2] == "bad.onnx: not an ONNX model, or damaged (its bytes do not parse as one)"
     idle(win)
     assert len(panel.rows) == 2
+
+
+def test_measure_maps_stores_the_result_and_shows_it(qtbot, window, idle):
+    """Models ▸ Measure maps: a task with progress; the metrics then say how far the maps can be trusted."""
+    win = window
+    panel = win.versions_panel
+    win.versions_dock.raise_()
+    qtbot.waitUntil(lambda: panel.metrics.table.rowCount() == 3, timeout=20000)
+    assert panel.metrics.maps.text().startswith("Maps: not measured yet")
+    done = []
+    w = panel.measure_maps(win.state.model_version_id, n=4)
+    w.signals.finished.connect(lambda: done.append(1))
+    qtbot.waitUntil(lambda: bool(done), timeout=120000)
+    qtbot.waitUntil(lambda: panel.metrics.maps.text().startswith("Maps (relevance, 4 images)"), timeout=20000)
+    idle(win)
