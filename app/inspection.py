@@ -69,6 +69,7 @@ class Inspection(QObject):
         attention.query_cleared.connect(lambda: self._on_image_clicked(None, None))
         attention.relevance_class_changed.connect(self._on_relevance_class)
         state.selection_changed.connect(self.show)
+        state.labels_changed.connect(self._on_labels_changed)
         state.project_changed.connect(self._on_model_changed)
         state.model_changed.connect(self._on_model_changed)
 
@@ -152,6 +153,25 @@ class Inspection(QObject):
         self.view.set_image(d.image, d.outline)
         self.bars.set_probabilities(None)
         self._request_attention()
+
+    def _on_labels_changed(self, change) -> None:
+        """After an undo or redo, History shows the image it changed (the first, if several), even
+        when another image is selected: the user sees what the step did."""
+        if change.action not in ("undo", "redo") or not change.described:
+            return
+        image_id, path, _label = change.described[0]
+        if self.tile is not None and image_id == self.tile.image_id:
+            return  # the selected image: its own relabel path reloads the history
+        project = self._state.project
+        from core.data.file_checks import printable
+
+        name = printable(path)
+        self._run("history", lambda _c: label_events(project, image_id),
+                  on_result=lambda events: self._show_history_of(image_id, name, events))
+
+    def _show_history_of(self, image_id: int, name: str, events: list[LabelEventRecord]) -> None:
+        self._history_of = image_id
+        self.history.set_events(name, events)
 
     def _on_history(self, r: tuple[int, list[LabelEventRecord]]) -> None:
         image_id, events = r

@@ -15,7 +15,7 @@ from app.browser.tile import Tile
 from app.project_state import LabelChange, ProjectState
 from app.workers import Workers
 from core.errors import LabelConflict
-from usecases.labelling import label_many, label_one, redo_last, undo_last
+from usecases.labelling import describe_images, label_many, label_one, redo_last, undo_last
 
 
 class LabelController(QObject):
@@ -77,7 +77,8 @@ class LabelController(QObject):
             self._mine.update(w.versions)
             if w.result is None:
                 return LabelChange(action, [], [], nothing=True)
-            return LabelChange(action, w.result.changed, w.result.skipped)
+            return LabelChange(action, w.result.changed, w.result.skipped,
+                               described=describe_images(project, w.result.changed))
 
         self._start(run, action.capitalize())
 
@@ -92,7 +93,7 @@ class LabelController(QObject):
         else:
             n = len(change.changed)
             what = {"set": f"Labelled {change.label}", "bulk": f"Labelled {n} images {change.label}",
-                    "undo": f"Undone: {n} label(s) restored", "redo": f"Redone: {n} label(s)"}[change.action]
+                    "undo": "Undone: " + _named(change), "redo": "Redone: " + _named(change)}[change.action]
             if change.skipped:
                 what += f"; {len(change.skipped)} skipped (changed since by someone else)"
             self.message.emit(what + ("  ·  Ctrl+Z to undo" if change.action in ("set", "bulk") else ""))
@@ -101,6 +102,18 @@ class LabelController(QObject):
     def _on_error(self, e: BaseException) -> None:
         if isinstance(e, LabelConflict):
             self.conflict.emit(e)
+
+
+def _named(change: LabelChange) -> str:
+    """"crack/0007.png is crack again", or "3 labels: a.png → good, b.png → crack and 1 more"."""
+    from core.data.file_checks import printable
+
+    items = [f"{printable(path)} → {label or '(unlabeled)'}" for _id, path, label in change.described]
+    n = len(change.changed)
+    if n == 1 and items:
+        return items[0].replace(" → ", " is ", 1) + (" again" if change.action == "undo" else "")
+    more = f" and {n - len(items)} more" if n > len(items) else ""
+    return f"{n} labels: " + ", ".join(items) + more
 
 
 def conflict_box(parent: QWidget, e: LabelConflict) -> QMessageBox:

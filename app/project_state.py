@@ -33,6 +33,7 @@ class LabelChange:
     label: str | None = None
     nothing: bool = False  # undo/redo with an empty stack
     states: list[LabelState] = field(default_factory=list)  # "set": what set_label wrote, event included
+    described: list[tuple[int, str, str | None]] = field(default_factory=list)  # undo/redo: (id, path, label now), first few
 
 
 class ProjectState(QObject):

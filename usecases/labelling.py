@@ -87,3 +87,11 @@ def _step(project: Project, action: str, user: str | None) -> GroupWrite:
     with project.session() as s:
         r = (labels.undo if action == "undo" else labels.redo)(s, user=user)
         return GroupWrite(r, labels.label_versions(s, r.changed) if r is not None else {})
+
+
+def describe_images(project: Project, image_ids: list[int], limit: int = 3) -> list[tuple[int, str, str | None]]:
+    """(id, path, current label) of the first `limit` images: what an undo or redo message names."""
+    from core.store.queries import get_image
+
+    with project.session() as s:
+        return [(r.id, r.rel_path, r.label) for r in (get_image(s, i) for i in image_ids[:limit])]

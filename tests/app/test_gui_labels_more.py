@@ -111,3 +111,29 @@ def test_context_menu_relabels_selection(qtbot, window, project_path, idle):
     win.window_actions.grid_menu.close()
     qtbot.waitUntil(lambda: all(_labels(project_path)[i] == "spot" for i in ids), timeout=10000)
     idle(win)
+
+
+def test_undo_names_the_image_and_history_follows_it(qtbot, window, project_path, idle):
+    """Label an image, move to another, undo: the message names the first image and its label
+    again, and History shows that image's events (the undo on top), not the selected one's."""
+    win = window
+    win.browser.grid.select_row(0)
+    qtbot.waitUntil(lambda: win.inspection.detail is not None, timeout=10000)
+    first = win.browser.grid.current_tile()
+    old = first.label
+    new_key = next(k for k, name in enumerate(win.state.class_names, 1) if name != old)
+    qtbot.keyClick(win.browser.grid, getattr(Qt.Key, f"Key_{new_key}"))
+    qtbot.waitUntil(lambda: _labels(project_path)[first.image_id] != old, timeout=10000)
+    idle(win)
+    win.browser.grid.select_row(5)
+    qtbot.waitUntil(lambda: win.inspection.tile is not None and win.inspection.tile.image_id != first.image_id,
+                    timeout=10000)
+    idle(win)
+    messages = []
+    win.labeling.message.connect(messages.append)
+    win.labeling.undo()
+    qtbot.waitUntil(lambda: bool(messages), timeout=10000)
+    idle(win)
+    assert messages[-1] == f"Undone: {first.name} is {old} again"
+    assert win.history.title.text().startswith(f"{first.name}: ")
+    assert win.history.rows()[0][3] == "undo"
