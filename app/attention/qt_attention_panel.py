@@ -65,7 +65,8 @@ class QtAttentionPanel(QWidget):
         self.tiles: list[QtHeadTile] = []
 
         self.layer_combo = QComboBox()
-        self.layer_combo.setToolTip("Attention layer (earlier layers see the 14x14 grid, later ones 7x7)")
+        self.layer_combo.setToolTip("Attention layer: earlier layers see a finer token grid, later ones a coarser one "
+                                    "(each entry names its grid)")
         self.mode_combo = QComboBox()
         self.mode_combo.addItems(OVERLAY_MODES)
         self.mode_combo.setCurrentText(DEFAULT_MODE)
@@ -152,6 +153,10 @@ class QtAttentionPanel(QWidget):
         self.result = result
         if result is None or not result.layers:
             self.placeholder.setText("Select an image with a model's predictions to inspect its attention.")
+            with signals_blocked(self.layer_combo), signals_blocked(self.class_combo):
+                self.layer_combo.clear()  # nothing left from the previous model or image
+                self.class_combo.clear()
+            self.alpha_bars.set_alphas([], 0, set())
             self._set_enabled(False)
             self.overlay_changed.emit(None)
             return

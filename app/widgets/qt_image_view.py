@@ -89,10 +89,13 @@ class QtImageView(QWidget):
         self.overlay_item.setImage(heat.astype(np.float32), autoLevels=False)
         self.overlay_item.setRect(QRectF(0, 0, W, H))
         self.colorbar.setLevels((lo, hi))
+        self.colorbar.show()
         self.overlay_item.show()
 
     def clear_overlay(self) -> None:
+        """No overlay, and no colour scale for it: a bar with nothing to measure would mislead."""
         self.overlay_item.clear()
+        self.colorbar.hide()
 
     def set_overlay_opacity(self, opacity: float) -> None:
         self.overlay_item.setOpacity(float(opacity))

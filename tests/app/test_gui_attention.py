@@ -170,3 +170,34 @@ def test_relevance_is_the_default_overlay_for_a_chosen_class_and_untrustworthy_m
     qtbot.waitUntil(lambda: panel.trust_label.isVisible(), timeout=10000)
     assert "no map here is better than chance" in panel.trust_label.text()
     idle(win)
+
+
+def test_no_stale_maps_after_opening_a_project_without_a_model(qtbot, window, idle, tmp_path):
+    """Overlay Off hides the colour bar; a project without a model shows no layer, no scale and
+    no maps of the previous one."""
+    from support.synthetic_datasets import import_folder, write_parts
+
+    win = window
+    panel = win.attention
+    view = win.image_pane.view
+    win.browser.grid.select_row(0)
+    qtbot.waitUntil(lambda: win.inspection.result is not None, timeout=20000)
+    idle(win)
+    assert view.colorbar.isVisible() and panel.layer_combo.count() > 0
+    panel.mode_combo.setCurrentText("Off")
+    assert not view.colorbar.isVisible() and view.overlay_item.image is None
+    panel.mode_combo.setCurrentText("Relevance")
+    assert view.colorbar.isVisible()
+
+    write_parts(tmp_path / "plain", ("good", "scratch"), n=6)
+    import_folder(tmp_path / "plain.db", tmp_path / "plain").close()
+    win.controller.open_project(tmp_path / "plain.db")
+    qtbot.waitUntil(lambda: win.state.is_open and win.state.path.name == "plain.db"
+                    and not win.browser.image_model.querying, timeout=15000)
+    win.browser.grid.select_row(0)
+    qtbot.waitUntil(lambda: win.inspection.detail is not None, timeout=10000)
+    idle(win)
+    assert win.state.model_version is None
+    assert panel.layer_combo.count() == 0 and panel.class_combo.count() == 0
+    assert not view.colorbar.isVisible() and view.overlay_item.image is None
+    assert all(not t.isVisible() for t in panel.tiles)
