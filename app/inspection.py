@@ -187,6 +187,7 @@ class Inspection(QObject):
             return
         self.query = None if x is None else (x, y)
         self.view.set_query_point(self.query)
+        self.attention.follow_query(self.query is not None)
         self._request_attention()
 
     def _request_attention(self) -> None:

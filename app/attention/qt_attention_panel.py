@@ -179,6 +179,16 @@ class QtAttentionPanel(QWidget):
         self._set_enabled(True)
         self._show_layer()
 
+    def follow_query(self, on: bool) -> None:
+        """A click on the image asks where that spot looks: the whole-image maps (relevance, rollout)
+        cannot say, so the overlay shows the chosen layer's query map until the query is cleared."""
+        if on and self.mode in ("Relevance", "Rollout"):
+            self._mode_before_query = self.mode
+            self.mode_combo.setCurrentText("Layer mean")
+        elif not on and getattr(self, "_mode_before_query", None):
+            self.mode_combo.setCurrentText(self._mode_before_query)
+            self._mode_before_query = None
+
     def set_trust_warning(self, text: str | None) -> None:
         """Plain words when this model's maps measured no better than chance (None: hide)."""
         self.trust_label.setText(text or "")

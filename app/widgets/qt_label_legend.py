@@ -12,7 +12,7 @@ class QtLabelLegend(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.hint = QLabel("Keys: 1-9 label (the selection, or the current image) · J/K or ←/→ next/previous · Ctrl+Z undo · Ctrl+Shift+Z redo · F fit · wheel zoom, drag pan, click = attention query")
+        self.hint = QLabel("Keys: 1-9 label (the selection, or the current image) · J/K or ←/→ next/previous · Ctrl+Z undo · Ctrl+Shift+Z redo · F fit · wheel zoom, drag pan, click = where that spot looks (overlay: its layer's map)")
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet("color: #aaaaaa; font-size: 11px;")
         self.grid = QGridLayout()

@@ -63,10 +63,19 @@ def test_query_point_changes_maps(qtbot, window, idle):
     qtbot.waitUntil(lambda: win.inspection.result is not None, timeout=20000)
     idle(win)
     first = win.attention.current_layer.maps.copy()
+    overlay = win.image_pane.view.overlay_item.image.copy()
+    assert win.attention.mode == "Relevance"
     win.image_pane.view.clicked.emit(5.0, 5.0)
     qtbot.waitUntil(lambda: win.inspection.result.query == (5.0, 5.0), timeout=20000)
-    assert not np.allclose(win.attention.current_layer.maps, first)
     idle(win)
+    assert not np.allclose(win.attention.current_layer.maps, first)
+    # the main overlay follows the click too: the layer's map for that spot
+    assert win.attention.mode == "Layer mean"
+    assert not np.allclose(win.image_pane.view.overlay_item.image, overlay)
+    win.attention.clear_query.click()
+    qtbot.waitUntil(lambda: win.inspection.result.query is None, timeout=20000)
+    idle(win)
+    assert win.attention.mode == "Relevance"
 
 
 def test_mask_outline_shown_for_defect_images(qtbot, window, idle):
