@@ -53,11 +53,19 @@ class ProjectController(QObject):
                             on_result=lambda outcome: self._on_imported(db, outcome.report),
                             on_error=lambda _e: self.busy.emit(""))
 
-    def prepare_demo(self, folder: str | os.PathLike, on_done: Callable[[], None] | None = None) -> None:
+    def prepare_demo(self, folder: str | os.PathLike, on_done: Callable[[], None] | None = None,
+                     terminal: Callable[[int, int, str], None] | None = None) -> None:
+        """`terminal`: also report the progress there (`inspector demo` draws it on stderr)."""
         self.busy.emit("Preparing the demo: data, model, predictions…")
         user = self._settings.user
+
+        def progress(done: int, total: int, text: str) -> None:
+            self._on_busy_progress(done, total, text)
+            if terminal is not None:
+                terminal(done, total, text)
+
         self._workers.start(lambda ctx: prepare_demo(folder, user, progress=ctx), name="Demo", user_visible=True,
-                            pool="long", on_progress=self._on_busy_progress,
+                            pool="long", on_progress=progress,
                             on_result=lambda db: self.open_project(db, on_done), on_error=lambda _e: self.busy.emit(""))
 
     def start_prediction(self, model_id: int, on_done: Callable[[], None] | None = None) -> Worker | None:

@@ -74,7 +74,9 @@ def run_gui(db: str | None = None, *, screenshot: str | None = None, demo_dir: s
         # A failed open or demo must not leave a headless run waiting forever.
         win.workers.failed.connect(lambda name, _msg: name in OPEN_TASKS and shooter.fail())
     if demo_dir:
-        win.controller.prepare_demo(demo_dir, on_done)
+        from app.cli.progress_line import ProgressLine
+
+        win.controller.prepare_demo(demo_dir, on_done, terminal=ProgressLine())  # the terminal sees it too
     elif db:
         win.controller.open_project(db, on_done)
     elif win.settings.last_project and Path(win.settings.last_project).exists():

@@ -44,6 +44,9 @@ def test_demo_screenshot_without_display_succeeds(tmp_path):
     r = subprocess.run([sys.executable, "-m", "app", "demo", "--dir", str(tmp_path / "demo"), "--screenshot", str(out)],
                        capture_output=True, text=True, timeout=600, env=_no_display_env(tmp_path))
     assert r.returncode == 0, r.stderr[-2000:]
+    # the terminal follows the demo's build, step by step (not only the window)
+    for step in ("making the demo images 500/500", "writing the project 500/500", "500/500 images"):
+        assert step in r.stderr, r.stderr[-2000:]
     from PIL import Image
 
     with Image.open(out) as im:
