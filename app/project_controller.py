@@ -40,7 +40,8 @@ class ProjectController(QObject):
     def open_project(self, path: str | os.PathLike, on_done: Callable[[], None] | None = None) -> None:
         """Open in a worker; `on_done` runs once the first page of images is shown."""
         self.busy.emit(f"Opening {path}…")
-        self._workers.start(lambda _c: open_overview(path), name="Open project", user_visible=True,
+        browsed = self._settings.browsed_model(path)  # the version this project was browsed with last time
+        self._workers.start(lambda _c: open_overview(path, browsed), name="Open project", user_visible=True,
                             on_result=lambda ov: self._on_opened(ov, on_done), on_error=lambda _e: self.busy.emit(""))
 
     def import_dataset(self, folder: str, db: str) -> None:
@@ -90,7 +91,7 @@ class ProjectController(QObject):
         overview = self._state.overview
         if overview is not None:
             self._workers.start(lambda _c: reload_overview(overview, model_id), name="Load models",
-                                on_result=self._state.set_overview)
+                                on_result=self._show_overview)
 
     def make_thumbnails(self) -> Worker | None:
         from usecases.thumbnail_prefill import make_thumbnails
@@ -113,7 +114,12 @@ class ProjectController(QObject):
         browser = self._workspace()
         if on_done is not None:
             browser.after_next_query(on_done)
-        self._state.set_overview(overview, user=self._settings.user)
+        self._show_overview(overview, user=self._settings.user)
+
+    def _show_overview(self, overview: ProjectOverview, user: str | None = None) -> None:
+        """Show it, and remember per project which version is browsed (a restart comes back to it)."""
+        self._settings.set_browsed_model(overview.path, overview.model_version_id)
+        self._state.set_overview(overview, user=user)
 
     def _on_busy_progress(self, done: int, total: int, text: str) -> None:
         # The status bar has the bar and the cancel button; the welcome page says what is happening.
@@ -126,6 +132,15 @@ class ProjectController(QObject):
         self.open_project(db, on_done=self.make_thumbnails)
 
     def _on_predicted(self, report: PredictReport, model_id: int) -> None:
-        self.message.emit(report.summary(), 15000)
-        self.browse_version(model_id)
+        """Browse the new predictions only when nothing else was browsed: a version the user chose
+        stays chosen, the new one is offered."""
+        current = self._state.model_version
+        if current is None or current.id == model_id:
+            self.message.emit(report.summary(), 15000)
+            self.browse_version(model_id)
+            return
+        name = next((m.name for m in self._state.model_versions if m.id == model_id), str(model_id))
+        self.message.emit(f"{report.summary()} · still browsing {current.name}: Models ▸ select {name} ▸ "
+                          f"Browse with it to switch", 20000)
+        self.browse_version()
 

@@ -42,6 +42,14 @@ class Settings:
     def last_project(self, path: str | None) -> None:
         self._s.setValue("project/last", str(path or ""))
 
+    def browsed_model(self, project: str | os.PathLike) -> int | None:
+        """The model version last browsed in this project (by its absolute path), or None."""
+        v = self._s.value(_project_key(project, "model"), "")
+        return int(v) if str(v).isdigit() else None
+
+    def set_browsed_model(self, project: str | os.PathLike, model_id: int | None) -> None:
+        self._s.setValue(_project_key(project, "model"), "" if model_id is None else str(model_id))
+
     def window_state(self) -> tuple[QByteArray | None, QByteArray | None]:
         return self._s.value("window/geometry"), self._s.value("window/state")
 
@@ -51,3 +59,12 @@ class Settings:
 
     def sync(self) -> None:
         self._s.sync()
+
+
+def _project_key(project: str | os.PathLike, name: str) -> str:
+    """A settings key per project file: its absolute path hashed (paths hold characters an INI key cannot)."""
+    import hashlib
+    from pathlib import Path
+
+    digest = hashlib.sha1(str(Path(project).expanduser().absolute()).encode("utf-8", "surrogateescape")).hexdigest()
+    return f"projects/{digest[:16]}/{name}"

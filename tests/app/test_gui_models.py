@@ -107,3 +107,41 @@ def test_measure_maps_stores_the_result_and_shows_it(qtbot, window, idle):
     qtbot.waitUntil(lambda: bool(done), timeout=120000)
     qtbot.waitUntil(lambda: panel.metrics.maps.text().startswith("Maps (relevance, 4 images)"), timeout=20000)
     idle(win)
+
+
+def test_the_browsed_model_stays_chosen_across_predictions_and_restarts(qtbot, window, idle, project_path):
+    """Browse an older version, predict with another: browsing stays (the new one is offered);
+    a new window on the same project comes back to the version browsed last."""
+    import shutil
+
+    from app.qt_main_window import QtMainWindow
+    from app.settings import Settings
+    from core.model.checkpoint import read_metadata
+    from core.store.model_versions import register_model_version
+
+    win = window
+    first = win.state.model_version
+    second_path = win.state.path.parent / "second.safetensors"
+    shutil.copy(first.path, second_path)
+    with win.state.project.session() as s:
+        second = register_model_version(s, str(second_path), read_metadata(second_path), name="second")
+    messages = []
+    win.controller.message.connect(lambda text, _ms: messages.append(text))
+    done = []
+    win.controller.start_prediction(second, on_done=lambda: done.append(1))
+    qtbot.waitUntil(lambda: bool(done) and any("still browsing" in m for m in messages), timeout=30000)
+    idle(win)
+    assert win.state.model_version_id == first.id  # not switched silently
+    assert "Browse with it to switch" in messages[-1]
+
+    win.versions_panel.use_model.emit(second)
+    qtbot.waitUntil(lambda: win.state.model_version_id == second, timeout=10000)
+    idle(win)
+    win.shutdown()
+    again = QtMainWindow(Settings())
+    qtbot.addWidget(again)
+    again.show()
+    again.controller.open_project(project_path)
+    qtbot.waitUntil(lambda: again.state.is_open and not again.browser.image_model.querying, timeout=15000)
+    assert again.state.model_version_id == second
+    again.shutdown()
