@@ -64,3 +64,18 @@ def _choose(session: Session, versions: list[ModelVersionRecord], model_id: int 
         if predicted_image_ids(session, m.id):
             return m
     return versions[-1] if versions else None
+
+
+def filter_counts(project: Project, model_id: int | None, user: str | None) -> dict[str, int | None]:
+    """How many images each "show only" filter of the browser would show, on its own (None: the
+    filter needs a model and there is none)."""
+    from core.store.queries import ImageFilter, count_images
+
+    with project.session() as s:
+        with_model = {} if model_id is None else {
+            "disagree": count_images(s, ImageFilter(model_id=model_id, disagree=True)),
+            "suspected": count_images(s, ImageFilter(model_id=model_id, suspected=True)),
+        }
+        return {"disagree": None, "suspected": None, **with_model,
+                "unlabeled": count_images(s, ImageFilter(unlabeled=True)),
+                "changed_by_me": count_images(s, ImageFilter(changed_by=user)) if user else None}

@@ -29,6 +29,7 @@ class Browsing(QObject):
     def __init__(self, state: ProjectState, workers: Workers, parent: QObject | None = None):
         super().__init__(parent)
         self._state = state
+        self._workers = workers
         self.thumbs = ThumbnailProvider(workers, None, parent=self)
         self.image_model = ImageListModel(workers, None, self.thumbs, parent=self)
         self.grid = QtThumbnailGrid(self.image_model)
@@ -86,13 +87,24 @@ class Browsing(QObject):
 
     def _on_query_finished(self, total: int) -> None:
         self.filters.set_count(total)
+        self._count_filters()
         if total and not self.grid.currentIndex().isValid():
             self.grid.select_row(0)
         done, self._after_query = self._after_query, []
         for fn in done:
             fn()
 
+    def _count_filters(self) -> None:
+        from usecases.project_overview import filter_counts
+
+        project, model_id, user = self._state.project, self._state.model_version_id, self._state.user
+        if project is not None:
+            self._workers.start(lambda _c: filter_counts(project, model_id, user), name="Count filters",
+                                on_result=self.filters.set_counts)
+
     def _on_labels_changed(self, change: LabelChange) -> None:
+        if change.action != "set":  # a key press stays at its one read: its counts follow the next query
+            self._count_filters()
         # The rows stay where they are even if they no longer match the filter (see invalidate_rows).
         if not change.states:  # bulk, undo, redo: reload just those rows
             self.image_model.invalidate_rows(change.changed)

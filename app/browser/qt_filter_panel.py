@@ -34,6 +34,14 @@ class _ClassList(QWidget):
         self._lay.setSpacing(1)
         self.boxes: list[QCheckBox] = []
 
+    def set_counts(self, counts: dict[str, int | None]) -> None:
+        """Each "show only" filter with how many images it holds on its own."""
+        for key, cb in (("disagree", self.disagreement), ("suspected", self.suspected),
+                        ("unlabeled", self.unlabeled), ("changed_by_me", self.changed_by_me)):
+            base = FILTER_TEXTS[key]
+            n = counts.get(key)
+            cb.setText(base if n is None else f"{base} ({n:,})")
+
     def set_classes(self, names: list[str]) -> None:
         checked = set(self.checked())
         for b in self.boxes:
@@ -56,6 +64,10 @@ class _ClassList(QWidget):
                 b.setChecked(b.text() in names)
 
 
+FILTER_TEXTS = {"disagree": "label ≠ prediction", "suspected": "suspected label errors",
+                "unlabeled": "unlabeled only", "changed_by_me": "changed by me"}
+
+
 class QtFilterPanel(QWidget):
     changed = Signal(object)  # FilterState
 
@@ -76,10 +88,13 @@ class QtFilterPanel(QWidget):
         self.confidence.setValue((0.0, 1.0))
         self.confidence.setDecimals(2)
         self.confidence.setSingleStep(0.01)
-        self.disagreement = QCheckBox("label ≠ prediction")
-        self.suspected = QCheckBox("suspected label errors")
-        self.unlabeled = QCheckBox("unlabeled only")
-        self.changed_by_me = QCheckBox("changed by me")
+        self.disagreement = QCheckBox(FILTER_TEXTS["disagree"])
+        self.disagreement.setToolTip("The model's top class differs from the label")
+        self.suspected = QCheckBox(FILTER_TEXTS["suspected"])
+        self.suspected.setToolTip("Confident learning's label issues: the model is confidently sure of another class "
+                                  "(the tiles marked in magenta); see `inspector review`")
+        self.unlabeled = QCheckBox(FILTER_TEXTS["unlabeled"])
+        self.changed_by_me = QCheckBox(FILTER_TEXTS["changed_by_me"])
         self.split = QComboBox()
         self.split.addItem("any", None)
         for s in ("train", "val", "test"):
@@ -120,6 +135,14 @@ class QtFilterPanel(QWidget):
         for cb in (self.disagreement, self.suspected, self.unlabeled, self.changed_by_me):
             cb.toggled.connect(self._on_edited)
         self.reset.clicked.connect(self._on_reset_clicked)
+
+    def set_counts(self, counts: dict[str, int | None]) -> None:
+        """Each "show only" filter with how many images it holds on its own."""
+        for key, cb in (("disagree", self.disagreement), ("suspected", self.suspected),
+                        ("unlabeled", self.unlabeled), ("changed_by_me", self.changed_by_me)):
+            base = FILTER_TEXTS[key]
+            n = counts.get(key)
+            cb.setText(base if n is None else f"{base} ({n:,})")
 
     def set_classes(self, names: list[str]) -> None:
         self.labels.set_classes(names)

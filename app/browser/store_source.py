@@ -47,7 +47,7 @@ def sort_key(q: TileQuery) -> str:
 def to_tile(r: ImageRecord) -> Tile:
     return Tile(image_id=r.id, name=r.rel_path, abs_path=r.abs_path, content_hash=r.content_hash, label=r.label,
                 label_version=r.label_version, predicted=r.predicted, confidence=r.confidence,
-                review_score=r.score, mask_path=r.mask_path, split=r.split)
+                review_score=r.score, mask_path=r.mask_path, split=r.split, review_reason=r.reason)
 
 
 class StoreTileSource:

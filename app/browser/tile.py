@@ -17,6 +17,7 @@ class Tile:
     review_score: float | None  # suspected label error score, higher = look sooner
     mask_path: str | None = None
     split: str | None = None
+    review_reason: str | None = None  # "label_issue", "disagreement", "low_confidence" (core.inference.ranking)
 
     @property
     def disagrees(self) -> bool:

@@ -19,7 +19,6 @@ from app.browser.tile import Tile
 THUMB = 128
 TILE = QSize(THUMB + 16, THUMB + 50)
 CONFIDENT = 0.9
-SUSPECT = 0.5
 
 COLORS = {
     "disagree": QColor("#d9534f"),
@@ -40,7 +39,7 @@ LEGEND = [
 def tile_status(t: Tile) -> str:
     if t.predicted is None:
         return "none"
-    if t.review_score is not None and t.review_score >= SUSPECT and t.disagrees:
+    if t.review_reason == "label_issue":  # what the "suspected label errors" filter shows, exactly
         return "suspect"
     if t.disagrees:
         return "disagree"

@@ -45,7 +45,7 @@ class ImageFilter:
     min_confidence: float | None = None
     max_confidence: float | None = None
     disagree: bool = False  # label differs from the model's top class (labelled images only)
-    suspected: bool = False  # has a review score for the model (suspected label error)
+    suspected: bool = False  # a suspected label error (confident learning's label issue) for the model
     changed_by: str | None = None  # someone's manual/bulk/undo/redo changes, ever
     changed_since: datetime | None = None  # any label event at or after this time
     category: str | None = None
@@ -200,6 +200,8 @@ def _id_select(session: Session, flt: ImageFilter, sort: str | None) -> Select:
             stmt = stmt.join(pred, and_(pred.c.model_id == flt.model_id, pred.c.image_id == img.c.id))
         if needs_rev:
             stmt = stmt.join(rev, and_(rev.c.model_id == flt.model_id, rev.c.image_id == img.c.id))
+    if flt.suspected:  # exactly the label issues, the tiles marked as such; not doubt or disagreement
+        conds.append(rev.c.reason == "label_issue")
     if needs_pred:
         if flt.predicted is not None:
             conds.append(pred.c.class_id.in_(_ids_of(session, flt.predicted)))

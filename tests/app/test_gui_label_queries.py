@@ -51,3 +51,30 @@ def test_a_label_key_press_costs_one_read(qtbot, window, idle):
         "INSERT label_group", "UPDATE label", "UPDATE image", "UPDATE prediction", "INSERT label_event"]
     assert win.history.rows()[0][2] == f"{tile.label} → {new}" and win.history.rows()[0][1] == "tester"
     assert grid.current_tile().label_version == tile.label_version + 1
+
+
+def test_suspected_filter_is_exactly_the_marked_label_issues_with_counts(qtbot, window, idle):
+    import re
+
+    from app.browser.filter_state import FilterState
+    from app.browser.tile_delegate import tile_status
+    from core.store.schema import ReviewScore
+    from sqlalchemy import func, select
+
+    win = window
+    model_id = win.state.model_version_id
+    with win.state.project.session() as s:
+        by_reason = dict(s.execute(select(ReviewScore.reason, func.count()).where(ReviewScore.model_id == model_id)
+                                   .group_by(ReviewScore.reason)).all())
+    issues = by_reason.get("label_issue", 0)
+    assert sum(by_reason.values()) > issues  # other reasons exist, and must not be counted as suspected
+    panel = win.browser.filters
+    qtbot.waitUntil(lambda: "(" in panel.suspected.text(), timeout=10000)
+    assert panel.suspected.text() == f"suspected label errors ({issues})"
+    assert re.fullmatch(r"unlabeled only \(\d+\)", panel.unlabeled.text())
+    win.browser.apply_filter(FilterState(suspected=True))
+    qtbot.waitUntil(lambda: not win.browser.image_model.querying and win.browser.image_model.rowCount() == issues,
+                    timeout=10000)
+    idle(win)
+    tiles = win.browser.image_model.loaded_tiles()
+    assert len(tiles) == issues and all(tile_status(t) == "suspect" for t in tiles)
