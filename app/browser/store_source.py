@@ -61,10 +61,21 @@ class StoreTileSource:
             return int(count_images(s, image_filter(q)))
 
     def page(self, q: TileQuery, offset: int, limit: int) -> list[Tile]:
-        from core.store.queries import query_images
+        """Rows offset .. offset + limit. Sorted by confidence or score, the images that have one
+        come first in that order, then those without, by name: every counted row is a tile."""
+        from dataclasses import replace
 
+        from core.store.queries import count_images, query_images
+
+        flt, sort = image_filter(q), sort_key(q)
+        key = sort.lstrip("-")
         with self.project.session() as s:
-            return [to_tile(r) for r in query_images(s, image_filter(q), sort=sort_key(q), offset=offset, limit=limit)]
+            rows = query_images(s, flt, sort=sort, offset=offset, limit=limit)
+            if key in ("confidence", "score") and len(rows) < limit:
+                lacking = replace(flt, lacks="prediction" if key == "confidence" else "score")
+                ranked = count_images(s, flt) - count_images(s, lacking)
+                rows += query_images(s, lacking, sort="name", offset=max(0, offset - ranked), limit=limit - len(rows))
+            return [to_tile(r) for r in rows]
 
     def tiles(self, q: TileQuery, image_ids: list[int]) -> list[Tile]:
         """The current state of some images, whether or not they still match the filter."""

@@ -52,6 +52,7 @@ class ImageFilter:
     dataset_id: int | None = None
     readable: bool | None = None
     include_missing: bool = False  # images gone from disk since the last import
+    lacks: str | None = None  # "score" / "prediction": only images without one from `model_id`
 
 
 def query_images(session: Session, flt: ImageFilter | None = None, *, sort: str = "name", offset: int = 0,
@@ -214,6 +215,11 @@ def _id_select(session: Session, flt: ImageFilter, sort: str | None) -> Select:
             # partial index only when the query repeats its condition.
             conds.append(pred.c.label_class_id.is_not(None))
             conds.append(pred.c.class_id.is_not(pred.c.label_class_id))
+    if flt.lacks is not None:
+        if flt.model_id is None or flt.lacks not in ("score", "prediction"):
+            raise InspectorError("`lacks` is \"score\" or \"prediction\", with a model")
+        table = rev if flt.lacks == "score" else pred
+        conds.append(id_col.not_in(select(table.c.image_id).where(table.c.model_id == flt.model_id)))
     if flt.changed_by is not None:
         conds.append(id_col.in_(select(ev.c.image_id).where(ev.c.user == flt.changed_by, ev.c.source != "import")))
     if flt.changed_since is not None:

@@ -86,3 +86,39 @@ def test_filters_reach_the_store(qtbot, window, idle):
     win.browser.filters.labels.boxes[1].setChecked(True)
     qtbot.waitUntil(lambda: {t.label for t in win.browser.image_model.loaded_tiles()} == {"good", "scratch"}, timeout=10000)
     idle(win)
+
+
+def test_score_sort_puts_unscored_images_last_and_loads_every_tile(qtbot, window, idle):
+    """Sorted by suspected-error score, End reaches tiles for every counted row: the images without
+    a score come last (by name), none stays a placeholder."""
+    from app.browser.filter_state import FilterState
+    from app.browser.store_source import StoreTileSource, TileQuery
+
+    from sqlalchemy import delete, select
+
+    from core.store.schema import Image, ReviewScore
+
+    win = window
+    with win.state.project.session() as s:  # ten images the ranking left out
+        ids = list(s.scalars(select(Image.id).order_by(Image.id).limit(10)))
+        s.execute(delete(ReviewScore).where(ReviewScore.image_id.in_(ids)))
+    win.browser.apply_filter(FilterState(sort="-score"))
+    m = win.browser.image_model
+    qtbot.waitUntil(lambda: not m.querying and m.rowCount() == 24, timeout=10000)
+    win.browser.grid.select_row(m.rowCount() - 1)  # what End does
+    qtbot.waitUntil(lambda: m.tile(23, request=True) is not None, timeout=10000)
+    idle(win)
+    tiles = [m.tile(r) for r in range(24)]
+    assert all(t is not None for t in tiles)
+    scored = [t for t in tiles if t.review_score is not None]
+    assert len(scored) == 14
+    assert tiles[: len(scored)] == scored  # the scored first, best first
+    assert [t.review_score for t in scored] == sorted((t.review_score for t in scored), reverse=True)
+    rest = tiles[len(scored):]
+    assert [t.name for t in rest] == sorted(t.name for t in rest)
+    assert win.inspection.tile is not None and win.inspection.tile.image_id == tiles[-1].image_id
+    # page by page gives the same order as one big page
+    source = StoreTileSource(win.state.project)
+    q = TileQuery(FilterState(sort="-score"), win.state.model_version_id, "tester")
+    paged = [t.image_id for off in range(0, 24, 5) for t in source.page(q, off, 5)]
+    assert paged == [t.image_id for t in tiles]
