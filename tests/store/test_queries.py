@@ -29,8 +29,8 @@ def predicted(loaded):
             probs[k] = (1 - conf) / 2
             probs[k, k % 3] = conf
         save_predictions(s, model_id, ids, probs)
-        save_review_scores(s, model_id, [(ids[0], 0.9, "disagrees"), (ids[4], 0.95, "low margin"),
-                                         (ids[7], 0.1, None)])
+        save_review_scores(s, model_id, [(ids[0], 0.9, "label_issue"), (ids[4], 0.95, "label_issue"),
+                                         (ids[7], 0.1, "label_issue"), (ids[9], 0.99, "low_confidence")])
     return loaded, model_id, ids
 
 
@@ -92,8 +92,13 @@ def test_prediction_filters_and_sorts(predicted):
         now = {r.id for r in query_images(s, ImageFilter(model_id=model_id, disagree=True))}
         assert disagree[0].id not in now and agreeing.id in now and len(now) == 10
         suspects = query_images(s, ImageFilter(model_id=model_id, suspected=True), sort="-score")
-        assert [r.id for r in suspects] == [ids[4], ids[0], ids[7]]
-        assert suspects[0].reason == "low margin" and suspects[0].score == pytest.approx(0.95)
+        assert [r.id for r in suspects] == [ids[4], ids[0], ids[7]]  # label issues only: not ids[9]'s doubt
+        assert suspects[0].reason == "label_issue" and suspects[0].score == pytest.approx(0.95)
+        ranked = query_images(s, ImageFilter(model_id=model_id), sort="-score")
+        assert [r.id for r in ranked] == [ids[9], ids[4], ids[0], ids[7]]  # sorting by score: every reason
+        unranked = query_images(s, ImageFilter(model_id=model_id, lacks="score"))
+        assert {r.id for r in unranked}.isdisjoint({ids[0], ids[4], ids[7], ids[9]})
+        assert len(unranked) == count_images(s, ImageFilter()) - 4
         with pytest.raises(InspectorError, match="needs a model"):
             query_images(s, ImageFilter(suspected=True))
 
