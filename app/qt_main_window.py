@@ -151,7 +151,8 @@ class QtMainWindow(QMainWindow):
 
     def _on_confusion_cell(self, label: str, predicted: str) -> None:
         """Show the images of one confusion-matrix cell, with the predictions of the version it belongs to."""
-        self.browser.show_confusion_cell(label, predicted)
+        split = self.versions_panel.metrics_split
+        self.browser.show_confusion_cell(label, predicted, None if split == "all" else split)
         chosen = self.versions_panel.selected_id
         if chosen is not None and chosen != self.state.model_version_id:
             self.controller.browse_version(chosen)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from core.store.records import ModelVersionRecord
 
 CHANGED_PATHS_SHOWN = 2000  # a list longer than this is not read by anyone; the count says the rest
+SPLITS = ("test", "val", "train", "all")  # what metrics and comparisons can be computed on; test by default
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,18 +35,38 @@ def version_rows(project: Project) -> list[VersionRow]:
         return [VersionRow(m, len(predicted_image_ids(s, m.id))) for m in list_model_versions(s)]
 
 
-def version_metrics(project: Project, model_id: int) -> Metrics:
+def version_metrics(project: Project, model_id: int, split: str = "test") -> Metrics:
+    """Metrics on one split ("all": every labelled image). Held-out test by default: accuracy on
+    the images a model was trained on says little about it."""
     from core.inference.compare import model_metrics
 
     with project.session() as s:
-        return model_metrics(s, model_id)
+        return model_metrics(s, model_id, _splits(split))
 
 
-def compare_versions(project: Project, before: int, after: int) -> VersionComparison:
+def compare_versions(project: Project, before: int, after: int, split: str = "test") -> VersionComparison:
     from core.inference.compare import compare_models
     from core.store.queries import image_records
 
     with project.session(snapshot=True) as s:
-        c = compare_models(s, before, after)
+        c = compare_models(s, before, after, _splits(split))
         paths = {r.id: r.rel_path for r in image_records(s, [i for i, _, _ in c.changed[:CHANGED_PATHS_SHOWN]])}
     return VersionComparison(c, paths)
+
+
+def available_split(project: Project, wanted: str = "test") -> str:
+    """`wanted` when the project has images in it, else "all" (a project without splits)."""
+    from core.store.queries import ImageFilter, count_images
+
+    if wanted == "all":
+        return "all"
+    with project.session() as s:
+        return wanted if count_images(s, ImageFilter(splits=[wanted])) else "all"
+
+
+def _splits(split: str) -> list[str] | None:
+    if split not in SPLITS:
+        from core.errors import InspectorError
+
+        raise InspectorError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    return None if split == "all" else [split]

@@ -59,9 +59,10 @@ class Browsing(QObject):
     def apply_filter(self, state: FilterState) -> None:
         self.filters.set_state(state)
 
-    def show_confusion_cell(self, label: str, predicted: str) -> None:
-        """The images of one confusion-matrix cell, in the order the user chose."""
-        self.apply_filter(FilterState(labels=(label,), predicted=(predicted,), sort=self.filters.state().sort))
+    def show_confusion_cell(self, label: str, predicted: str, split: str | None = None) -> None:
+        """The images of one confusion-matrix cell (of the metrics' split), in the order the user chose."""
+        self.apply_filter(FilterState(labels=(label,), predicted=(predicted,), sort=self.filters.state().sort,
+                                      split=split))
 
     def targets(self) -> list[Tile]:
         """What a label applies to: the selection when it holds several tiles, else the current one."""

@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_db_option(p)
     p.add_argument("--model", type=int, default=None, metavar="ID", help="model version id (default: newest with predictions)")
     p.add_argument("--limit", type=int, default=20, metavar="N", help="rows to print (0 = all)")
+    p.add_argument("--split", default="test", choices=["test", "val", "train", "all"],
+                   help="which images the accuracy line counts (default: test, or all without a test split)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=review)
 
@@ -85,9 +87,16 @@ def predict(args: argparse.Namespace) -> int:
 def review(args: argparse.Namespace) -> int:
     from usecases import label_review
 
+    from usecases.version_comparison import available_split, version_metrics
+
     with open_db(args) as project:
         model_id, items = label_review.review(project, args.model)
-    _print_review(f"model {model_id}", {"model_id": model_id}, items, args)
+        split = available_split(project, args.split)
+        m = version_metrics(project, model_id, split)
+    where = "all labelled images" if split == "all" else f"the {split} split"
+    if not args.json:
+        print(f"model {model_id} on {where}: {m.n} images, accuracy {m.accuracy:.1%}, balanced {m.balanced_accuracy:.1%}")
+    _print_review(f"model {model_id}", {"model_id": model_id, "metrics": {"split": split, **m.to_dict()}}, items, args)
     return 0
 
 

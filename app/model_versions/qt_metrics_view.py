@@ -41,10 +41,10 @@ class QtMetricsView(QWidget):
         lay.addLayout(left, 3)
         lay.addWidget(self.confusion, 2)
 
-    def set_metrics(self, name: str, m: Metrics) -> None:
-        """m: core.inference.metrics.Metrics."""
+    def set_metrics(self, name: str, m: Metrics, where: str = "all labelled images") -> None:
+        """m: core.inference.metrics.Metrics; `where`: which images they count ("the test split")."""
         self.summary.setText(
-            f"<b>{name}</b> on the current labels: {m.n} images · accuracy <b>{m.accuracy:.1%}</b> · "
+            f"<b>{name}</b> on {where} (current labels): {m.n} images · accuracy <b>{m.accuracy:.1%}</b> · "
             f"balanced {m.balanced_accuracy:.1%} · ECE {m.ece:.3f}")
         self.table.setRowCount(len(m.per_class))
         for r, c in enumerate(m.per_class):

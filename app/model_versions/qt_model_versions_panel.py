@@ -23,7 +23,15 @@ from app.model_versions.qt_metrics_view import QtMetricsView
 from app.project_state import ProjectState
 from app.workers import Workers
 from usecases.explanation_eval import faithfulness_line
-from usecases.version_comparison import VersionComparison, VersionRow, compare_versions, version_metrics, version_rows
+from usecases.version_comparison import (
+    SPLITS,
+    VersionComparison,
+    VersionRow,
+    available_split,
+    compare_versions,
+    version_metrics,
+    version_rows,
+)
 
 if TYPE_CHECKING:
     from core.inference.metrics import Metrics
@@ -41,6 +49,7 @@ class QtModelVersionsPanel(QWidget):
         self.rows: list[VersionRow] = []
         self._pending_compare: tuple[int, int] | None = None
         self._select_after_refresh: int | None = None  # a model just added
+        self.metrics_split = "all"  # the split the metrics shown were computed on
         self._metrics_stale = False
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["model", "id", "arch", "created", "predictions"])
@@ -57,6 +66,11 @@ class QtModelVersionsPanel(QWidget):
         self.add_button = QPushButton("Add model…")
         self.add_button.setToolTip("Add a model file to the project: an Inspector checkpoint (.safetensors) "
                                    "or its ONNX export (.onnx, predictions only)")
+        self.split = QComboBox()
+        for key in SPLITS:
+            self.split.addItem({"all": "all labelled images"}.get(key, f"{key} split"), key)
+        self.split.setToolTip("Which images the metrics and comparisons count: the held-out test split by default "
+                              "(a model's accuracy on its own training images says little)")
         self.compare_with = QComboBox()
         self.compare_button = QPushButton("Compare")
         self.compare_button.setToolTip("Compare the selected model (after) with the one chosen here (before)")
@@ -72,6 +86,9 @@ class QtModelVersionsPanel(QWidget):
         buttons.addWidget(self.explain_button)
         buttons.addStretch(1)
         buttons.addWidget(self.add_button)
+        on = QHBoxLayout()
+        on.addWidget(QLabel("on"))
+        on.addWidget(self.split, 1)
         cmp = QHBoxLayout()
         cmp.addWidget(QLabel("vs"))
         cmp.addWidget(self.compare_with, 1)
@@ -81,6 +98,7 @@ class QtModelVersionsPanel(QWidget):
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(self.tree, 1)
         ll.addLayout(buttons)
+        ll.addLayout(on)
         ll.addLayout(cmp)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
@@ -96,6 +114,7 @@ class QtModelVersionsPanel(QWidget):
         self.predict_button.clicked.connect(lambda: self.selected_id is not None and self.predict_requested.emit(self.selected_id))
         self.compare_button.clicked.connect(self._on_compare_clicked)
         self.add_button.clicked.connect(self._on_add_clicked)
+        self.split.currentIndexChanged.connect(lambda _i: self._on_selection_changed())
         self.explain_button.clicked.connect(lambda: self.selected_id is not None and self.measure_maps(self.selected_id))
         self.metrics.confusion.cell_clicked.connect(self.filter_requested)
         state.project_changed.connect(self.refresh)
@@ -223,16 +242,24 @@ class QtModelVersionsPanel(QWidget):
         if row is None or row.predictions == 0:
             self.metrics.clear("No predictions from this model yet: press Predict." if row else "")
             return
-        project = self._state.project
-        self._workers.start(lambda _c: (mid, version_metrics(project, mid)), name="Model metrics",
-                            on_result=self._on_metrics)
+        project, wanted = self._state.project, self.split.currentData()
 
-    def _on_metrics(self, r: tuple[int, Metrics]) -> None:
-        model_id, m = r
+        def compute(_c):
+            split = available_split(project, wanted)
+            return mid, split, version_metrics(project, mid, split)
+
+        self._workers.start(compute, name="Model metrics", on_result=self._on_metrics)
+
+    def _on_metrics(self, r: tuple[int, str, Metrics]) -> None:
+        model_id, split, m = r
         if model_id != self.selected_id:
             return
+        self.metrics_split = split  # what a confusion-matrix cell then filters the browser on
         row = next((x for x in self.rows if x.record.id == model_id), None)
-        self.metrics.set_metrics(row.record.name if row else str(model_id), m)
+        wanted = self.split.currentData()
+        where = ("all labelled images" + (f" (no {wanted} split in this project)" if wanted != "all" else "")
+                 if split == "all" else f"the {split} split")
+        self.metrics.set_metrics(row.record.name if row else str(model_id), m, where)
         self.metrics.set_faithfulness(faithfulness_line(row.record) if row else "")
 
     def _on_compare_clicked(self) -> None:
@@ -247,4 +274,6 @@ class QtModelVersionsPanel(QWidget):
 
         self.compare_view.summary.setText("Comparing…")
         self.tabs.setCurrentWidget(self.compare_view)
-        self._workers.start(lambda _c: compare_versions(project, before, after), name="Compare models", on_result=show)
+        wanted = self.split.currentData()
+        self._workers.start(lambda _c: compare_versions(project, before, after, available_split(project, wanted)),
+                            name="Compare models", on_result=show)

@@ -31,14 +31,15 @@ class ModelComparison:
     alpha_change: list[np.ndarray] | None  # per layer alpha_b - alpha_a; None when the architectures differ
 
 
-def model_metrics(session: Session, model_id: int) -> Metrics:
-    """Metrics of a model version on the current labels, aggregated by the database.
+def model_metrics(session: Session, model_id: int, splits: list[str] | None = None) -> Metrics:
+    """Metrics of a model version on the current labels, aggregated by the database; `splits`:
+    only images of those splits (None: all).
 
     Only (label, prediction, confidence bin) counts leave the database, never a row per image: at
     100k images the Python loop over rows held the GIL long enough to stall the GUI thread."""
     from core.store import classes as store_classes
     from core.store import model_versions
-    from core.store.schema import Prediction
+    from core.store.schema import Image, Prediction
 
     names = list(model_versions.get_model_version(session, model_id).class_names)
     index_of_class = {cid: names.index(name) for name, cid in store_classes.class_ids(session).items() if name in names}
@@ -51,8 +52,11 @@ def model_metrics(session: Session, model_id: int) -> Metrics:
     scaled = pred.c.confidence * ECE_BINS
     rows = (select(pred.c.label_class_id, pred.c.top_index, pred.c.confidence,
                    case(*[(scaled <= b, b - 1) for b in range(1, ECE_BINS)], else_=ECE_BINS - 1).label("bin"))
-            .where(pred.c.model_id == model_id, pred.c.label_class_id.is_not(None))
-            .subquery())
+            .where(pred.c.model_id == model_id, pred.c.label_class_id.is_not(None)))
+    if splits is not None:
+        image = Image.__table__
+        rows = rows.join_from(pred, image, image.c.id == pred.c.image_id).where(image.c.split.in_(list(splits)))
+    rows = rows.subquery()
     counts = session.execute(
         select(rows.c.label_class_id, rows.c.top_index, rows.c.bin, func.count(), func.sum(rows.c.confidence))
         .group_by(rows.c.label_class_id, rows.c.top_index, rows.c.bin))
@@ -67,7 +71,8 @@ def model_metrics(session: Session, model_id: int) -> Metrics:
     return metrics_from_counts(cm, bin_n, bin_conf, bin_correct, names)
 
 
-def compare_models(session: Session, model_a: int, model_b: int) -> ModelComparison:
+def compare_models(session: Session, model_a: int, model_b: int, splits: list[str] | None = None) -> ModelComparison:
+    """Image by image on the images both predicted (`splits`: only those splits)."""
     from core.store import model_versions
     from core.store import predictions as store_predictions
 
@@ -80,6 +85,8 @@ def compare_models(session: Session, model_a: int, model_b: int) -> ModelCompari
     pos_a = {int(i): k for k, i in enumerate(ids_a)}
     pos_b = {int(i): k for k, i in enumerate(ids_b)}
     common = sorted(set(pos_a) & set(pos_b))
+    if splits is not None:
+        common = sorted(set(common) & split_image_ids(session, splits))
     pa = np.asarray(probs_a)[[pos_a[i] for i in common]] if common else np.zeros((0, len(names_a)))
     pb = np.asarray(probs_b)[[pos_b[i] for i in common]] if common else np.zeros((0, len(names_a)))
     labels, _ = labels_for(session, common, names_a)
@@ -121,3 +128,9 @@ def alpha_change(path_a: str, path_b: str) -> list[np.ndarray] | None:
 def _layer_order(key: str) -> tuple:
     # "stages.1.blocks.10.attn.alpha": numeric parts compared as numbers, not strings.
     return tuple(int(p) if p.isdigit() else p for p in key.split("."))
+
+
+def split_image_ids(session: Session, splits: list[str]) -> set[int]:
+    from core.store.schema import Image
+
+    return set(session.scalars(select(Image.id).where(Image.split.in_(list(splits)))))

@@ -4,11 +4,30 @@ from __future__ import annotations
 import numpy as np
 
 
+def test_metrics_count_the_test_split_by_default_and_any_split_on_request(qtbot, window, idle):
+    win = window
+    panel = win.versions_panel
+    win.versions_dock.raise_()
+    qtbot.waitUntil(lambda: panel.metrics.table.rowCount() == 3, timeout=20000)
+    assert panel.split.currentData() == "test"
+    assert "on the test split" in panel.metrics.summary.text()
+    assert panel.metrics.confusion.matrix.sum() == 6  # 2 test images per class
+    panel.split.setCurrentIndex(panel.split.findData("train"))
+    qtbot.waitUntil(lambda: "on the train split" in panel.metrics.summary.text(), timeout=20000)
+    assert panel.metrics.confusion.matrix.sum() == 18
+    panel.split.setCurrentIndex(panel.split.findData("val"))  # none in this project: says so, counts all
+    qtbot.waitUntil(lambda: "no val split in this project" in panel.metrics.summary.text(), timeout=20000)
+    assert panel.metrics.confusion.matrix.sum() == 24
+    idle(win)
+
+
 def test_confusion_cell_filters_browser(qtbot, window, idle):
     win = window
     panel = win.versions_panel
     win.versions_dock.raise_()  # metrics are computed only while the panel is visible
     qtbot.waitUntil(lambda: panel.metrics.table.rowCount() == 3, timeout=20000)
+    panel.split.setCurrentIndex(panel.split.findData("all"))
+    qtbot.waitUntil(lambda: "on all labelled images" in panel.metrics.summary.text(), timeout=20000)
     assert "accuracy" in panel.metrics.summary.text()
     m = panel.metrics.confusion.matrix
     assert m.sum() == 24
