@@ -19,6 +19,11 @@ def use_settings_dir(path: str | os.PathLike) -> None:
         QSettings.setPath(QSettings.Format.IniFormat, scope, str(path))
 
 
+def settings_file() -> str:
+    """Where the settings live (for Help ▸ About)."""
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION).fileName()
+
+
 class Settings:
     def __init__(self) -> None:
         self._s = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)

@@ -9,15 +9,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from PySide6.QtCore import QObject, QPoint
+from PySide6.QtCore import QObject, QPoint, Qt
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox
 
 if TYPE_CHECKING:
     from app.jobs.qt_finetune_dialog import QtFinetuneDialog
     from app.qt_main_window import QtMainWindow
 
 NAVIGATION = (("J", 1), ("Right", 1), ("K", -1), ("Left", -1))
+SHORTCUT_SHEET = """<table cellpadding="3">
+<tr><td><b>1</b> … <b>9</b></td><td>label the selection (or the current image) with that class</td></tr>
+<tr><td><b>J</b> / <b>→</b>, <b>K</b> / <b>←</b></td><td>next / previous image in the filtered order</td></tr>
+<tr><td><b>Ctrl+Z</b>, <b>Ctrl+Shift+Z</b></td><td>undo, redo a label change (the status bar names it)</td></tr>
+<tr><td><b>F</b></td><td>fit the image; wheel zooms, drag pans</td></tr>
+<tr><td>click on the image</td><td>where that spot looks (the overlay shows its layer's map)</td></tr>
+<tr><td><b>Ctrl+T</b></td><td>fine-tune on the corrected labels</td></tr>
+<tr><td><b>Ctrl+E</b></td><td>export the labels as CSV</td></tr>
+<tr><td><b>Ctrl+O</b>, <b>Ctrl+Shift+O</b></td><td>open a project, open a dataset folder</td></tr>
+<tr><td><b>F1</b></td><td>this sheet</td></tr>
+</table>"""
 
 
 class WindowActions(QObject):
@@ -41,8 +52,14 @@ class WindowActions(QObject):
         self._add(t, "&Fine-tune…", self.open_finetune_dialog, QKeySequence("Ctrl+T"))
         self._add(t, "&Predict with the current model", controller.predict_current)
         d = win.menuBar().addMenu("&Data")
+        self._add(d, "&Export labels as CSV…", self.export_labels_csv, QKeySequence("Ctrl+E"))
+        self._add(d, "Export labels as an &ImageFolder tree…", self.export_labels_folder)
+        d.addSeparator()
         self._add(d, "Make all &thumbnails", controller.make_thumbnails)
         self.view_menu = win.menuBar().addMenu("&View")
+        h = win.menuBar().addMenu("&Help")
+        self._add(h, "&Keyboard shortcuts", self.show_shortcuts, QKeySequence("F1"))
+        self._add(h, "&About Inspector", self.show_about)
         for key, delta in NAVIGATION:
             QShortcut(QKeySequence(key), win, lambda d=delta: win.workspace_built and win.browser.grid.step(d))
         for i in range(9):
@@ -77,9 +94,78 @@ class WindowActions(QObject):
 
     # -- dialogs
 
+    def refocus(self) -> None:
+        """Back to the window and its grid after a dialog: the digit and J/K keys work at once again."""
+        win = self._win
+        win.activateWindow()
+        if win.workspace_built:
+            win.browser.grid.setFocus()
+
+    def export_labels_csv(self) -> None:
+        project = self._win.state.project
+        if project is None:
+            return
+        default = str(self._win.state.path.with_suffix(".labels.csv"))
+        path, _ = QFileDialog.getSaveFileName(self._win, "Export labels as CSV", default, "CSV files (*.csv)")
+        self.refocus()
+        if path:
+            self._export(project, csv=path)
+
+    def export_labels_folder(self) -> None:
+        project = self._win.state.project
+        if project is None:
+            return
+        folder = QFileDialog.getExistingDirectory(self._win, "New or empty folder for the ImageFolder tree (symlinks)")
+        self.refocus()
+        if folder:
+            self._export(project, imagefolder=folder)
+
+    def _export(self, project, **where) -> None:
+        from usecases.label_export import export_labels
+
+        def done(r) -> None:
+            parts = []
+            if r.csv is not None:
+                parts.append(f"{r.csv.written} images to {where['csv']}")
+            if r.imagefolder is not None:
+                t = r.imagefolder
+                parts.append(f"{t.written} links in {where['imagefolder']} ({t.unlabeled} unlabeled and "
+                             f"{t.unreadable} unreadable left out)")
+            self._win.statusBar().showMessage("Exported " + "; ".join(parts), 15000)
+
+        self._win.workers.start(lambda _c: export_labels(project, **where), name="Export labels", user_visible=True,
+                                on_result=done)
+
+    def show_shortcuts(self) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", SHORTCUT_SHEET, parent=self._win)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.finished.connect(lambda _r: self.refocus())
+        box.open()
+        self.shortcut_box = box
+        return box
+
+    def show_about(self) -> QMessageBox:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from app.settings import settings_file
+
+        try:
+            v = version("inspector")
+        except PackageNotFoundError:
+            v = "(not installed)"
+        path = self._win.state.path
+        text = (f"<b>Inspector</b> {v}<br>Industrial visual inspection: predict, inspect attention, correct labels, "
+                f"fine-tune.<br><br>Project: {path if path else '(none open)'}<br>Settings: {settings_file()}")
+        box = QMessageBox(QMessageBox.Icon.Information, "About Inspector", text, parent=self._win)
+        box.finished.connect(lambda _r: self.refocus())
+        box.open()
+        self.about_box = box
+        return box
+
     def open_project(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self._win, "Open project", "",
                                               "Inspector projects (*.db *.sqlite);;All files (*)")
+        self.refocus()
         if path:
             self._win.controller.open_project(path)
 
@@ -105,6 +191,7 @@ class WindowActions(QObject):
             return None
         dialog = QtFinetuneDialog(s.project, s.model_versions, s.model_version_id, win)
         dialog.accepted.connect(lambda: win.jobs_panel.submit(dialog.request()))
+        dialog.finished.connect(lambda _r: self.refocus())
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         win.jobs_dock.raise_()
@@ -113,6 +200,7 @@ class WindowActions(QObject):
     def set_user(self) -> None:
         name, ok = QInputDialog.getText(self._win, "User name", "Your name in the label history:",
                                         text=self._win.settings.user)
+        self.refocus()
         if ok and name.strip():
             self._win.controller.set_user(name.strip())
 
