@@ -7,6 +7,7 @@ and torch is never imported here (see tests/app/test_gui_startup.py).
 """
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
 # The workspace (pyqtgraph, superqt, every panel) is built just after the window is on screen:
 # importing pyqtgraph alone costs more than the whole welcome screen.
 WORKSPACE_DELAY_MS = 30
+# A restored layout below these is worse than the default one and is replaced by it.
+MIN_IMAGE_WIDTH, MIN_IMAGE_HEIGHT, MIN_ATTENTION_WIDTH = 240, 240, 300
+MIN_WINDOW = (1280, 800)
+log = logging.getLogger(__name__)
 
 
 class QtMainWindow(QMainWindow):
@@ -179,12 +184,49 @@ class QtMainWindow(QMainWindow):
         if self._layout_restored:
             return
         self._layout_restored = True
-        geometry, state = self.settings.window_state() if self.restore_layout else (None, None)
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
+        geometry, state, split = self.settings.window_state() if self.restore_layout else (None, None, None)
+        before = self.size()
+        if isinstance(geometry, QByteArray) and self.restoreGeometry(geometry):
+            if self.width() < MIN_WINDOW[0] or self.height() < MIN_WINDOW[1]:
+                # A window once shrunk comes back no smaller than it opens now.
+                self.resize(max(self.width(), before.width()), max(self.height(), before.height()))
         if isinstance(state, QByteArray) and self.restoreState(state):
+            if isinstance(split, QByteArray):
+                self.center_split.restoreState(split)
+            QTimer.singleShot(0, self._check_layout)  # once the restored sizes are applied
             return
         QTimer.singleShot(0, self._default_layout)
+
+    def layout_problem(self) -> str | None:
+        """Why the current layout is worse than the default one (None: it is usable)."""
+        if not self.workspace_built:
+            return None
+        if self.image_pane.width() < MIN_IMAGE_WIDTH or self.image_pane.height() < MIN_IMAGE_HEIGHT:
+            return f"image pane {self.image_pane.width()}x{self.image_pane.height()} px"
+        if self.browser.view.width() < self.browser.grid.sizeHint().width() // 2:
+            return f"image grid {self.browser.view.width()} px wide"
+        if self.attention_dock.isVisible() and self.attention_dock.width() < MIN_ATTENTION_WIDTH:
+            return f"attention panel {self.attention_dock.width()} px wide"
+        return None
+
+    def _check_layout(self) -> None:
+        """A saved layout (another screen, a window once shrunk) is kept only if it is usable."""
+        problem = self.layout_problem()
+        if problem is not None:
+            log.info("saved layout not usable here (%s): default layout", problem)
+            self.reset_layout()
+
+    def reset_layout(self) -> None:
+        """View ▸ Reset layout: every panel back where a first start puts it."""
+        for dock in (self.filter_dock, self.attention_dock, self.history_dock, self.versions_dock, self.jobs_dock):
+            dock.setFloating(False)
+            dock.show()
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.filter_dock)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.attention_dock)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.history_dock)
+        for dock in (self.versions_dock, self.jobs_dock):
+            self.tabifyDockWidget(self.history_dock, dock)
+        self._default_layout()
 
     def _default_layout(self) -> None:
         self.resizeDocks([self.filter_dock, self.attention_dock], [230, 520], Qt.Orientation.Horizontal)
@@ -196,7 +238,7 @@ class QtMainWindow(QMainWindow):
 
     def closeEvent(self, ev) -> None:
         if self.stack.currentIndex() == 1 and self.restore_layout:
-            self.settings.save_window_state(self.saveGeometry(), self.saveState())
+            self.settings.save_window_state(self.saveGeometry(), self.saveState(), self.center_split.saveState())
         self.settings.sync()
         self.shutdown()
         super().closeEvent(ev)

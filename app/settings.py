@@ -55,12 +55,15 @@ class Settings:
     def set_browsed_model(self, project: str | os.PathLike, model_id: int | None) -> None:
         self._s.setValue(_project_key(project, "model"), "" if model_id is None else str(model_id))
 
-    def window_state(self) -> tuple[QByteArray | None, QByteArray | None]:
-        return self._s.value("window/geometry"), self._s.value("window/state")
+    def window_state(self) -> tuple[QByteArray | None, QByteArray | None, QByteArray | None]:
+        """(geometry, dock state, grid/image split) as saved at the last close."""
+        return self._s.value("window/geometry"), self._s.value("window/state"), self._s.value("window/split")
 
-    def save_window_state(self, geometry: QByteArray, state: QByteArray) -> None:
+    def save_window_state(self, geometry: QByteArray, state: QByteArray, split: QByteArray | None = None) -> None:
         self._s.setValue("window/geometry", geometry)
         self._s.setValue("window/state", state)
+        if split is not None:
+            self._s.setValue("window/split", split)
 
     def sync(self) -> None:
         self._s.sync()

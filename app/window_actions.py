@@ -57,6 +57,8 @@ class WindowActions(QObject):
         d.addSeparator()
         self._add(d, "Make all &thumbnails", controller.make_thumbnails)
         self.view_menu = win.menuBar().addMenu("&View")
+        self._add(self.view_menu, "&Reset layout", lambda: win.workspace_built and win.reset_layout())
+        self.view_menu.addSeparator()
         h = win.menuBar().addMenu("&Help")
         self._add(h, "&Keyboard shortcuts", self.show_shortcuts, QKeySequence("F1"))
         self._add(h, "&About Inspector", self.show_about)

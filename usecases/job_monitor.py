@@ -49,7 +49,8 @@ class JobView:
     job: JobRecord
     progress_line: str = ""
     steps: list[tuple[int, float]] = field(default_factory=list)  # (global step, loss)
-    epochs: list[tuple[int, float | None, float | None]] = field(default_factory=list)  # (epoch, train loss, val acc)
+    # (epoch, train loss, val acc, train acc): both accuracies, so under- and overfitting show while it runs
+    epochs: list[tuple[int, float | None, float | None, float | None]] = field(default_factory=list)
     resumable_from: str | None = None  # where `Resume` would continue; None when it cannot
 
 
@@ -115,4 +116,5 @@ def _read_curves(view: JobView) -> None:
         if r.get("kind") == "step" and r.get("loss") is not None:
             view.steps.append((int(r.get("global_step", len(view.steps))), float(r["loss"])))
         elif r.get("kind") == "epoch":
-            view.epochs.append((int(r.get("epoch", len(view.epochs))), r.get("train_loss"), r.get("val_acc")))
+            view.epochs.append((int(r.get("epoch", len(view.epochs))), r.get("train_loss"), r.get("val_acc"),
+                                r.get("train_acc")))

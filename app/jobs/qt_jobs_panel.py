@@ -69,13 +69,16 @@ class QtJobsPanel(QWidget):
         self.offer.setWordWrap(True)
         self.offer_button = QPushButton("Predict and compare")
         self.offer_button.hide()
-        self.plot = pg.PlotWidget(background="#1e1e1e", title="training loss (per step) · validation accuracy (per epoch)")
+        self.plot = pg.PlotWidget(background="#1e1e1e", title="loss (per step) · train and validation accuracy (per epoch)")
+        self.plot.setMinimumHeight(170)  # room for the three curves and their legend
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.getAxis("bottom").setLabel("step")
         self.plot.addLegend(offset=(-10, 10))
         self.loss_curve = self.plot.plot([], [], pen=pg.mkPen("#4c9be8", width=2), name="loss")
         self.acc_curve = self.plot.plot([], [], pen=pg.mkPen("#5cb85c", width=2), symbol="o", symbolSize=6,
                                         symbolBrush="#5cb85c", name="val acc")
+        self.train_acc_curve = self.plot.plot([], [], pen=pg.mkPen("#f0ad4e", width=2, style=Qt.PenStyle.DashLine),
+                                              symbol="t", symbolSize=6, symbolBrush="#f0ad4e", name="train acc")
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setFont(QFont("monospace"))
@@ -188,8 +191,8 @@ class QtJobsPanel(QWidget):
         self.resume_button.setToolTip("Continue a cancelled or failed job from the state it saved" if view is None
                                       or view.resumable_from is None else f"Continue from {view.resumable_from}")
         if view is None:
-            self.loss_curve.setData([], [])
-            self.acc_curve.setData([], [])
+            for curve in (self.loss_curve, self.acc_curve, self.train_acc_curve):
+                curve.setData([], [])
             self.log.setPlainText("")
             return
         if poll and not view.steps and view.job.workdir:
@@ -198,10 +201,12 @@ class QtJobsPanel(QWidget):
         if view.epochs and view.steps:
             # One accuracy point at the end of each epoch, on the step axis.
             per_epoch = max(view.steps[-1][0], 1) / max(len(view.epochs), 1)
-            pts = [((e + 1) * per_epoch, a) for e, _, a in view.epochs if a is not None]
-            self.acc_curve.setData([x for x, _ in pts], [a for _, a in pts])
+            for curve, k in ((self.acc_curve, 2), (self.train_acc_curve, 3)):
+                pts = [((r[0] + 1) * per_epoch, r[k]) for r in view.epochs if r[k] is not None]
+                curve.setData([x for x, _ in pts], [a for _, a in pts])
         else:
             self.acc_curve.setData([], [])
+            self.train_acc_curve.setData([], [])
         text = (view.job.log_tail or "") + (f"\n\nerror: {view.job.error}" if view.job.error else "")
         if text != self.log.toPlainText():
             self.log.setPlainText(text)

@@ -3,8 +3,9 @@ probabilities under it, and the keyboard legend for labelling."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QSplitter, QVBoxLayout, QWidget
 
+from app.widgets.qt_elided_label import QtElidedLabel
 from app.widgets.qt_image_view import QtImageView
 from app.widgets.qt_label_legend import QtLabelLegend
 from app.widgets.qt_probability_bars import QtProbabilityBars
@@ -13,11 +14,10 @@ from app.widgets.qt_probability_bars import QtProbabilityBars
 class QtImagePane(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.title = QLabel("")
+        # A long path must not push the grid narrower nor hide under the checkbox: it is elided ("…")
+        # in the middle, which keeps the file name and the prediction; the tooltip has it all.
+        self.title = QtElidedLabel()
         self.title.setStyleSheet("font-weight: bold; padding: 2px 4px;")
-        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        # A long path must not push the grid narrower: the title is clipped instead.
-        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.view = QtImageView()
         self.bars = QtProbabilityBars()
         self.legend = QtLabelLegend()
@@ -44,11 +44,11 @@ class QtImagePane(QWidget):
 
     def set_tile(self, tile) -> None:
         if tile is None:
-            self.title.setText("")
+            self.title.set_full_text("")
             self.legend.set_current(None)
             return
         pred = f" → predicted {tile.predicted} {tile.confidence:.0%}" if tile.predicted else ""
-        self.title.setText(f"{tile.name}   {tile.label or '(unlabeled)'}{pred}")
-        self.title.setToolTip(f"{tile.abs_path}\nlabel: {tile.label or '(unlabeled)'}"
-                              + (f"\npredicted: {tile.predicted} ({tile.confidence:.1%})" if tile.predicted else ""))
+        self.title.set_full_text(f"{tile.name}   {tile.label or '(unlabeled)'}{pred}",
+                                 f"{tile.abs_path}\nlabel: {tile.label or '(unlabeled)'}"
+                                 + (f"\npredicted: {tile.predicted} ({tile.confidence:.1%})" if tile.predicted else ""))
         self.legend.set_current(tile.label)

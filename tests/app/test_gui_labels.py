@@ -41,7 +41,7 @@ def test_open_filter_label_undo_history(qtbot, window, project_path, idle):
     # the tile updates in place and stays under the cursor, although it no longer matches the filter
     qtbot.waitUntil(lambda: win.browser.grid.current_tile().label == "spot", timeout=10000)
     assert win.browser.grid.current_tile().image_id == tile.image_id and win.browser.image_model.rowCount() == 8
-    assert "   spot → predicted" in win.image_pane.title.text()
+    assert "   spot → predicted" in win.image_pane.title.full_text()
     events = _history(project_path, tile.image_id)
     assert events[-1].user == "tester" and events[-1].old == "scratch" and events[-1].new == "spot"
     assert events[-1].source == "manual"

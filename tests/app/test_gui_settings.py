@@ -20,7 +20,7 @@ def test_settings_persist_in_tmp(qtbot, project_path, tmp_path):
     win.close()
     again = Settings()
     assert again.last_project == str(project_path) and again.user == "bob"
-    geometry, state = again.window_state()
+    geometry, state, _split = again.window_state()
     assert geometry is not None and state is not None
     win2 = QtMainWindow(Settings())
     qtbot.addWidget(win2)
@@ -87,3 +87,40 @@ def test_error_list_opens_on_click(qtbot, window):
     boxes = [b for b in window.task_status.findChildren(QMessageBox) if b.isVisible()]
     assert boxes and "Save: disk full" in boxes[-1].text()
     boxes[-1].close()
+
+
+def test_a_layout_saved_at_an_odd_size_comes_back_usable(qtbot, project_path):
+    """Close the window cramped (small, the attention dock squeezed, the grid wide): the next
+    window opens with a layout no worse than the default one. View ▸ Reset layout does the same."""
+    from app.qt_main_window import QtMainWindow
+    from app.settings import Settings
+
+    first = QtMainWindow(Settings())
+    qtbot.addWidget(first)
+    first.resize(1400, 900)
+    first.show()
+    first.controller.open_project(project_path)
+    qtbot.waitUntil(lambda: first.state.is_open and not first.browser.image_model.querying, timeout=15000)
+    first.resize(700, 420)
+    first.center_split.setSizes([650, 50])
+    qtbot.wait(100)
+    assert first.layout_problem() is not None  # cramped indeed
+    first.close()
+
+    again = QtMainWindow(Settings())
+    qtbot.addWidget(again)
+    again.resize(1400, 900)
+    again.show()
+    again.controller.open_project(project_path)
+    qtbot.waitUntil(lambda: again.state.is_open and not again.browser.image_model.querying, timeout=15000)
+    try:
+        qtbot.waitUntil(lambda: again.layout_problem() is None, timeout=5000)
+    except Exception:
+        raise AssertionError(f"{again.layout_problem()}; window {again.width()}x{again.height()}") from None
+    assert again.width() >= 1400 and again.height() >= 900
+    again.center_split.setSizes([1000, 10])
+    qtbot.wait(50)
+    assert again.layout_problem() is not None
+    again.reset_layout()
+    qtbot.waitUntil(lambda: again.layout_problem() is None, timeout=5000)
+    again.shutdown()
