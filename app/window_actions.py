@@ -191,7 +191,7 @@ class WindowActions(QObject):
         win, s = self._win, self._win.state
         if s.project is None:
             return None
-        dialog = QtFinetuneDialog(s.project, s.model_versions, s.model_version_id, win)
+        dialog = QtFinetuneDialog(s.project, s.model_versions, s.model_version_id, win, workers=win.workers)
         dialog.accepted.connect(lambda: win.jobs_panel.submit(dialog.request()))
         dialog.finished.connect(lambda _r: self.refocus())
         dialog.finished.connect(dialog.deleteLater)

@@ -20,6 +20,7 @@ import csv
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -320,3 +321,47 @@ def _write_manifest(rows: list[SnapshotRow], path: Path) -> None:
         w.writerow(["path", "content_hash", "label", "split"])
         for r in rows:
             w.writerow([r.abs_path, r.content_hash or "", r.label, r.split])
+
+
+@dataclass(frozen=True, slots=True)
+class TimeEstimate:
+    images_per_second: float  # training throughput measured on this machine's CPU
+    train_images: int  # labelled images the job would train on (the rest validates)
+    seconds: float  # for the whole job, at that throughput
+
+    def line(self, epochs: int) -> str:
+        minutes = self.seconds / 60
+        when = f"{minutes:.0f} min" if minutes >= 1.5 else f"{self.seconds:.0f} s"
+        return (f"about {when} here for {epochs} epochs of {self.train_images} images "
+                f"(measured {self.images_per_second:.0f} images/s on this CPU)")
+
+
+def estimate_cpu_time(project: Project, *, base: str, epochs: int, batch_size: int, val_fraction: float = 0.2,
+                      probe_steps: int = 3) -> TimeEstimate:
+    """Time a few training steps of the base model on the CPU (after one to warm up) and scale to
+    the job: what a local CPU job of these settings costs here."""
+    import torch
+
+    from core.model import create_model, model_names
+    from core.store.queries import ImageFilter, count_images
+    from training.pretrain import resolve_base
+
+    with project.session() as s:
+        labelled = count_images(s, ImageFilter(readable=True)) - count_images(s, ImageFilter(readable=True, unlabeled=True))
+    meta, _path = _base_checkpoint(resolve_base(base, from_scratch=False))
+    arch = base if base in model_names() else (meta.arch if meta is not None else "aan_s")
+    size = 224 if base in model_names() or meta is None else meta.input_size
+    chans = 3 if base in model_names() or meta is None else meta.in_chans
+    model = create_model(arch, 5, chans).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x, y = torch.randn(batch_size, chans, size, size), torch.randint(0, 5, (batch_size,))
+    seconds = []
+    for _ in range(probe_steps + 1):
+        t = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+        seconds.append(time.perf_counter() - t)
+    rate = batch_size / (sum(seconds[1:]) / probe_steps)
+    train = max(int(round(labelled * (1 - val_fraction))), 1)
+    return TimeEstimate(rate, train, epochs * train / rate)

@@ -1,15 +1,18 @@
-"""The "Fine-tune" dialog: base model, epochs, backend profile, GPUs, partition, and the exact
-command or batch script that will be submitted, rendered live before anything runs."""
+"""The "Fine-tune" dialog: base model, epochs, learning rate, batch, backend profile, GPUs,
+partition, a time estimate for local CPU jobs from a short timing probe, and the exact command or
+batch script that will be submitted, rendered live before anything runs."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -20,6 +23,10 @@ from PySide6.QtWidgets import (
 
 from training.profiles import Profile, cannot_run_here, fitting_profile, load_profiles, local_gpu_count
 from usecases.finetune_jobs import choose_profile, render_preview
+
+# training.config.OptimConfig().lr; not imported, which would load torch while the dialog opens
+# (tests/app/test_gui_jobs.py checks that the two agree).
+DEFAULT_LR = 1e-3
 
 if TYPE_CHECKING:
     from core.store.project import Project
@@ -35,6 +42,8 @@ class FinetuneRequest:
     gpus: int | None = None
     nproc: int | None = None
     partition: str | None = None
+    lr: float | None = None  # None: the recipe's
+    batch_size: int | None = None  # None: the profile's default (32 on CPU, 64 on GPUs)
 
     def chosen_profile(self) -> Profile:
         return choose_profile(self.profile, gpus=self.gpus, nproc=self.nproc, partition=self.partition)
@@ -42,8 +51,9 @@ class FinetuneRequest:
 
 class QtFinetuneDialog(QDialog):
     def __init__(self, project: Project, versions: list[ModelVersionRecord], current_model_id: int | None,
-                 parent=None):
+                 parent=None, workers=None):
         super().__init__(parent)
+        self._workers = workers  # for the timing probe; None: no estimate
 
         self.setWindowTitle("Fine-tune")
         self.resize(720, 560)
@@ -64,6 +74,19 @@ class QtFinetuneDialog(QDialog):
             self.profile.addItem(f"{name}  ({p.backend}, {p.gpus} GPU)", name)
         # A profile this machine can run: no GPU here means the CPU one, never an 8-GPU default.
         self.profile.setCurrentIndex(self.profile.findData(fitting_profile(self.profiles, self.gpus_here)))
+        self.lr = QDoubleSpinBox()
+        self.lr.setDecimals(5)
+        self.lr.setRange(1e-5, 1e-1)
+        self.lr.setSingleStep(1e-4)
+        self.lr.setValue(DEFAULT_LR)
+        self.lr.setToolTip("Peak learning rate at a batch of 32 (AdamW; scaled by the square root of the real "
+                           "global batch). The recipe's 0.001 suits fine-tuning from the shipped start.")
+        self.batch = QSpinBox()
+        self.batch.setRange(1, 1024)
+        self.batch.setToolTip("Images per step and process")
+        self.estimate = QLabel("")
+        self.estimate.setWordWrap(True)
+        self.estimate.setStyleSheet("color: #aaaaaa;")
         self.gpus = QSpinBox()
         self.gpus.setRange(0, 64)
         self.gpus.setToolTip("GPUs per node; 0 trains on CPU (gloo)")
@@ -81,11 +104,14 @@ class QtFinetuneDialog(QDialog):
         form = QFormLayout()
         form.addRow("Base model", self.base)
         form.addRow("Epochs", self.epochs)
+        form.addRow("Learning rate", self.lr)
+        form.addRow("Batch", self.batch)
         form.addRow("Backend profile", self.profile)
         form.addRow("GPUs", self.gpus)
         form.addRow("Partition (SLURM)", self.partition)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
+        lay.addWidget(self.estimate)
         lay.addWidget(QLabel("Will run (the job folder number is assigned on submission):"))
         lay.addWidget(self.preview, 1)
         lay.addWidget(self.problem)
@@ -95,23 +121,61 @@ class QtFinetuneDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self.profile.currentIndexChanged.connect(self._on_profile_changed)
         for sig in (self.base.currentIndexChanged, self.epochs.valueChanged, self.gpus.valueChanged,
-                    self.partition.textChanged):
+                    self.partition.textChanged, self.lr.valueChanged, self.batch.valueChanged):
             sig.connect(self._on_edited)
+        self._probe_timer = QTimer(self)
+        self._probe_timer.setSingleShot(True)
+        self._probe_timer.setInterval(400)  # after the user stops typing
+        self._probe_timer.timeout.connect(self._probe)
+        self._probed: dict[tuple, object] = {}  # (base, batch) -> TimeEstimate
         self._on_profile_changed()
 
     def request(self) -> FinetuneRequest:
         p = self.profiles[self.profile.currentData()]
         return FinetuneRequest(base=self.base.currentData(), profile=p.name, epochs=self.epochs.value(),
                                gpus=self.gpus.value() if self.gpus.value() != p.gpus else None,
-                               partition=self.partition.text().strip() or None)
+                               partition=self.partition.text().strip() or None,
+                               lr=self.lr.value() if abs(self.lr.value() - DEFAULT_LR) > 1e-12 else None,
+                               batch_size=self.batch.value())
 
     def _on_profile_changed(self, *_args) -> None:
         p = self.profiles[self.profile.currentData()]
         self.gpus.blockSignals(True)
         self.gpus.setValue(p.gpus)
         self.gpus.blockSignals(False)
+        self.batch.blockSignals(True)
+        self.batch.setValue(64 if p.gpus else 32)  # as submit_finetune defaults it
+        self.batch.blockSignals(False)
         self.partition.setEnabled(p.backend == "slurm")
         self._on_edited()
+
+    def _show_estimate(self, chosen: Profile) -> None:
+        """Local CPU jobs: how long, from a timing probe on this machine (in a worker)."""
+        if chosen.backend != "local" or chosen.gpus:
+            self.estimate.setText("No estimate: it runs on GPUs" + (" of the cluster" if chosen.backend == "slurm" else "")
+                                  + ", not measured on this CPU.")
+            return
+        key = (self.base.currentData(), self.batch.value())
+        known = self._probed.get(key)
+        if known is not None:
+            self.estimate.setText(_sentence(known.line(self.epochs.value())))
+        elif self._workers is not None:
+            self.estimate.setText("Timing a few training steps on this CPU…")
+            self._probe_timer.start()
+
+    def _probe(self) -> None:
+        from usecases.finetune_jobs import estimate_cpu_time
+
+        key = (self.base.currentData(), self.batch.value())
+        project, epochs = self.project, self.epochs.value()
+
+        def shown(estimate) -> None:
+            self._probed[key] = estimate
+            if (self.base.currentData(), self.batch.value()) == key:
+                self.estimate.setText(_sentence(estimate.line(self.epochs.value())))
+
+        self._workers.start(lambda _c: estimate_cpu_time(project, base=key[0], epochs=epochs, batch_size=key[1]),
+                            name="Time estimate", on_result=shown)
 
     def _on_edited(self, *_args) -> None:
         try:
@@ -120,8 +184,13 @@ class QtFinetuneDialog(QDialog):
             why = cannot_run_here(chosen, self.gpus_here)
             self.problem.setText(why or "")
             ok = why is None
+            self._show_estimate(chosen)
         except Exception as e:  # noqa: BLE001 - an invalid combination is shown, not raised
             self.preview.setPlainText("")
             self.problem.setText(str(e))
             ok = False
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."

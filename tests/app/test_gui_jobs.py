@@ -36,7 +36,22 @@ def test_finetune_dialog_picks_a_profile_this_machine_can_run(qtbot, window):
     dialog.gpus.setValue(0)  # the same profile on the CPU can run
     assert submit.isEnabled() and not dialog.problem.text()
     dialog.profile.setCurrentIndex(dialog.profile.findData("slurm-gpu"))  # GPUs on the cluster, not here
-    assert submit.isEnabled()
+    assert submit.isEnabled() and "not measured on this CPU" in dialog.estimate.text()
+    dialog.profile.setCurrentIndex(dialog.profile.findData("local-cpu"))
+    try:
+        qtbot.waitUntil(lambda: "images/s on this CPU" in dialog.estimate.text(), timeout=60000)
+    except Exception:
+        raise AssertionError(f"{dialog.estimate.text()!r}; errors {window.task_status.errors}") from None
+    assert dialog.estimate.text().startswith("About ") and "for 10 epochs of" in dialog.estimate.text()
+    dialog.lr.setValue(0.0005)
+    dialog.batch.setValue(16)
+    req = dialog.request()
+    assert req.lr == 0.0005 and req.batch_size == 16 and req.profile == "local-cpu"
+    from training.config import OptimConfig
+
+    from app.jobs.qt_finetune_dialog import DEFAULT_LR
+
+    assert DEFAULT_LR == OptimConfig().lr
     dialog.reject()
 
 
