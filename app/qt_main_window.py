@@ -78,6 +78,7 @@ class QtMainWindow(QMainWindow):
         from app.inspection import Inspection
         from app.jobs.qt_jobs_panel import QtJobsPanel
         from app.model_versions.qt_model_versions_panel import QtModelVersionsPanel
+        from app.review.qt_review_panel import QtReviewPanel
         from app.widgets.qt_history_panel import QtHistoryPanel
         from app.widgets.qt_image_pane import QtImagePane
 
@@ -89,6 +90,7 @@ class QtMainWindow(QMainWindow):
         self.inspection = Inspection(s, w, self.image_pane.view, self.image_pane.bars, self.attention, self.history, self)
         self.versions_panel = QtModelVersionsPanel(s, w)
         self.jobs_panel = QtJobsPanel(s, w)
+        self.review_panel = QtReviewPanel(s, w)
         self._build_docks()
         self._connect_panels()
         return self.browser
@@ -108,7 +110,8 @@ class QtMainWindow(QMainWindow):
         # The bottom panels share one tabbed area; object names ("dock_models") keep saved layouts valid.
         self.versions_dock = self._dock("Models", self.versions_panel, bottom)
         self.jobs_dock = self._dock("Jobs", self.jobs_panel, bottom)
-        for dock in (self.versions_dock, self.jobs_dock):
+        self.review_dock = self._dock("Review", self.review_panel, bottom)
+        for dock in (self.versions_dock, self.jobs_dock, self.review_dock):
             self.tabifyDockWidget(self.history_dock, dock)
         self.history_dock.raise_()
         self._set_workspace_visible(False)
@@ -135,6 +138,7 @@ class QtMainWindow(QMainWindow):
         self.versions_panel.filter_requested.connect(self._on_confusion_cell)
         self.jobs_panel.finetune_requested.connect(self.window_actions.open_finetune_dialog)
         self.jobs_panel.predict_and_compare.connect(self.predict_and_compare)
+        self.review_panel.tile_chosen.connect(s.select)  # shown like a grid tile: image, attention, history
 
     def _set_workspace_visible(self, on: bool) -> None:
         self.stack.setCurrentIndex(1 if on else 0)
@@ -218,13 +222,14 @@ class QtMainWindow(QMainWindow):
 
     def reset_layout(self) -> None:
         """View ▸ Reset layout: every panel back where a first start puts it."""
-        for dock in (self.filter_dock, self.attention_dock, self.history_dock, self.versions_dock, self.jobs_dock):
+        bottom = (self.versions_dock, self.jobs_dock, self.review_dock)
+        for dock in (self.filter_dock, self.attention_dock, self.history_dock, *bottom):
             dock.setFloating(False)
             dock.show()
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.filter_dock)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.attention_dock)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.history_dock)
-        for dock in (self.versions_dock, self.jobs_dock):
+        for dock in bottom:
             self.tabifyDockWidget(self.history_dock, dock)
         self._default_layout()
 

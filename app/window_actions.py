@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 NAVIGATION = (("J", 1), ("Right", 1), ("K", -1), ("Left", -1))
 SHORTCUT_SHEET = """<table cellpadding="3">
 <tr><td><b>1</b> … <b>9</b></td><td>label the selection (or the current image) with that class</td></tr>
-<tr><td><b>J</b> / <b>→</b>, <b>K</b> / <b>←</b></td><td>next / previous image in the filtered order</td></tr>
+<tr><td><b>J</b> / <b>→</b>, <b>K</b> / <b>←</b></td><td>next / previous image in the filtered order (in the Review list while it has the focus)</td></tr>
 <tr><td><b>Ctrl+Z</b>, <b>Ctrl+Shift+Z</b></td><td>undo, redo a label change (the status bar names it)</td></tr>
 <tr><td><b>F</b></td><td>fit the image; wheel zooms, drag pans</td></tr>
 <tr><td>click on the image</td><td>where that spot looks (the overlay shows its layer's map)</td></tr>
@@ -63,7 +63,7 @@ class WindowActions(QObject):
         self._add(h, "&Keyboard shortcuts", self.show_shortcuts, QKeySequence("F1"))
         self._add(h, "&About Inspector", self.show_about)
         for key, delta in NAVIGATION:
-            QShortcut(QKeySequence(key), win, lambda d=delta: win.workspace_built and win.browser.grid.step(d))
+            QShortcut(QKeySequence(key), win, lambda d=delta: self.step(d))
         for i in range(9):
             QShortcut(QKeySequence(str(i + 1)), win, lambda i=i: self.label_with_class(i))
         QShortcut(QKeySequence("F"), win, lambda: win.workspace_built and win.image_pane.view.fit())
@@ -78,8 +78,22 @@ class WindowActions(QObject):
         if self._win.workspace_built and i < len(names):
             self.label_targets(names[i])
 
+    def step(self, delta: int) -> None:
+        """J/K: through the review list while it has the focus, else through the grid."""
+        win = self._win
+        if not win.workspace_built:
+            return
+        if win.review_panel.has_focus():
+            win.review_panel.step(delta)
+        else:
+            win.browser.grid.step(delta)
+
     def label_targets(self, name: str) -> None:
-        self._win.labeling.assign(self._win.browser.targets(), name)
+        win = self._win
+        if win.review_panel.has_focus() and win.review_panel.current_tile is not None:
+            win.labeling.assign([win.review_panel.current_tile], name)  # the image the review list shows
+            return
+        win.labeling.assign(win.browser.targets(), name)
 
     def show_grid_menu(self, pos: QPoint) -> None:
         grid, names = self._win.browser.grid, self._win.state.class_names
