@@ -46,7 +46,7 @@ class QtConfusionMatrix(QWidget):
         self.image.setImage(self.matrix / np.maximum(rows, 1), levels=(0, 1), autoLevels=False)
         self.plot.getAxis("left").setTicks([[(i + 0.5, n) for i, n in enumerate(names)]])
         # Columns are narrow: short names below, the full name in the tooltip of the axis.
-        self.plot.getAxis("bottom").setTicks([[(i + 0.5, n if len(n) <= 6 else n[:5] + "…") for i, n in enumerate(names)]])
+        self.plot.getAxis("bottom").setTicks([[(i + 0.5, n if len(n) <= 8 else n[:7] + "…") for i, n in enumerate(names)]])
         self.plot.getAxis("bottom").setToolTip(", ".join(names))
         for r in range(k):
             for c in range(k):

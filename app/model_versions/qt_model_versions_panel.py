@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QSplitter,
@@ -53,8 +54,10 @@ class QtModelVersionsPanel(QWidget):
         self._metrics_stale = False
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["model", "id", "arch", "created", "predictions"])
-        self.tree.setColumnWidth(0, 150)
-        self.tree.setColumnWidth(1, 30)
+        header = self.tree.header()  # every column as wide as its text: nothing cut, the name takes the rest
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(False)
         self.use_button = QPushButton("Browse with it")
         self.use_button.setToolTip("Show this model's predictions, confidences and label-error scores in the browser")
         self.predict_button = QPushButton("Predict")
@@ -104,7 +107,7 @@ class QtModelVersionsPanel(QWidget):
         split.addWidget(left)
         split.addWidget(self.tabs)
         split.setStretchFactor(1, 3)
-        split.setSizes([260, 780])
+        split.setSizes([460, 780])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(split)
@@ -204,6 +207,7 @@ class QtModelVersionsPanel(QWidget):
             onnx = (m.meta.get("provenance") or {}).get("onnx")
             arch = f"{m.arch} · ONNX {onnx.get('precision', '')}".rstrip() if onnx else m.arch
             it = QTreeWidgetItem([text, str(m.id), arch, m.created.strftime("%Y-%m-%d %H:%M"), str(row.predictions)])
+            it.setToolTip(0, m.path)
             it.setData(0, Qt.ItemDataRole.UserRole, m.id)
             parent = items.get(m.parent_id)
             (parent.addChild(it) if parent is not None else self.tree.addTopLevelItem(it))

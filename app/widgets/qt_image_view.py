@@ -89,13 +89,19 @@ class QtImageView(QWidget):
         self.overlay_item.setImage(heat.astype(np.float32), autoLevels=False)
         self.overlay_item.setRect(QRectF(0, 0, W, H))
         self.colorbar.setLevels((lo, hi))
-        self.colorbar.show()
+        self.colorbar.setOpacity(1.0)
         self.overlay_item.show()
 
+    @property
+    def colorbar_shown(self) -> bool:
+        return self.colorbar.opacity() > 0
+
     def clear_overlay(self) -> None:
-        """No overlay, and no colour scale for it: a bar with nothing to measure would mislead."""
+        """No overlay, and no colour scale for it: a bar with nothing to measure would mislead.
+        (Made transparent, not hidden: a hidden layout item gives its column away, and the image
+        would jump sideways every time an overlay comes and goes.)"""
         self.overlay_item.clear()
-        self.colorbar.hide()
+        self.colorbar.setOpacity(0.0)
 
     def set_overlay_opacity(self, opacity: float) -> None:
         self.overlay_item.setOpacity(float(opacity))

@@ -192,11 +192,11 @@ def test_no_stale_maps_after_opening_a_project_without_a_model(qtbot, window, id
     win.browser.grid.select_row(0)
     qtbot.waitUntil(lambda: win.inspection.result is not None, timeout=20000)
     idle(win)
-    assert view.colorbar.isVisible() and panel.layer_combo.count() > 0
+    assert view.colorbar_shown and panel.layer_combo.count() > 0
     panel.mode_combo.setCurrentText("Off")
-    assert not view.colorbar.isVisible() and view.overlay_item.image is None
+    assert not view.colorbar_shown and view.overlay_item.image is None
     panel.mode_combo.setCurrentText("Relevance")
-    assert view.colorbar.isVisible()
+    assert view.colorbar_shown
 
     write_parts(tmp_path / "plain", ("good", "scratch"), n=6)
     import_folder(tmp_path / "plain.db", tmp_path / "plain").close()
@@ -208,5 +208,5 @@ def test_no_stale_maps_after_opening_a_project_without_a_model(qtbot, window, id
     idle(win)
     assert win.state.model_version is None
     assert panel.layer_combo.count() == 0 and panel.class_combo.count() == 0
-    assert not view.colorbar.isVisible() and view.overlay_item.image is None
+    assert not view.colorbar_shown and view.overlay_item.image is None
     assert all(not t.isVisible() for t in panel.tiles)
