@@ -42,12 +42,15 @@ class QtCompareView(QWidget):
         lay.addLayout(left, 3)
         lay.addWidget(self.alpha_plot, 2)
 
-    def set_comparison(self, name_a: str, name_b: str, c: ModelComparison, paths: dict[int, str]) -> None:
-        """c: core.inference.compare.ModelComparison."""
+    def set_comparison(self, name_a: str, name_b: str, c: ModelComparison, paths: dict[int, str],
+                       where: str = "labelled images") -> None:
+        """c: core.inference.compare.ModelComparison; `where`: which images ("test-split images")."""
         a, b = c.metrics_a.accuracy, c.metrics_b.accuracy
+        verdict = ("the same accuracy" if abs(b - a) < 1e-9 else
+                   f"<b>{name_b if b > a else name_a}</b> is better by {abs(b - a):.1%}")
         self.summary.setText(
-            f"<b>{name_a}</b> {a:.1%} → <b>{name_b}</b> {b:.1%} accuracy on {c.n} labelled images "
-            f"({b - a:+.1%}) · {len(c.changed)} predictions changed · {len(c.fixed)} fixed, {len(c.broken)} broken")
+            f"<b>{name_a}</b> {a:.1%} → <b>{name_b}</b> {b:.1%} accuracy on {c.n} {where}: {verdict} "
+            f"· {len(c.changed)} predictions changed · {len(c.fixed)} fixed, {len(c.broken)} broken")
         rows = c.changed[:2000]
         self.changed.setRowCount(len(rows))
         for r, (image_id, pa, pb) in enumerate(rows):

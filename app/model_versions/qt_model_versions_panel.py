@@ -272,12 +272,17 @@ class QtModelVersionsPanel(QWidget):
             return
         names = {r.record.id: r.record.name for r in self.rows}
 
-        def show(r: VersionComparison) -> None:
+        def show(result: tuple[str, VersionComparison]) -> None:
+            split, r = result
+            where = "labelled images" if split == "all" else f"{split}-split images"
             self.compare_view.set_comparison(names.get(before, str(before)), names.get(after, str(after)),
-                                             r.comparison, r.paths)
+                                             r.comparison, r.paths, where)
 
         self.compare_view.summary.setText("Comparing…")
         self.tabs.setCurrentWidget(self.compare_view)
         wanted = self.split.currentData()
-        self._workers.start(lambda _c: compare_versions(project, before, after, available_split(project, wanted)),
-                            name="Compare models", on_result=show)
+        def run(_c) -> tuple[str, VersionComparison]:
+            split = available_split(project, wanted)
+            return split, compare_versions(project, before, after, split)
+
+        self._workers.start(run, name="Compare models", on_result=show)

@@ -65,7 +65,9 @@ def test_lineage_and_compare(qtbot, window, idle):
     win.versions_panel.compare(parent.id, child_id)
     qtbot.waitUntil(lambda: "predictions changed" in win.versions_panel.compare_view.summary.text(), timeout=20000)
     # same weights: nothing changed, alphas identical
-    assert "0 predictions changed" in win.versions_panel.compare_view.summary.text()
+    summary = win.versions_panel.compare_view.summary.text()
+    assert "0 predictions changed" in summary
+    assert "on 6 test-split images: the same accuracy" in summary  # the held-out split, and the verdict
     assert all(np.allclose(x, 0) for x in win.versions_panel.compare_view.alpha_change)
     idle(win)
 
