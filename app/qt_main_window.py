@@ -27,9 +27,11 @@ if TYPE_CHECKING:
     from core.errors import LabelConflict
     from core.store.records import ImportReport
 
-# The workspace (pyqtgraph, superqt, every panel) is built just after the window is on screen:
-# importing pyqtgraph alone costs more than the whole welcome screen.
-WORKSPACE_DELAY_MS = 30
+# The workspace (pyqtgraph, superqt, every panel) is built just after the window's first frame is
+# on screen: importing pyqtgraph alone costs more than the whole welcome screen, and building it
+# before that frame left the new window black for half a second on X11. The fallback delay covers
+# a window that never paints (hidden, or a screenshot run that opens a project first).
+WORKSPACE_FALLBACK_MS = 600
 # A restored layout below these is worse than the default one and is replaced by it.
 MIN_IMAGE_WIDTH, MIN_IMAGE_HEIGHT, MIN_ATTENTION_WIDTH = 240, 240, 300
 MIN_WINDOW = (1280, 800)
@@ -63,7 +65,14 @@ class QtMainWindow(QMainWindow):
         self.labeling.conflict.connect(self._on_label_conflict)
         self.state.project_changed.connect(self._on_project_changed)
         self.welcome.set_recent(self.settings.last_project)
-        QTimer.singleShot(WORKSPACE_DELAY_MS, self.ensure_workspace)
+        self._painted = False
+        QTimer.singleShot(WORKSPACE_FALLBACK_MS, self.ensure_workspace)
+
+    def paintEvent(self, ev) -> None:
+        super().paintEvent(ev)
+        if not self._painted:
+            self._painted = True
+            QTimer.singleShot(0, self.ensure_workspace)  # once this frame has reached the screen
 
     def ensure_workspace(self) -> Browsing:
         """Build the browser, image view and panels (once); returns the browser."""
