@@ -111,3 +111,21 @@ def faithfulness_line(record) -> str:
             f"{d['better_than_random']:.0%} [{d['ci_low']:.0%}–{d['ci_high']:.0%}], {verdict}; deletion AUC "
             f"{d['deletion_auc']:.2f} vs random {r['deletion_auc']:.2f}"
             + (f"; pointing game {d['pointing']:.0%}" if d.get("pointing") is not None else "") + ".")
+
+
+def faithfulness_rows(record) -> list[tuple[str, str, str, str, str]]:
+    """The models panel's table: per method (title, deletion AUC, insertion AUC, top-10 % share with
+    its interval, pointing game); empty when not measured."""
+    from core.inference.attribution import METHOD_TITLES
+    from core.store.model_versions import evaluation
+
+    ev = evaluation(record, KEY)
+    if not ev:
+        return []
+    rows = []
+    for name, m in ev["methods"].items():
+        title = METHOD_TITLES.get(name, name) + (" *" if name == ev.get("default") else "")
+        rows.append((title, f"{m['deletion_auc']:.3f}", f"{m['insertion_auc']:.3f}",
+                     f"{m['better_than_random']:.0%} [{m['ci_low']:.0%}–{m['ci_high']:.0%}]",
+                     "-" if m.get("pointing") is None else f"{m['pointing']:.2f}"))
+    return rows

@@ -32,6 +32,14 @@ class QtMetricsView(QWidget):
         self.confusion.setMinimumWidth(260)
         self.maps = QLabel("")  # how far this model's explanation maps can be trusted
         self.maps.setWordWrap(True)
+        self.maps_table = QTableWidget(0, 5)
+        self.maps_table.setHorizontalHeaderLabels(["map (* = the panel's)", "deletion AUC ↓", "insertion AUC ↑",
+                                                   "top 10 % > random", "pointing"])
+        self.maps_table.verticalHeader().hide()
+        self.maps_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.maps_table.horizontalHeader().setStretchLastSection(True)
+        self.maps_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        # Not in this view's layout: the models panel shows it as its own tab ("Maps").
         left = QVBoxLayout()
         left.addWidget(self.summary)
         left.addWidget(self.maps)
@@ -55,8 +63,18 @@ class QtMetricsView(QWidget):
                 self.table.setItem(r, col, it)
         self.confusion.set_matrix(m.confusion, [c.name for c in m.per_class])
 
-    def set_faithfulness(self, text: str) -> None:
+    def set_faithfulness(self, text: str, rows: list[tuple[str, ...]] | None = None) -> None:
+        """The one-line verdict here, and per method its scores in `maps_table`."""
         self.maps.setText(text)
+        rows = rows or []
+        self.maps_table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, v in enumerate(row):
+                it = QTableWidgetItem(v)
+                if c:
+                    it.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.maps_table.setItem(r, c, it)
+
 
     def clear(self, text: str) -> None:
         self.summary.setText(text)

@@ -23,7 +23,7 @@ from app.model_versions.qt_compare_view import QtCompareView
 from app.model_versions.qt_metrics_view import QtMetricsView
 from app.project_state import ProjectState
 from app.workers import Workers
-from usecases.explanation_eval import faithfulness_line
+from usecases.explanation_eval import faithfulness_line, faithfulness_rows
 from usecases.version_comparison import (
     SPLITS,
     VersionComparison,
@@ -82,6 +82,7 @@ class QtModelVersionsPanel(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.metrics, "Metrics")
         self.tabs.addTab(self.compare_view, "Compare")
+        self.tabs.addTab(self.metrics.maps_table, "Maps")  # how far each attention map can be trusted
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.use_button)
@@ -264,7 +265,8 @@ class QtModelVersionsPanel(QWidget):
         where = ("all labelled images" + (f" (no {wanted} split in this project)" if wanted != "all" else "")
                  if split == "all" else f"the {split} split")
         self.metrics.set_metrics(row.record.name if row else str(model_id), m, where)
-        self.metrics.set_faithfulness(faithfulness_line(row.record) if row else "")
+        self.metrics.set_faithfulness(faithfulness_line(row.record) if row else "",
+                                      faithfulness_rows(row.record) if row else [])
 
     def _on_compare_clicked(self) -> None:
         after, before, project = self.selected_id, self.compare_with.currentData(), self._state.project

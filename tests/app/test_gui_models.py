@@ -127,6 +127,9 @@ def test_measure_maps_stores_the_result_and_shows_it(qtbot, window, idle):
     w.signals.finished.connect(lambda: done.append(1))
     qtbot.waitUntil(lambda: bool(done), timeout=120000)
     qtbot.waitUntil(lambda: panel.metrics.maps.text().startswith("Maps (relevance, 4 images)"), timeout=20000)
+    table = panel.metrics.maps_table
+    assert panel.tabs.tabText(panel.tabs.indexOf(table)) == "Maps" and table.rowCount() == 5  # every method
+    assert table.item(0, 0).text().endswith(" *") and table.item(4, 0).text() == "random (baseline)"
     idle(win)
 
 
