@@ -11,6 +11,10 @@ ONNX file's metadata ("inspector", written by `inspector export --format onnx`),
 settings of its own. Preprocessing is Inspector's: EXIF orientation applied, transparency on white,
 16-bit images stretched to 8 bits, colour to Inspector's gray for a gray model, the whole image resized (bilinear, antialiased; no crop) to the
 model's square input, then (x / 255 - mean) / std.
+
+An export made with `--with-attention` also outputs each attention layer's probabilities
+("attention_0", ...; their grids and heads are listed in the metadata under provenance.onnx.attention);
+this example reads only the logits.
 """
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ CALIBRATION_IMAGES = 200  # onnxruntime's MinMax ranges settle within a few hund
 
 def export_model(checkpoint: str | os.PathLike, out: str | os.PathLike, *, int8: bool = False,
                  calibrate_db: str | os.PathLike | None = None, calibrate_n: int = CALIBRATION_IMAGES, seed: int = 0,
-                 progress: Reporter | None = None) -> ExportReport:
+                 with_attention: bool = False, progress: Reporter | None = None) -> ExportReport:
     """Write an ONNX file; with `calibrate_db`, `calibrate_n` of its readable images (a seeded random
     sample) calibrate int8 and check the export against PyTorch on real pixels."""
     from core.edge.onnx_export import export_onnx
@@ -33,7 +33,8 @@ def export_model(checkpoint: str | os.PathLike, out: str | os.PathLike, *, int8:
     images, source = None, None
     if calibrate_db is not None:
         images, source = calibration_images(calibrate_db, meta, calibrate_n, seed=seed, progress=progress)
-    return export_onnx(checkpoint, out, int8=int8, calibration=images, calibration_source=source, progress=progress)
+    return export_onnx(checkpoint, out, int8=int8, calibration=images, calibration_source=source,
+                       with_attention=with_attention, progress=progress)
 
 
 def calibration_images(db: str | os.PathLike, meta, n: int, *, seed: int = 0,

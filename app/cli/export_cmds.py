@@ -23,13 +23,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--calibrate-db", metavar="PROJECT.db",
                    help="project whose images calibrate int8 and check the export (needed with --int8)")
     p.add_argument("--calibrate-n", type=int, default=None, metavar="N", help="calibration images (default 200)")
+    p.add_argument("--with-attention", action="store_true",
+                   help="also output every attention layer's probabilities (attention_0, attention_1, ...)")
     p.set_defaults(func=export_cmd)
 
 
 def export_cmd(args: argparse.Namespace) -> int:
     if args.model:
         return _export_model(args)
-    if args.format or args.int8 or args.calibrate_db or args.calibrate_n is not None:
+    if args.format or args.int8 or args.calibrate_db or args.calibrate_n is not None or args.with_attention:
         raise InspectorError("--format, --int8 and --calibrate-* export a model: give --model CKPT")
     if not args.db:
         raise InspectorError("give --db PROJECT.db to export labels, or --model CKPT --format onnx to export a model")
@@ -47,7 +49,8 @@ def _export_model(args: argparse.Namespace) -> int:
     if not args.out:
         raise InspectorError("give --out MODEL.onnx")
     report = export_model(args.model, args.out, int8=args.int8, calibrate_db=args.calibrate_db,
-                          calibrate_n=args.calibrate_n or CALIBRATION_IMAGES, progress=cli_reporter())
+                          calibrate_n=args.calibrate_n or CALIBRATION_IMAGES, with_attention=args.with_attention,
+                          progress=cli_reporter())
     print(report.summary())
     return 0
 

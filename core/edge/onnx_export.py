@@ -53,8 +53,12 @@ class ExportReport:
 
 def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, *, int8: bool = False,
                 calibration: Sequence[np.ndarray] | None = None, calibration_source: dict[str, Any] | None = None,
-                progress: Reporter | None = None) -> ExportReport:
+                with_attention: bool = False, progress: Reporter | None = None) -> ExportReport:
     """Write `out` (.onnx) from an Inspector checkpoint.
+
+    `with_attention`: the graph also outputs every attention layer's probabilities,
+    "attention_<i>" (batch, heads, queries, tokens), so an edge viewer can show the maps; the
+    metadata lists each layer's name, grid and heads under provenance.onnx.attention.
 
     `calibration`: normalised float32 images (C, s, s) as the model sees them; required for int8
     (it sets the activation ranges), and the check's probe set when given. `calibration_source` is
@@ -76,13 +80,15 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, *, int8: 
     progress.progress(0, 3, "exporting the graph")
     with tempfile.TemporaryDirectory(prefix=".inspector-export-", dir=out.parent if out.parent.exists() else None) as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
-        export_graph(model, meta.in_chans, meta.input_size, fp32)
+        layers = attention_outputs(model, meta) if with_attention else []
+        export_graph(WithAttention(model) if with_attention else model, meta.in_chans, meta.input_size, fp32,
+                     extra_outputs=[f"attention_{i}" for i in range(len(layers))])
         final = fp32
         if int8:
             progress.progress(1, 3, f"calibrating int8 on {len(images)} images")
             final = quantize_graph(fp32, Path(tmp), images)
         progress.progress(2, 3, "checking against PyTorch")
-        write_with_metadata(final, out, _export_meta(meta, checkpoint, int8, calibration_source))
+        write_with_metadata(final, out, _export_meta(meta, checkpoint, int8, calibration_source, layers))
     try:
         diff, agree = _compare(model, OnnxClassifier(out, device="cpu"), images)
     except BaseException:
@@ -94,9 +100,10 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, *, int8: 
                         top1_agreement=agree)
 
 
-def export_graph(model, in_chans: int, input_size: int, path: Path) -> None:
+def export_graph(model, in_chans: int, input_size: int, path: Path, extra_outputs: Sequence[str] = ()) -> None:
     """Any image classifier (B, C, s, s) -> logits as a float ONNX graph with a dynamic batch
-    (also used by bench/export_speed.py for the torchvision peers)."""
+    (also used by bench/export_speed.py for the torchvision peers); `extra_outputs` names the
+    outputs after the logits, when the model returns more."""
     import torch
 
     example = torch.zeros(2, in_chans, input_size, input_size)
@@ -105,7 +112,7 @@ def export_graph(model, in_chans: int, input_size: int, path: Path) -> None:
     with contextlib.redirect_stdout(io.StringIO()), torch.inference_mode(False), torch.no_grad():
         try:
             program = torch.onnx.export(model.eval(), (example,), dynamo=True, opset_version=OPSET, verbose=False,
-                                        input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                                        input_names=[INPUT_NAME], output_names=[OUTPUT_NAME, *extra_outputs],
                                         dynamic_shapes=({0: batch},))
         except Exception as e:  # noqa: BLE001 - the exporter's failures are many and untyped
             raise CheckpointError(f"{type(model).__name__}: the ONNX exporter failed ({str(e).strip().splitlines()[0][:200]})") from None
@@ -159,7 +166,43 @@ def first_conv(path: str | os.PathLike) -> list[str]:
     return [n.name for n in proto.graph.node if n.op_type == "Conv"][:1]
 
 
-def _export_meta(meta, checkpoint: Path, int8: bool, calibration_source: dict[str, Any] | None) -> str:
+class WithAttention:
+    """The model, also returning each attention layer's probabilities (the explicit-softmax path
+    that `capture_attention` observes, so they are exactly what the attention panel shows)."""
+
+    def __new__(cls, model):
+        import torch
+
+        from core.model.capture import capture_attention
+
+        class _Module(torch.nn.Module):
+            def __init__(self, inner) -> None:
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, x):
+                with capture_attention(self.inner) as cap:
+                    logits = self.inner(x)
+                return (logits, *[layer.probs for layer in cap.layers])
+
+        return _Module(model)
+
+
+def attention_outputs(model, meta) -> list[dict[str, Any]]:
+    """Name, grid and heads of each attention layer, from one pass at the checkpoint's size."""
+    import torch
+
+    from core.model.capture import capture_attention
+
+    with torch.no_grad(), capture_attention(model) as cap:
+        model(torch.zeros(1, meta.in_chans, meta.input_size, meta.input_size))
+    return [{"output": f"attention_{i}", "name": layer.name, "grid": list(layer.grid),
+             "heads": int(layer.probs.shape[1]), "queries": int(layer.probs.shape[2])}
+            for i, layer in enumerate(cap.layers)]
+
+
+def _export_meta(meta, checkpoint: Path, int8: bool, calibration_source: dict[str, Any] | None,
+                 attention: list[dict[str, Any]] | None = None) -> str:
     import dataclasses
 
     import onnxruntime
@@ -175,6 +218,8 @@ def _export_meta(meta, checkpoint: Path, int8: bool, calibration_source: dict[st
         "opset": OPSET,
         "onnxruntime": onnxruntime.__version__,
     }
+    if attention:
+        record["attention"] = attention
     if int8:
         record["quantization"] = {"format": "QDQ", "weights": "int8 per channel", "activations": "uint8 per tensor",
                                   "calibration": "MinMax", "ops": QUANTIZED_OPS, "attention": "float",

@@ -215,3 +215,34 @@ def test_cli_export_option_errors(tmp_path, capsys):
         assert main(argv) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "m.onnx").exists()
+
+
+@pytest.mark.parametrize("pool", ["lse", "attn"])
+def test_with_attention_outputs_every_layer_as_the_panel_sees_it(tmp_path, pool):
+    from core.model import create_model
+    from core.model.capture import capture_attention
+    from core.model.checkpoint import save_checkpoint
+
+    ckpt, _ = tiny_checkpoint(tmp_path / "m.safetensors", CLASSES, arch="aan_t", input_size=64)
+    meta = read_metadata(ckpt)
+    meta.model = None
+    torch.manual_seed(2)
+    save_checkpoint(ckpt, create_model("aan_t", len(CLASSES), 1, pool=pool), meta)
+    out = tmp_path / "m.onnx"
+    report = export_onnx(ckpt, out, with_attention=True)
+    assert report.top1_agreement == 1.0
+    layers = read_onnx_metadata(out).provenance["onnx"]["attention"]
+    model, _ = load_checkpoint(ckpt)
+    x = torch.randn(3, 1, 64, 64)
+    with torch.inference_mode(), capture_attention(model) as cap:
+        logits = model(x)
+    session = OnnxClassifier(out).session
+    got = session.run(None, {"image": x.numpy()})
+    assert [o.name for o in session.get_outputs()] == ["logits"] + [f"attention_{i}" for i in range(len(cap.layers))]
+    assert len(layers) == len(cap.layers) == len(got) - 1
+    np.testing.assert_allclose(got[0], logits.numpy(), atol=1e-4)
+    for rec, info, probs in zip(cap.layers, layers, got[1:]):
+        assert info["grid"] == list(rec.grid) and info["heads"] == rec.probs.shape[1]
+        np.testing.assert_allclose(probs, rec.probs.numpy(), atol=1e-5)
+        np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
+    assert layers[-1]["queries"] == (1 if pool == "attn" else layers[-1]["grid"][0] * layers[-1]["grid"][1])
