@@ -84,7 +84,10 @@ def trust_message(record) -> str | None:
     ev = evaluation(record, KEY)
     if not ev:
         return None
-    best = max(ev["methods"].values(), key=lambda m: m["ci_low"] if m["method"] != "random" else -1)
+    try:
+        best = max(ev["methods"].values(), key=lambda m: m["ci_low"] if m["method"] != "random" else -1)
+    except (KeyError, TypeError, ValueError, AttributeError):  # incomplete: the models panel says so
+        return None
     if best["ci_low"] > 0.5:
         return None
     return (f"Careful: for this model no map here is better than chance at finding what the decision rests on "
@@ -100,6 +103,13 @@ def faithfulness_line(record) -> str:
     ev = evaluation(record, KEY)
     if not ev:
         return "Maps: not measured yet (`inspector explain-eval --db PROJECT.db --model ID`)."
+    try:
+        return _line(ev)
+    except (KeyError, TypeError, ValueError, AttributeError):  # written by another version, or partial
+        return "Maps: the stored measurement is incomplete; run `inspector explain-eval` again."
+
+
+def _line(ev: dict) -> str:
     d, r = ev["methods"].get(ev["default"]), ev["methods"].get("random")
     if d is None or r is None:
         return "Maps: measured without the default method; run `inspector explain-eval` again."
@@ -122,10 +132,21 @@ def faithfulness_rows(record) -> list[tuple[str, str, str, str, str]]:
     ev = evaluation(record, KEY)
     if not ev:
         return []
+    def num(m: dict, key: str, fmt: str) -> str:  # a stored evaluation may lack a field (older, partial)
+        v = m.get(key)
+        return "-" if v is None else format(v, fmt)
+
+    methods = ev.get("methods") if isinstance(ev, dict) else None
+    if not isinstance(methods, dict):
+        return []
     rows = []
-    for name, m in ev["methods"].items():
+    for name, m in methods.items():
+        if not isinstance(m, dict):
+            continue
         title = METHOD_TITLES.get(name, name) + (" *" if name == ev.get("default") else "")
-        rows.append((title, f"{m['deletion_auc']:.3f}", f"{m['insertion_auc']:.3f}",
-                     f"{m['better_than_random']:.0%} [{m['ci_low']:.0%}–{m['ci_high']:.0%}]",
-                     "-" if m.get("pointing") is None else f"{m['pointing']:.2f}"))
+        share = num(m, "better_than_random", ".0%")
+        if m.get("ci_low") is not None and m.get("ci_high") is not None:
+            share += f" [{m['ci_low']:.0%}–{m['ci_high']:.0%}]"
+        rows.append((title, num(m, "deletion_auc", ".3f"), num(m, "insertion_auc", ".3f"), share,
+                     num(m, "pointing", ".2f")))
     return rows

@@ -108,3 +108,18 @@ def test_warning_for_random_weights_not_for_the_trained_demo_model(demo_project,
     assert trust_message(trained_rec) is None
     message = trust_message(untrained_rec)
     assert message is not None and "no map here is better than chance" in message
+
+
+def test_a_partial_or_foreign_stored_evaluation_is_shown_not_crashed_on():
+    from types import SimpleNamespace
+
+    from usecases.explanation_eval import faithfulness_line, faithfulness_rows, trust_message
+
+    partial = SimpleNamespace(meta={"evaluations": {"faithfulness": {"default": "gradient", "methods": {
+        "gradient": {"method": "gradient", "deletion_auc": 0.3}, "random": {"method": "random"}}}}})
+    assert faithfulness_line(partial).startswith("Maps: the stored measurement is incomplete")
+    assert faithfulness_rows(partial)[0][1:] == ("0.300", "-", "-", "-")
+    assert trust_message(partial) is None
+    garbage = SimpleNamespace(meta={"evaluations": {"faithfulness": {"methods": "?"}}})
+    assert faithfulness_line(garbage).startswith("Maps: the stored measurement is incomplete")
+    assert trust_message(garbage) is None and faithfulness_rows(garbage) == []
