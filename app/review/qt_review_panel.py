@@ -137,6 +137,9 @@ class QtReviewPanel(QWidget):
 
     def _on_labels_changed(self, change: LabelChange) -> None:
         """The label column follows writes; the shown image gets its new version for the next key."""
+        if not change.states and change.changed:  # bulk, undo, redo: read those images again
+            self._reload(change.changed)
+            return
         by_id = {st.image_id: st for st in change.states}
         for row in range(self.tree.topLevelItemCount()):
             it = self.tree.topLevelItem(row)
@@ -149,3 +152,26 @@ class QtReviewPanel(QWidget):
 
             st = by_id[cur.image_id]
             self.current_tile = replace(cur, label=st.label, label_version=st.version)
+
+    def _reload(self, image_ids: list[int]) -> None:
+        from app.browser.filter_state import FilterState
+        from app.browser.store_source import StoreTileSource, TileQuery
+
+        listed = {self.tree.topLevelItem(r).data(0, Qt.ItemDataRole.UserRole) for r in range(self.tree.topLevelItemCount())}
+        ids = [i for i in image_ids if i in listed]
+        if not ids or self._state.project is None:
+            return
+        source = StoreTileSource(self._state.project)
+        q = TileQuery(FilterState(), self._state.model_version_id, self._state.user)
+
+        def fresh(tiles: list[Tile]) -> None:
+            by_id = {t.image_id: t for t in tiles}
+            for row in range(self.tree.topLevelItemCount()):
+                it = self.tree.topLevelItem(row)
+                t = by_id.get(it.data(0, Qt.ItemDataRole.UserRole))
+                if t is not None:
+                    it.setText(3, t.label or "(unlabeled)")
+            if self.current_tile is not None and self.current_tile.image_id in by_id:
+                self.current_tile = by_id[self.current_tile.image_id]  # its new version: the next key is no conflict
+
+        self._workers.start(lambda _c: source.tiles(q, ids), name="Review labels", on_result=fresh)

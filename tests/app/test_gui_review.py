@@ -32,6 +32,14 @@ def test_review_list_walks_with_j_k_and_labels_the_shown_image(qtbot, window, id
     idle(win)
     with open_project(project_path) as p, p.session() as s:
         assert get_image(s, second.image_id).label == win.state.class_names[new]
+    # undo: the list shows the old label again, and the shown image can be labelled at once (its version followed)
+    win.labeling.undo()
+    qtbot.waitUntil(lambda: panel.tree.topLevelItem(1).text(3) == (second.label or "(unlabeled)"), timeout=10000)
+    idle(win)
+    qtbot.keyClick(panel.tree, getattr(Qt.Key, f"Key_{new + 1}"))
+    qtbot.waitUntil(lambda: panel.tree.topLevelItem(1).text(3) == win.state.class_names[new], timeout=10000)
+    idle(win)
+    assert not getattr(win, "conflict_box", None)
     qtbot.keyClick(panel.tree, Qt.Key.Key_K)
     qtbot.waitUntil(lambda: win.inspection.tile.image_id == panel.items[0].image_id, timeout=10000)
     idle(win)
