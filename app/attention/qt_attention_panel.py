@@ -63,6 +63,7 @@ class QtAttentionPanel(QWidget):
         self.head = 0
         self.off: set[tuple[int, int]] = set()
         self.tiles: list[QtHeadTile] = []
+        self._mode_before_query: str | None = None  # the whole-image overlay a click on the image replaced
 
         self.layer_combo = QComboBox()
         self.layer_combo.setToolTip("Attention layer: earlier layers see a finer token grid, later ones a coarser one "
@@ -185,7 +186,7 @@ class QtAttentionPanel(QWidget):
         if on and self.mode in ("Relevance", "Rollout"):
             self._mode_before_query = self.mode
             self.mode_combo.setCurrentText("Layer mean")
-        elif not on and getattr(self, "_mode_before_query", None):
+        elif not on and self._mode_before_query:
             self.mode_combo.setCurrentText(self._mode_before_query)
             self._mode_before_query = None
 

@@ -34,14 +34,6 @@ class _ClassList(QWidget):
         self._lay.setSpacing(1)
         self.boxes: list[QCheckBox] = []
 
-    def set_counts(self, counts: dict[str, int | None]) -> None:
-        """Each "show only" filter with how many images it holds on its own."""
-        for key, cb in (("disagree", self.disagreement), ("suspected", self.suspected),
-                        ("unlabeled", self.unlabeled), ("changed_by_me", self.changed_by_me)):
-            base = FILTER_TEXTS[key]
-            n = counts.get(key)
-            cb.setText(base if n is None else f"{base} ({n:,})")
-
     def set_classes(self, names: list[str]) -> None:
         checked = set(self.checked())
         for b in self.boxes:
@@ -95,6 +87,8 @@ class QtFilterPanel(QWidget):
                                   "(the tiles marked in magenta); see `inspector review`")
         self.unlabeled = QCheckBox(FILTER_TEXTS["unlabeled"])
         self.changed_by_me = QCheckBox(FILTER_TEXTS["changed_by_me"])
+        self.show_only = {"disagree": self.disagreement, "suspected": self.suspected, "unlabeled": self.unlabeled,
+                          "changed_by_me": self.changed_by_me}  # the "show only" filters, by FILTER_TEXTS key
         self.split = QComboBox()
         self.split.addItem("any", None)
         for s in ("train", "val", "test"):
@@ -114,7 +108,7 @@ class QtFilterPanel(QWidget):
         QVBoxLayout(box_c).addWidget(self.confidence)
         box_f = QGroupBox("Show only")
         fl = QVBoxLayout(box_f)
-        for cb in (self.disagreement, self.suspected, self.unlabeled, self.changed_by_me):
+        for cb in self.show_only.values():
             fl.addWidget(cb)
         bottom = QHBoxLayout()
         bottom.addWidget(self.count_label, 1)
@@ -132,14 +126,13 @@ class QtFilterPanel(QWidget):
         for sig in (self.sort.currentIndexChanged, self.split.currentIndexChanged,
                     self.labels.itemChanged, self.predicted.itemChanged, self.confidence.valueChanged):
             sig.connect(self._on_edited)
-        for cb in (self.disagreement, self.suspected, self.unlabeled, self.changed_by_me):
+        for cb in self.show_only.values():
             cb.toggled.connect(self._on_edited)
         self.reset.clicked.connect(self._on_reset_clicked)
 
     def set_counts(self, counts: dict[str, int | None]) -> None:
         """Each "show only" filter with how many images it holds on its own."""
-        for key, cb in (("disagree", self.disagreement), ("suspected", self.suspected),
-                        ("unlabeled", self.unlabeled), ("changed_by_me", self.changed_by_me)):
+        for key, cb in self.show_only.items():
             base = FILTER_TEXTS[key]
             n = counts.get(key)
             cb.setText(base if n is None else f"{base} ({n:,})")
@@ -167,8 +160,7 @@ class QtFilterPanel(QWidget):
 
     def set_state(self, s: FilterState, emit: bool = True) -> None:
         """Apply a filter from elsewhere (a confusion-matrix cell), one query at the end."""
-        widgets = (self.sort, self.split, self.labels, self.predicted, self.confidence,
-                   self.disagreement, self.suspected, self.unlabeled, self.changed_by_me)
+        widgets = (self.sort, self.split, self.labels, self.predicted, self.confidence, *self.show_only.values())
         for w in widgets:
             w.blockSignals(True)
         try:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.jobs.qt_finetune_dialog import FinetuneRequest
 from app.project_state import ProjectState
+from app.widgets.tables import current_id
 from app.workers import Workers
 from usecases.finetune_jobs import cancel_job, resume_job, submit_finetune
 from usecases.job_monitor import JobView, job_views
@@ -119,8 +120,7 @@ class QtJobsPanel(QWidget):
 
     @property
     def selected_id(self) -> int | None:
-        it = self.tree.currentItem()
-        return None if it is None else it.data(0, Qt.ItemDataRole.UserRole)
+        return current_id(self.tree)
 
     def poll(self) -> None:
         project, detail = self._state.project, self.selected_id

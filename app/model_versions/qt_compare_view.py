@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QTableWidgetItem, QVBoxLayout, QWidget
+
+from app.widgets.tables import read_only_table
 
 if TYPE_CHECKING:
     from core.inference.compare import ModelComparison
@@ -17,11 +19,7 @@ class QtCompareView(QWidget):
         super().__init__(parent)
         self.summary = QLabel("Pick two models and press Compare")
         self.summary.setWordWrap(True)
-        self.changed = QTableWidget(0, 3)
-        self.changed.setHorizontalHeaderLabels(["image", "before", "after"])
-        self.changed.verticalHeader().hide()
-        self.changed.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.changed.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.changed = read_only_table(["image", "before", "after"], stretch=0)
         self.alpha_plot = pg.PlotWidget(background="#1e1e1e", title="α change per head (after − before)")
         self.alpha_plot.setMouseEnabled(False, False)
         self.alpha_plot.hideButtons()

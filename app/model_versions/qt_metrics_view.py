@@ -5,9 +5,10 @@ import math
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QTableWidgetItem, QVBoxLayout, QWidget
 
 from app.model_versions.qt_confusion_matrix import QtConfusionMatrix
+from app.widgets.tables import read_only_table
 
 if TYPE_CHECKING:
     from core.inference.metrics import Metrics
@@ -22,23 +23,14 @@ class QtMetricsView(QWidget):
         super().__init__(parent)
         self.summary = QLabel("Select a model with predictions")
         self.summary.setWordWrap(True)
-        self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["class", "precision", "recall", "F1", "support"])
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table = read_only_table(["class", "precision", "recall", "F1", "support"])
         self.confusion = QtConfusionMatrix()
         self.confusion.setToolTip("Click a cell to show those images in the browser")
         self.confusion.setMinimumWidth(260)
         self.maps = QLabel("")  # how far this model's explanation maps can be trusted
         self.maps.setWordWrap(True)
-        self.maps_table = QTableWidget(0, 5)
-        self.maps_table.setHorizontalHeaderLabels(["map (* = the panel's)", "deletion AUC ↓", "insertion AUC ↑",
-                                                   "top 10 % > random", "pointing"])
-        self.maps_table.verticalHeader().hide()
-        self.maps_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.maps_table.horizontalHeader().setStretchLastSection(True)
-        self.maps_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.maps_table = read_only_table(["map (* = the panel's)", "deletion AUC ↓", "insertion AUC ↑",
+                                           "top 10 % > random", "pointing"], stretch=0)
         # Not in this view's layout: the models panel shows it as its own tab ("Maps").
         left = QVBoxLayout()
         left.addWidget(self.summary)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from app.model_versions.qt_compare_view import QtCompareView
 from app.model_versions.qt_metrics_view import QtMetricsView
 from app.project_state import ProjectState
+from app.widgets.tables import current_id
 from app.workers import Workers
 from usecases.explanation_eval import faithfulness_line, faithfulness_rows
 from usecases.version_comparison import (
@@ -126,8 +127,7 @@ class QtModelVersionsPanel(QWidget):
 
     @property
     def selected_id(self) -> int | None:
-        it = self.tree.currentItem()
-        return None if it is None else it.data(0, Qt.ItemDataRole.UserRole)
+        return current_id(self.tree)
 
     def refresh(self) -> None:
         project = self._state.project

@@ -121,19 +121,22 @@ class QtReviewPanel(QWidget):
     def _on_current_changed(self, item: QTreeWidgetItem | None, _previous) -> None:
         if item is None or self._state.project is None:
             return
-        from app.browser.filter_state import FilterState
-        from app.browser.store_source import StoreTileSource, TileQuery
-
-        image_id = item.data(0, Qt.ItemDataRole.UserRole)
-        source = StoreTileSource(self._state.project)
-        q = TileQuery(FilterState(), self._state.model_version_id, self._state.user)
 
         def chosen(tiles: list[Tile]) -> None:
             if tiles and self.tree.currentItem() is item:
                 self.current_tile = tiles[0]
                 self.tile_chosen.emit(tiles[0])
 
-        self._workers.start(lambda _c: source.tiles(q, [image_id]), name="Review image", on_result=chosen)
+        self._fetch([item.data(0, Qt.ItemDataRole.UserRole)], chosen)
+
+    def _fetch(self, image_ids: list[int], on_result) -> None:
+        """The images' current tiles, read in a worker (as the grid would show them)."""
+        from app.browser.filter_state import FilterState
+        from app.browser.store_source import StoreTileSource, TileQuery
+
+        source = StoreTileSource(self._state.project)
+        q = TileQuery(FilterState(), self._state.model_version_id, self._state.user)
+        self._workers.start(lambda _c: source.tiles(q, image_ids), name="Review images", on_result=on_result)
 
     def _on_labels_changed(self, change: LabelChange) -> None:
         """The label column follows writes; the shown image gets its new version for the next key."""
@@ -154,15 +157,10 @@ class QtReviewPanel(QWidget):
             self.current_tile = replace(cur, label=st.label, label_version=st.version)
 
     def _reload(self, image_ids: list[int]) -> None:
-        from app.browser.filter_state import FilterState
-        from app.browser.store_source import StoreTileSource, TileQuery
-
         listed = {self.tree.topLevelItem(r).data(0, Qt.ItemDataRole.UserRole) for r in range(self.tree.topLevelItemCount())}
         ids = [i for i in image_ids if i in listed]
         if not ids or self._state.project is None:
             return
-        source = StoreTileSource(self._state.project)
-        q = TileQuery(FilterState(), self._state.model_version_id, self._state.user)
 
         def fresh(tiles: list[Tile]) -> None:
             by_id = {t.image_id: t for t in tiles}
@@ -174,4 +172,4 @@ class QtReviewPanel(QWidget):
             if self.current_tile is not None and self.current_tile.image_id in by_id:
                 self.current_tile = by_id[self.current_tile.image_id]  # its new version: the next key is no conflict
 
-        self._workers.start(lambda _c: source.tiles(q, ids), name="Review labels", on_result=fresh)
+        self._fetch(ids, fresh)

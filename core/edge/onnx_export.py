@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from torch import nn
 
 from core.edge.onnx_model import INPUT_NAME, META_KEY, OUTPUT_NAME, OnnxClassifier, is_onnx_path
 from core.errors import CheckpointError, InspectorError
@@ -140,52 +141,56 @@ def quantize_graph(fp32: Path, tmp: Path, images: np.ndarray, *, float_attention
     quantize_static(str(prepared), str(int8), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                     op_types_to_quantize=QUANTIZED_OPS if float_attention else None,
-                    nodes_to_exclude=activation_matmuls(prepared) + first_conv(prepared) if float_attention else None)
+                    nodes_to_exclude=float_nodes(prepared) if float_attention else None)
     return int8
 
 
-def activation_matmuls(path: str | os.PathLike) -> list[str]:
-    """MatMul nodes whose both inputs are computed (attention's Q·Kᵀ and P·V), not weights."""
+def float_nodes(path: str | os.PathLike) -> list[str]:
+    """What int8 leaves float: the attention products and the first convolution (one read of the file)."""
     import onnx
 
     proto = onnx.load(str(path))
+    return activation_matmuls(proto) + first_conv(proto)
+
+
+def _proto(model):
+    import onnx
+
+    return model if isinstance(model, onnx.ModelProto) else onnx.load(str(model))
+
+
+def activation_matmuls(model) -> list[str]:
+    """MatMul nodes whose both inputs are computed (attention's Q·Kᵀ and P·V), not weights.
+    `model`: an ONNX file or a loaded ModelProto."""
+    proto = _proto(model)
     constants = {t.name for t in proto.graph.initializer}
     constants |= {o for n in proto.graph.node if n.op_type == "Constant" for o in n.output}
     return [n.name for n in proto.graph.node
             if n.op_type == "MatMul" and not any(i in constants for i in n.input)]
 
 
-def first_conv(path: str | os.PathLike) -> list[str]:
+def first_conv(model) -> list[str]:
     """The first convolution, kept float as is usual for int8 CNNs: it sees the raw pixels of one or
     three channels, so int8 saves little there and loses the input's fine steps. Measured on the
     demo (bench/export_speed.py's parity): top-1 agreement with PyTorch 99.4 % -> 99.6 %, accuracy
     97.4 % -> 98.0 % (PyTorch's); keeping the classifier float as well changed nothing more."""
-    import onnx
-
-    proto = onnx.load(str(path))
-    return [n.name for n in proto.graph.node if n.op_type == "Conv"][:1]
+    return [n.name for n in _proto(model).graph.node if n.op_type == "Conv"][:1]
 
 
-class WithAttention:
+class WithAttention(nn.Module):
     """The model, also returning each attention layer's probabilities (the explicit-softmax path
     that `capture_attention` observes, so they are exactly what the attention panel shows)."""
 
-    def __new__(cls, model):
-        import torch
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.inner = model
 
+    def forward(self, x):
         from core.model.capture import capture_attention
 
-        class _Module(torch.nn.Module):
-            def __init__(self, inner) -> None:
-                super().__init__()
-                self.inner = inner
-
-            def forward(self, x):
-                with capture_attention(self.inner) as cap:
-                    logits = self.inner(x)
-                return (logits, *[layer.probs for layer in cap.layers])
-
-        return _Module(model)
+        with capture_attention(self.inner) as cap:
+            logits = self.inner(x)
+        return (logits, *[layer.probs for layer in cap.layers])
 
 
 def attention_outputs(model, meta) -> list[dict[str, Any]]:

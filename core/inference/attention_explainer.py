@@ -212,7 +212,19 @@ def coarsen_matrix(fine: tuple[int, int], coarse: tuple[int, int]) -> np.ndarray
     return p / np.clip(p.sum(axis=1, keepdims=True), 1.0, None)
 
 
-def attention_rollout(layers: list[LayerEvidence]) -> np.ndarray:
+@dataclass(frozen=True)
+class RolloutLayer:
+    """What rollout needs of a layer (LayerEvidence has the same fields)."""
+    attention: np.ndarray  # (heads, Nq, N)
+    alpha: np.ndarray  # (heads,): the weights the heads are fused with
+    grid: tuple[int, int]
+
+    @property
+    def is_pooling(self) -> bool:
+        return self.attention.shape[1] == 1 and self.attention.shape[2] > 1
+
+
+def attention_rollout(layers: list[LayerEvidence] | list[RolloutLayer]) -> np.ndarray:
     """Rollout map on the first (finest) attention grid, (h0, w0), sums to 1."""
     if not layers:
         raise ValueError("no attention layers")

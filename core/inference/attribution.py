@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.inference.attention_explainer import attention_rollout, coarsen_matrix
-from core.model.capture import capture_attention
+from core.inference.attention_explainer import RolloutLayer, attention_rollout, coarsen_matrix
+from core.model.capture import attention_layers, capture_attention
 
 METHODS = ("gradient", "rollout_alpha", "rollout", "attention", "random")
 DEFAULT_METHOD = "gradient"
@@ -99,9 +99,9 @@ def explanation_map(method: str, model: nn.Module, x: torch.Tensor, *, target: i
     """Any method's map (h0, w0) for one normalised image; sums to 1."""
     if method == "gradient":
         return relevance(model, x, target).map
-    from core.model.capture import capture_attention as capture
-
-    with torch.inference_mode(), capture(model) as cap:
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+    with torch.inference_mode(), capture_attention(model) as cap:
         model(x)
     layers = list(cap.layers)
     grid = layers[0].grid
@@ -111,20 +111,11 @@ def explanation_map(method: str, model: nn.Module, x: torch.Tensor, *, target: i
         last = layers[-1]
         received = last.probs[0].float().mean(0).mean(0).view(*last.grid).cpu().numpy()  # heads, then queries
         m = _resample(received, grid)
-    else:
-        from core.inference.attention_explainer import LayerEvidence
-
-        evidence = []
-        for rec in layers:
-            a = rec.probs[0].float().cpu().numpy()
-            alpha = dict(model.named_modules())[rec.name].alpha.detach().float().cpu().numpy()
-            weights = alpha if method == "rollout_alpha" else np.ones_like(alpha)
-            evidence.append(LayerEvidence(layer=rec.layer, name=rec.name, grid=rec.grid, attention=a,
-                                          received=np.zeros(0), alpha=weights, contribution=np.zeros(0),
-                                          contribution_out=np.zeros(0), entropy=np.zeros(0)))
-        if method not in ("rollout", "rollout_alpha"):
-            raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
-        m = attention_rollout(evidence)
+    else:  # rollout, with the heads fused by their alphas or evenly
+        alphas = [module.alpha.detach().float().cpu().numpy() for _, module in attention_layers(model)]
+        m = attention_rollout([
+            RolloutLayer(rec.probs[0].float().cpu().numpy(), a if method == "rollout_alpha" else np.ones_like(a), rec.grid)
+            for rec, a in zip(layers, alphas)])
     m = np.clip(np.asarray(m, np.float64), 0, None)
     return (m / m.sum() if m.sum() > 0 else np.full(grid, 1.0 / (grid[0] * grid[1]))).astype(np.float32)
 

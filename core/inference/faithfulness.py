@@ -102,9 +102,9 @@ def blurred(x: torch.Tensor) -> torch.Tensor:
     return TF.gaussian_blur(x, [k, k], [sigma, sigma])
 
 
-def pixel_order(m: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Pixel indices (size * size) from most to least relevant under map m."""
-    up = upsample_bilinear(m, (size, size)).astype(np.float64).ravel()
+def pixel_order(up: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Pixel indices of a map at input resolution (s, s), from most to least relevant."""
+    up = up.astype(np.float64).ravel()
     spread = up.max() - up.min()
     up = up + rng.random(up.shape) * (1e-6 * spread if spread > 0 else 1.0)
     return np.argsort(-up, kind="stable")
@@ -117,7 +117,8 @@ def score_image(model: nn.Module, x: torch.Tensor, m: np.ndarray, target: int, *
     s = x.shape[-1]
     n = s * s
     base = blurred(x) if baseline is None else baseline
-    order = torch.from_numpy(pixel_order(m, s, rng))
+    up = upsample_bilinear(m, (s, s))  # the map at the input's pixels: ranks them, and points
+    order = torch.from_numpy(pixel_order(up, rng))
     random_order = torch.from_numpy(rng.permutation(n))
     counts = [round(n * k / STEPS) for k in range(STEPS + 1)]
     top = round(n * TOP)
@@ -139,7 +140,6 @@ def score_image(model: nn.Module, x: torch.Tensor, m: np.ndarray, target: int, *
     scores = ImageScores(deletion=deletion, insertion=insertion, drop_top=float(deletion[0] - deletion[top_step]),
                          drop_random=float(deletion[0] - rand))
     if mask is not None and mask.any():
-        up = upsample_bilinear(m, (s, s))
         near = dilate(mask, DEFAULT_TOLERANCE)  # the map's peak is a token centre: half a token of slack
         scores.pointing = float(near[np.unravel_index(up.argmax(), up.shape)])
         top_px = np.zeros(n, bool)

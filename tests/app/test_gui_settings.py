@@ -89,30 +89,31 @@ def test_error_list_opens_on_click(qtbot, window):
     boxes[-1].close()
 
 
-def test_a_layout_saved_at_an_odd_size_comes_back_usable(qtbot, project_path):
-    """Close the window cramped (small, the attention dock squeezed, the grid wide): the next
-    window opens with a layout no worse than the default one. View ▸ Reset layout does the same."""
+def _window_on(qtbot, project_path):
+    """A new main window at 1400x900, with the project open and its first query done."""
     from app.qt_main_window import QtMainWindow
     from app.settings import Settings
 
-    first = QtMainWindow(Settings())
-    qtbot.addWidget(first)
-    first.resize(1400, 900)
-    first.show()
-    first.controller.open_project(project_path)
-    qtbot.waitUntil(lambda: first.state.is_open and not first.browser.image_model.querying, timeout=15000)
+    win = QtMainWindow(Settings())
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    win.controller.open_project(project_path)
+    qtbot.waitUntil(lambda: win.state.is_open and not win.browser.image_model.querying, timeout=15000)
+    return win
+
+
+def test_a_layout_saved_at_an_odd_size_comes_back_usable(qtbot, project_path):
+    """Close the window cramped (small, the attention dock squeezed, the grid wide): the next
+    window opens with a layout no worse than the default one. View ▸ Reset layout does the same."""
+    first = _window_on(qtbot, project_path)
     first.resize(700, 420)
     first.center_split.setSizes([650, 50])
     qtbot.wait(100)
     assert first.layout_problem() is not None  # cramped indeed
     first.close()
 
-    again = QtMainWindow(Settings())
-    qtbot.addWidget(again)
-    again.resize(1400, 900)
-    again.show()
-    again.controller.open_project(project_path)
-    qtbot.waitUntil(lambda: again.state.is_open and not again.browser.image_model.querying, timeout=15000)
+    again = _window_on(qtbot, project_path)
     try:
         qtbot.waitUntil(lambda: again.layout_problem() is None, timeout=5000)
     except Exception:
