@@ -31,6 +31,12 @@ class StoreError(InspectorError):
     """The project file cannot be opened, is damaged, busy, or was written by a newer Inspector."""
 
 
+class RetryableStoreError(StoreError):
+    """The write did not happen but may succeed if tried again at once: the connection to the
+    database server was lost (and is re-made), a deadlock or a lock wait timed out. Nothing was
+    committed by the failed attempt."""
+
+
 class NotFound(InspectorError):
     """An image, class, model version, snapshot or job that was asked for does not exist."""
 

@@ -115,13 +115,25 @@ def missing_schema(conn) -> list[str]:
         result = conn.exec_driver_sql(sql) if hasattr(conn, "exec_driver_sql") else conn.execute(sql)
         return [tuple(r) for r in result.fetchall()]
 
-    tables = {r[0] for r in rows("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if hasattr(conn, "dialect") and conn.dialect.name != "sqlite":
+        from sqlalchemy import inspect
+
+        insp = inspect(conn)
+        tables = set(insp.get_table_names())
+
+        def columns_of(name: str) -> set[str]:
+            return {c["name"] for c in insp.get_columns(name)}
+    else:
+        tables = {r[0] for r in rows("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+        def columns_of(name: str) -> set[str]:
+            return {r[1] for r in rows(f'PRAGMA table_info("{name}")')}
     missing = []
     for name, table in Base.metadata.tables.items():
         if name not in tables:
             missing.append(f"table {name}")
             continue
-        columns = {r[1] for r in rows(f'PRAGMA table_info("{name}")')}
+        columns = columns_of(name)
         missing.extend(f"column {name}.{c.name}" for c in table.columns if c.name not in columns)
     return missing
 
@@ -131,3 +143,23 @@ def damaged(path: Path, what: object) -> StoreError:
     text = str(getattr(what, "orig", None) or what).strip().splitlines()[0] if str(what).strip() else type(what).__name__
     return StoreError(f"{path}: the project file is damaged ({text}); `inspector doctor --db {path}` checks it "
                       "and can export its labels to a new project")
+
+
+def check_database(conn, where: str) -> str:
+    """The PostgreSQL counterpart of check_project_file, on an open connection that has written
+    nothing: EMPTY (no tables: a new project) or PROJECT (Alembic's table holds one of Inspector's
+    revisions, or a newer one, which the migration refuses). Another program's database is refused."""
+    from sqlalchemy import inspect, text
+
+    from core.store.migrate import REVISIONS
+
+    tables = sorted(inspect(conn).get_table_names())
+    if not tables:
+        return EMPTY
+    if "alembic_version" in tables:
+        revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        # A revision we do not know on our tables: a newer Inspector's project (the migration says so).
+        if revision in REVISIONS or {"image", "label", "label_event"} <= set(tables):
+            return PROJECT
+    shown = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+    raise StoreError(f"{where}: not an Inspector project (a database with tables {shown}); it was not changed")

@@ -52,6 +52,8 @@ def current_revision(conn: Connection) -> str | None:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate to `revision` (default newest). Refuses files from a newer Inspector."""
+    if engine.dialect.name != "sqlite":
+        return _upgrade_server(engine, revision)
     with engine.connect() as conn:
         current = current_revision(conn)
         conn.rollback()
@@ -93,3 +95,38 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         finally:
             conn.rollback()
             raw.execute("PRAGMA foreign_keys=ON")
+
+
+MIGRATION_LOCK_KEY = 0x494E5351  # one migrator at a time on a server database (two workstations opening at once)
+
+
+def _upgrade_server(engine: Engine, revision: str) -> None:
+    """PostgreSQL: the same revisions, in one transaction (its DDL is transactional too), under an
+    advisory lock so that two inspectors opening a new project at once do not both create it."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    cfg = alembic_config()
+    script = ScriptDirectory.from_config(cfg)
+    with engine.connect() as conn:
+        current = current_revision(conn)
+        conn.rollback()
+        if revision == "head" and current == HEAD:
+            return
+        conn.execute(text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"))
+        current = current_revision(conn)  # again, under the lock: another process may have migrated
+        if current is not None and current not in {s.revision for s in script.walk_revisions()}:
+            raise StoreError(f"project schema {current!r} is newer than this Inspector understands; update Inspector")
+        if current == (script.get_current_head() if revision == "head" else revision):
+            conn.rollback()
+            return
+        if current is not None:
+            tables = set(inspect(conn).get_table_names())
+            expected = [t for r in REVISIONS[: REVISIONS.index(current) + 1] for t in TABLES_ADDED[r]]
+            lost = [t for t in expected if t not in tables]
+            if lost:
+                raise StoreError(f"{engine.url.render_as_string(hide_password=True)}: the project database is "
+                                 f"damaged (table {lost[0]} is missing); it was not migrated")
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+        conn.commit()

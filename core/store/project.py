@@ -1,5 +1,6 @@
-"""A project = one SQLite file. `open_project` creates or migrates it; `Project.session()` frames one
-transaction (commit on success, rollback on error), which is the only place the store commits.
+"""A project = one SQLite file, or one PostgreSQL database for a team (core.store.location).
+`open_project` creates or migrates it; `Project.session()` frames one transaction (commit on
+success, rollback on error), which is the only place the store commits.
 
 A file is checked before the engine touches it (core.store.identity): another program's database is
 refused and never written to; a damaged project (a missing table, unreadable pages) is refused, at
@@ -19,17 +20,22 @@ from core.store import migrate
 from core.store.engine import SYNCHRONOUS, make_engine
 from core.errors import StoreError
 from core.store.identity import SQLITE_MAGIC, check_project_file, damaged, missing_schema  # noqa: F401 (SQLITE_MAGIC re-exported)
+from core.store.location import SQLITE, Location, parse_location
 
 _DAMAGE = ("no such table", "no such column", "malformed", "not a database", "corrupt")
 
 
 class Project:
-    def __init__(self, path: Path, engine: Engine):
-        self.path = path
+    def __init__(self, location: "Location | Path", engine: Engine):
+        self.location = location if isinstance(location, Location) else Location(SQLITE, path=Path(location))
+        # The SQLite file; None for a server database (use `location` for names and side folders).
+        self.path = self.location.path
         self.engine = engine
         self._read = sessionmaker(bind=engine, expire_on_commit=False)
         self._write = sessionmaker(bind=engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False)
-        self._snapshot = sessionmaker(bind=engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False)
+        snapshot = (engine.execution_options(sqlite_begin="DEFERRED") if self.location.kind == SQLITE else
+                    engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True))
+        self._snapshot = sessionmaker(bind=snapshot, expire_on_commit=False)
 
     @contextmanager
     def session(self, *, write: bool = False, snapshot: bool = False) -> Iterator[Session]:
@@ -45,7 +51,7 @@ class Project:
             with maker.begin() as session:
                 yield session
         except DatabaseError as e:
-            error = store_error(self.path, e)
+            error = store_error(self.location, e)
             if error is None:
                 raise  # a constraint our own code broke: a bug, with its traceback
             raise error from e
@@ -60,12 +66,17 @@ class Project:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Project({str(self.path)!r})"
+        return f"Project({self.location.display!r})"
 
 
-def store_error(path: Path, e: DatabaseError) -> StoreError | None:
+def store_error(where: "Location | Path", e: DatabaseError) -> StoreError | None:
     """A database error in words: busy, damaged (with the way out), read-only, or what SQLite said
     about the file or the disk. None for errors that are not about the file (constraints: bugs)."""
+    if isinstance(where, Location) and where.kind != SQLITE:
+        from core.store.server import server_error
+
+        return server_error(where, e)
+    path = where.path if isinstance(where, Location) else where
     orig = str(e.orig)
     if isinstance(e, OperationalError) and ("locked" in orig or "busy" in orig):
         return StoreError(f"{path.name}: project is busy (another process is writing); try again")
@@ -78,11 +89,17 @@ def store_error(path: Path, e: DatabaseError) -> StoreError | None:
     return None
 
 
-def open_project(path: str | os.PathLike, *, create: bool = True, synchronous: str = SYNCHRONOUS) -> Project:
-    """Open (and if needed create, then migrate to the newest schema) a project file.
+def open_project(where: "str | os.PathLike | Location", *, create: bool = True,
+                 synchronous: str = SYNCHRONOUS) -> Project:
+    """Open (and if needed create, then migrate to the newest schema) a project file or database.
     `create=False`: only an existing project (not even a zero-byte file) is opened.
     `synchronous="FULL"` makes every commit survive power loss too (see core.store.engine)."""
-    path = Path(path).expanduser().absolute()
+    location = parse_location(where)
+    if location.kind != SQLITE:
+        from core.store.server import open_server_project
+
+        return open_server_project(location, create=create, project_class=Project)
+    path = location.path
     check_project_file(path, create=create)
     engine = make_engine(path, synchronous=synchronous)
     try:
@@ -97,4 +114,4 @@ def open_project(path: str | os.PathLike, *, create: bool = True, synchronous: s
     except BaseException:
         engine.dispose()
         raise
-    return Project(path, engine)
+    return Project(location, engine)

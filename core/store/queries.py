@@ -3,6 +3,8 @@
 Two steps: first the ids of one page (only the tables the filter and the order need, so SQLite
 drives the query from one index and stops after `offset + limit` rows), then the details of those
 few ids. Every order ends with the image id, so pages are stable.
+
+Absolute paths are under this workstation's folder for each dataset root (core.store.root_map).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from core.store.classes import class_ids, class_names
 from core.store.clock import to_db
 from core.store.paths import join_root
 from core.store.records import ImageRecord
+from core.store.root_map import root_map
 from core.store.schema import Dataset, Image, ImageClass, Label, LabelEvent, Prediction, ReviewScore
 
 BIG_FETCH = 5000  # above this many ids, details come from one joined query rather than IN (...) chunks
@@ -80,7 +83,8 @@ def query_images(session: Session, flt: ImageFilter | None = None, *, sort: str 
     # Whole-dataset fetches (training lists, predict everything): one details query over the same
     # selection instead of thousands of IN (...) chunks, then back into the page's order.
     rows = {r[0]: r for r in session.execute(_details(flt.model_id).where(img.c.id.in_(stmt.scalar_subquery())))}
-    return [_record(rows[i]) for i in ids if i in rows]
+    roots = root_map(session)
+    return [_record(rows[i], roots) for i in ids if i in rows]
 
 
 def all_images(session: Session, flt: ImageFilter | None = None) -> list[ImageRecord]:
@@ -110,7 +114,8 @@ def image_records(session: Session, ids: Sequence[int], *, model_id: int | None 
     for i in range(0, len(ids), 500):
         for r in session.execute(stmt.where(img.c.id.in_(list(ids[i:i + 500])))):
             rows[r[0]] = r
-    return [_record(rows[i]) for i in ids if i in rows]
+    roots = root_map(session)
+    return [_record(rows[i], roots) for i in ids if i in rows]
 
 
 # -- internals ---------------------------------------------------------------------------------
@@ -132,10 +137,11 @@ def _details(model_id: int | None) -> Select:
     return stmt
 
 
-def _record(r) -> ImageRecord:
+def _record(r, roots: dict[str, str]) -> ImageRecord:
     (iid, rel, split, mask, chash, w, h, ch, readable, error, category, missing, ds_id, size,
      root, version, label, *model) = r
     predicted, confidence, score, reason = model or (None, None, None, None)
+    root = roots.get(root, root)
     return ImageRecord(
         id=iid, rel_path=rel, abs_path=join_root(root, rel), label=label, label_version=version or 0,
         split=split, mask_path=join_root(root, mask) if mask else None, content_hash=chash, width=w, height=h,
@@ -214,7 +220,7 @@ def _id_select(session: Session, flt: ImageFilter, sort: str | None) -> Select:
             # The same terms as schema.DISAGREES, the WHERE of the partial indexes: SQLite uses a
             # partial index only when the query repeats its condition.
             conds.append(pred.c.label_class_id.is_not(None))
-            conds.append(pred.c.class_id.is_not(pred.c.label_class_id))
+            conds.append(pred.c.class_id.is_distinct_from(pred.c.label_class_id))  # SQLite: IS NOT
     if flt.lacks is not None:
         if flt.model_id is None or flt.lacks not in ("score", "prediction"):
             raise InspectorError("`lacks` is \"score\" or \"prediction\", with a model")
@@ -273,13 +279,16 @@ def _resolve(session: Session, id_or_path: int | str) -> int:
     rel = posixpath.normpath(text.replace("\\", "/"))
     candidates = list(session.scalars(select(img.c.id).where(img.c.rel_path == rel)))
     if not candidates and Path(text).is_absolute():
+        roots = root_map(session)
         for ds_id, root in session.execute(select(Dataset.id, Dataset.root)):
-            try:
-                inside = Path(text).relative_to(root).as_posix()
-            except ValueError:
-                continue
-            candidates += list(session.scalars(
-                select(img.c.id).where(img.c.dataset_id == ds_id, img.c.rel_path == inside)))
+            for folder in dict.fromkeys((roots.get(root, root), root)):  # this workstation's folder, or the stored root
+                try:
+                    inside = Path(text).relative_to(folder).as_posix()
+                except ValueError:
+                    continue
+                candidates += list(session.scalars(
+                    select(img.c.id).where(img.c.dataset_id == ds_id, img.c.rel_path == inside)))
+                break
     if not candidates:
         raise NotFound(f"no image {text!r} in this project (give an id or a path relative to the dataset root)")
     if len(candidates) > 1:

@@ -32,6 +32,7 @@ LABEL_SOURCES = ("import", "manual", "bulk", "undo", "redo")
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 SPLITS = ("train", "val", "test")
 DISAGREES = "label_class_id IS NOT NULL AND class_id IS NOT label_class_id"
+PG_DISAGREES = "label_class_id IS NOT NULL AND class_id IS DISTINCT FROM label_class_id"  # the same, PostgreSQL's words
 
 
 class Base(DeclarativeBase):
@@ -187,8 +188,10 @@ class Prediction(Base):
         Index("ix_prediction_image", "image_id"),
         # Partial indexes holding only label-vs-prediction disagreements: the review view's pages
         # and counts read just those entries. Queries must repeat DISAGREES verbatim to use them.
-        Index("ix_prediction_disagree_path", "model_id", "rel_path", "image_id", sqlite_where=text(DISAGREES)),
-        Index("ix_prediction_disagree_conf", "model_id", "confidence", "image_id", sqlite_where=text(DISAGREES)),
+        Index("ix_prediction_disagree_path", "model_id", "rel_path", "image_id", sqlite_where=text(DISAGREES),
+              postgresql_where=text(PG_DISAGREES)),
+        Index("ix_prediction_disagree_conf", "model_id", "confidence", "image_id", sqlite_where=text(DISAGREES),
+              postgresql_where=text(PG_DISAGREES)),
     )
 
     model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"), primary_key=True)

@@ -1,5 +1,7 @@
-"""Fixtures for store tests: real SQLite files in tmp_path, scans built by hand (no image files needed).
-Helpers are handed out as fixtures (tests/ folders are not packages, so conftest is not importable)."""
+"""Fixtures for store tests: real projects on both backends (an SQLite file in tmp_path and a fresh
+database on a real PostgreSQL server: `project` and `db_location` are parametrised), scans built by
+hand (no image files needed). Helpers are handed out as fixtures (tests/ folders are not packages,
+so conftest is not importable)."""
 from __future__ import annotations
 
 import hashlib
@@ -10,6 +12,7 @@ import pytest
 from core.data.scan_records import ScannedImage, ScanResult
 from core.store import open_project
 from core.store.ingest import import_scan
+from support.postgres import db_location, pg_database, pg_server  # noqa: F401 (fixtures)
 
 
 def _scanned(rel_path: str, label: str | None, *, split: str | None = None, content: str | None = None,
@@ -51,8 +54,8 @@ def small_scan():
 
 
 @pytest.fixture
-def project(tmp_path):
-    p = open_project(tmp_path / "project.db")
+def project(db_location):
+    p = open_project(db_location)
     yield p
     p.close()
 

@@ -202,25 +202,29 @@ def test_one_project_shared_by_threads(loaded):
 
 def _write_between_read_and_write(project, image_id, user="bob", label_id=3):
     """Make another connection change the label right after set_label has read it (just before
-    its first write), the race the conditional UPDATE exists for."""
-    import sqlite3
+    its first write), the race the conditional UPDATE exists for. The other connection is a second
+    engine on the same file or database: another process, as far as the store can tell."""
+    from sqlalchemy import event, text
 
-    from sqlalchemy import event
+    from core.store.engine import make_engine
 
     fired = []
+    other = make_engine(project.location)
 
     def before(conn, cursor, statement, params, context, executemany):
         if statement.startswith("INSERT INTO label_group") and not fired:
             fired.append(True)
-            other = sqlite3.connect(project.path)
-            with other:
-                other.execute("UPDATE label SET class_id = ?, version = version + 1, updated_by = ? WHERE image_id = ?",
-                              (label_id, user, image_id))
-                other.execute("UPDATE image SET class_id = ? WHERE id = ?", (label_id, image_id))
-            other.close()
+            with other.begin() as c:
+                c.execute(text("UPDATE label SET class_id = :c, version = version + 1, updated_by = :u "
+                               "WHERE image_id = :i"), {"c": label_id, "u": user, "i": image_id})
+                c.execute(text("UPDATE image SET class_id = :c WHERE id = :i"), {"c": label_id, "i": image_id})
 
     event.listen(project.engine, "before_cursor_execute", before)
-    return lambda: event.remove(project.engine, "before_cursor_execute", before)
+
+    def done():
+        event.remove(project.engine, "before_cursor_execute", before)
+        other.dispose()
+    return done
 
 
 def test_race_between_read_and_write_is_caught(loaded):

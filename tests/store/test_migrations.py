@@ -109,8 +109,10 @@ def test_migrations_match_the_orm_schema(project):
     assert diff == []
 
 
-def test_every_revision_downgrades_and_upgrades_again(tmp_path):
-    engine = make_engine(tmp_path / "p.db")
+def test_every_revision_downgrades_and_upgrades_again(db_location):
+    from core.store.location import parse_location
+
+    engine = make_engine(parse_location(db_location))
     cfg = alembic_config()
     with engine.connect() as conn:
         cfg.attributes["connection"] = conn
@@ -123,6 +125,8 @@ def test_every_revision_downgrades_and_upgrades_again(tmp_path):
 
 
 def test_pragmas_are_set_on_every_connection(project):
+    if project.location.kind != "sqlite":
+        pytest.skip("SQLite's pragmas; PostgreSQL's counterparts: tests/store/test_postgres.py")
     with project.engine.connect() as conn:
         pragma = lambda name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
         assert pragma("journal_mode") == "wal"

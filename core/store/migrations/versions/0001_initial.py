@@ -114,10 +114,12 @@ def upgrade() -> None:
     op.create_index("ix_prediction_conf", "prediction", ["model_id", "confidence", "image_id"])
     op.create_index("ix_prediction_image", "prediction", ["image_id"])
     disagrees = sa.text("label_class_id IS NOT NULL AND class_id IS NOT label_class_id")
+    # PostgreSQL spells SQLite's null-safe `IS NOT` as IS DISTINCT FROM (SQLite files are unchanged).
+    pg_disagrees = sa.text("label_class_id IS NOT NULL AND class_id IS DISTINCT FROM label_class_id")
     op.create_index("ix_prediction_disagree_path", "prediction", ["model_id", "rel_path", "image_id"],
-                    sqlite_where=disagrees)
+                    sqlite_where=disagrees, postgresql_where=pg_disagrees)
     op.create_index("ix_prediction_disagree_conf", "prediction", ["model_id", "confidence", "image_id"],
-                    sqlite_where=disagrees)
+                    sqlite_where=disagrees, postgresql_where=pg_disagrees)
 
 
 def downgrade() -> None:

@@ -19,7 +19,9 @@ APPLICATION_ID = 0x494E5350  # "INSP"; the same constant as core.store.identity.
 
 def upgrade() -> None:
     # In the file header: any tool (`file`, sqlite3, Inspector before it reads a table) can tell a project.
-    op.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    # (A PostgreSQL database is told by its alembic_version table: core.store.identity.check_database.)
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     op.create_table(
         "skipped_file",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -43,4 +45,5 @@ def downgrade() -> None:
         batch.drop_constraint("fk_class_merged_into", type_="foreignkey")
         batch.drop_column("merged_into_id")
     op.drop_table("skipped_file")
-    op.execute("PRAGMA application_id = 0")
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("PRAGMA application_id = 0")
