@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "app.cli.problems_cmds",
     "app.cli.doctor_cmds",
     "app.cli.classes_cmds",
+    "app.cli.roots_cmds",
 ]
 
 

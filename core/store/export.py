@@ -1,4 +1,5 @@
-"""Current labels out of the project: a CSV manifest, or an ImageFolder tree of symlinks by label."""
+"""Current labels out of the project: a CSV manifest, or an ImageFolder tree of symlinks by label.
+Absolute paths are under this workstation's folder for each dataset root (core.store.root_map)."""
 from __future__ import annotations
 
 import csv
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from core.atomic import atomic_path
 from core.errors import InspectorError
 from core.store.paths import join_root
+from core.store.root_map import root_map
 from core.store.schema import Dataset, Image, ImageClass, Label
 
 img = Image.__table__
@@ -34,8 +36,8 @@ def export_csv(session: Session, out: str | os.PathLike) -> ExportReport:
     with atomic_path(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(COLUMNS)
-        for r in _rows(session, report):
-            w.writerow([r.rel_path, r.name or "", r.split or "", join_root(r.root, r.rel_path), r.content_hash or "",
+        for r, abs_path in _rows(session, report):
+            w.writerow([r.rel_path, r.name or "", r.split or "", abs_path, r.content_hash or "",
                         r.version or 0, r.updated_by or "", int(bool(r.readable)), r.id])
             report.written += 1
     return report
@@ -48,7 +50,7 @@ def export_imagefolder(session: Session, out_dir: str | os.PathLike) -> ExportRe
     if out_dir.exists() and any(out_dir.iterdir()):
         raise InspectorError(f"{out_dir}: folder is not empty; give a new or empty folder")
     report = ExportReport()
-    for r in _rows(session, report):
+    for r, abs_path in _rows(session, report):
         if r.name is None:
             report.unlabeled += 1
             continue
@@ -57,12 +59,13 @@ def export_imagefolder(session: Session, out_dir: str | os.PathLike) -> ExportRe
             continue
         target = _safe_dir(out_dir, r.name) / r.rel_path.replace("/", "__")
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(join_root(r.root, r.rel_path), target)
+        os.symlink(abs_path, target)
         report.written += 1
     return report
 
 
 def _rows(session: Session, report: ExportReport) -> Iterator:
+    """(row, absolute path on this workstation) of every image not flagged missing."""
     stmt = (select(img.c.id, img.c.rel_path, img.c.split, img.c.content_hash, img.c.missing, img.c.readable,
                    Dataset.root,
                    ImageClass.name, Label.version, Label.updated_by)
@@ -70,11 +73,12 @@ def _rows(session: Session, report: ExportReport) -> Iterator:
             .outerjoin(ImageClass, ImageClass.id == img.c.class_id)
             .outerjoin(Label, Label.image_id == img.c.id)
             .order_by(img.c.dataset_id, img.c.rel_path))
+    roots = root_map(session)
     for r in session.execute(stmt.execution_options(yield_per=10_000)):
         if r.missing:
             report.skipped_missing += 1
             continue
-        yield r
+        yield r, join_root(roots.get(r.root, r.root), r.rel_path)
 
 
 def _safe_dir(out_dir: Path, label: str) -> Path:

@@ -4,7 +4,8 @@ Two kinds: *unreadable* files are images the project knows (a row flagged unread
 decoder's reason: truncated, empty, not an image, too many pixels...); *skipped* files were never
 opened and are not images of the project (FIFOs, devices, symlinks out of the root, folders that
 could not be listed; see core.data.file_checks). The skipped list of a dataset is the one of its
-latest import: each import replaces it.
+latest import: each import replaces it. A problem's root is this workstation's folder for the
+dataset (core.store.root_map).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from core.store.clock import utcnow
 from core.store.records import FileProblem
+from core.store.root_map import root_map
 from core.store.schema import Dataset, Image, SkippedFile
 
 UNREADABLE, SKIPPED = "unreadable", "skipped"
@@ -33,6 +35,7 @@ def file_problems(session: Session, *, dataset_id: int | None = None, kinds: Ite
                   include_missing: bool = False) -> list[FileProblem]:
     """Unreadable and skipped files, by dataset then path. Images flagged missing are left out unless asked for."""
     kinds = set(kinds)
+    roots = root_map(session)
     out: list[FileProblem] = []
     if UNREADABLE in kinds:
         q = (select(Image.dataset_id, Dataset.root, Image.rel_path, Image.error)
@@ -41,12 +44,13 @@ def file_problems(session: Session, *, dataset_id: int | None = None, kinds: Ite
             q = q.where(Image.missing.is_(False))
         if dataset_id is not None:
             q = q.where(Image.dataset_id == dataset_id)
-        out += [FileProblem(d, root, p, UNREADABLE, err or "unreadable") for d, root, p, err in session.execute(q)]
+        out += [FileProblem(d, roots.get(root, root), p, UNREADABLE, err or "unreadable")
+                for d, root, p, err in session.execute(q)]
     if SKIPPED in kinds:
         q = select(SkippedFile.dataset_id, Dataset.root, SkippedFile.rel_path, SkippedFile.reason).join(
             Dataset, Dataset.id == SkippedFile.dataset_id)
         if dataset_id is not None:
             q = q.where(SkippedFile.dataset_id == dataset_id)
-        out += [FileProblem(d, root, p, SKIPPED, r) for d, root, p, r in session.execute(q)]
+        out += [FileProblem(d, roots.get(root, root), p, SKIPPED, r) for d, root, p, r in session.execute(q)]
     out.sort(key=lambda f: (f.dataset_id, f.rel_path, f.kind))
     return out

@@ -1,6 +1,8 @@
 """Frozen label snapshots: what a training job trains on, so corrections made while it runs do not
 leak in. A snapshot stores, per labelled readable image, its absolute path, content hash, label and
 split, plus the last label event it includes (event_position), so "what changed since" is a query.
+The stored path is under the project's dataset root, the same for everybody sharing the database;
+`get_snapshot` gives it under this workstation's folder for that root (core.store.root_map).
 
 When the data has no validation split, one is drawn here: stratified per class, deterministic for a
 seed, recorded in the snapshot only (images' own splits are left alone).
@@ -23,6 +25,7 @@ from core.store.classes import class_names
 from core.store.clock import from_db, utcnow
 from core.store.paths import join_root
 from core.store.records import SnapshotRecord, SnapshotRow
+from core.store.root_map import path_mapper, root_map
 from core.store.schema import Dataset, Image, ImageClass, LabelEvent, Snapshot
 from core.store.schema import SnapshotRow as SnapshotRowTable
 
@@ -65,7 +68,8 @@ def get_snapshot(session: Session, snapshot_id: int) -> SnapshotRecord:
     if snap is None:
         raise NotFound(f"no snapshot with id {snapshot_id}")
     t = SnapshotRowTable.__table__
-    rows = [SnapshotRow(r.image_id, r.abs_path, r.content_hash, r.label, r.split) for r in session.execute(
+    local = path_mapper(root_map(session))
+    rows = [SnapshotRow(r.image_id, local(r.abs_path), r.content_hash, r.label, r.split) for r in session.execute(
         select(t.c.image_id, t.c.abs_path, t.c.content_hash, t.c.label, t.c.split)
         .where(t.c.snapshot_id == snapshot_id).order_by(t.c.image_id))]
     return _record(snap, rows, len(rows))
