@@ -1,11 +1,18 @@
 """Label changes as a user makes them: one image (by id or path), many at once, undo and redo, and
 an image's history. One call = one transaction. The GUI keys its writes on label versions, so the
-functions it uses hand back the versions they left behind."""
+functions it uses hand back the versions they left behind.
+
+Writes are tried again when they failed without writing anything (a lost connection to a
+PostgreSQL server, a deadlock, a lock timeout: core.store.server.retrying); they are conditional on
+the versions the user saw, so a repeat can never apply a change twice. What still fails reaches the
+caller as one line, and the GUI keeps the user's change on screen to try again."""
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from core.store.retry import retrying
 
 if TYPE_CHECKING:
     from core.store.project import Project
@@ -30,9 +37,11 @@ def set_image_label(project: Project, image: int | str, label: str | None, *, us
     from core.store.labels import set_label
     from core.store.queries import get_image
 
-    with project.session(write=True) as s:
-        record = get_image(s, image)
-        return LabelWrite(record, set_label(s, record.id, label, user=user, expected_version=expected_version))
+    def write() -> LabelWrite:
+        with project.session(write=True) as s:
+            record = get_image(s, image)
+            return LabelWrite(record, set_label(s, record.id, label, user=user, expected_version=expected_version))
+    return retrying(write)
 
 
 def label_one(project: Project, image_id: int, label: str | None, *, user: str | None = None,
@@ -41,8 +50,10 @@ def label_one(project: Project, image_id: int, label: str | None, *, user: str |
     returned carries the event, so the caller needs no further query."""
     from core.store.labels import set_label
 
-    with project.session() as s:
-        return set_label(s, image_id, label, user=user, source="manual", expected_version=expected_version)
+    def write() -> LabelState:
+        with project.session() as s:
+            return set_label(s, image_id, label, user=user, source="manual", expected_version=expected_version)
+    return retrying(write)
 
 
 def label_many(project: Project, expected_versions: Mapping[int, int], label: str | None, *,
@@ -50,9 +61,11 @@ def label_many(project: Project, expected_versions: Mapping[int, int], label: st
     """Give the images (image id -> the label version the caller saw) one label, as one undo step."""
     from core.store.labels import bulk_set_labels, label_versions
 
-    with project.session() as s:
-        r = bulk_set_labels(s, list(expected_versions), label, user=user, expected_versions=expected_versions)
-        return GroupWrite(r, label_versions(s, r.changed))
+    def write() -> GroupWrite:
+        with project.session() as s:
+            r = bulk_set_labels(s, list(expected_versions), label, user=user, expected_versions=expected_versions)
+            return GroupWrite(r, label_versions(s, r.changed))
+    return retrying(write)
 
 
 def undo_last(project: Project, *, user: str | None = None) -> GroupWrite:
@@ -84,9 +97,11 @@ def label_events(project: Project, image_id: int) -> list[LabelEventRecord]:
 def _step(project: Project, action: str, user: str | None) -> GroupWrite:
     from core.store import labels
 
-    with project.session() as s:
-        r = (labels.undo if action == "undo" else labels.redo)(s, user=user)
-        return GroupWrite(r, labels.label_versions(s, r.changed) if r is not None else {})
+    def write() -> GroupWrite:
+        with project.session() as s:
+            r = (labels.undo if action == "undo" else labels.redo)(s, user=user)
+            return GroupWrite(r, labels.label_versions(s, r.changed) if r is not None else {})
+    return retrying(write)
 
 
 def describe_images(project: Project, image_ids: list[int], limit: int = 3) -> list[tuple[int, str, str | None]]:

@@ -33,8 +33,8 @@ PostgreSQL, the counterparts:
   idle_in_transaction_session_timeout frees rows a crashed client held open.
 - A pool with pre-ping: a connection the server or network dropped while idle is replaced before
   use instead of failing the next click; connect_timeout bounds a server that is unreachable.
-- Durability: synchronous_commit stays on (the server's default), so a commit is on disk when it
-  returns, like SQLite with synchronous=FULL.
+- Durability: synchronous_commit=on on every connection (whatever the server's default), so a
+  commit is on disk when it returns, like SQLite with synchronous=FULL.
 """
 from __future__ import annotations
 
@@ -81,7 +81,8 @@ def make_engine(where: "Path | Location", *, synchronous: str = SYNCHRONOUS) -> 
 
 
 def _postgresql_engine(location: Location) -> Engine:
-    options = f"-c lock_timeout={BUSY_TIMEOUT_MS} -c idle_in_transaction_session_timeout=60000"
+    options = (f"-c lock_timeout={BUSY_TIMEOUT_MS} -c idle_in_transaction_session_timeout=60000"
+               " -c synchronous_commit=on")  # durable whatever the server's default
     engine = create_engine(
         location.url, pool_pre_ping=True, pool_size=4, max_overflow=4, pool_recycle=3600,
         isolation_level="READ COMMITTED",

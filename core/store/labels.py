@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from core.errors import InspectorError, LabelConflict, NotFound, UnknownClass
@@ -122,7 +122,10 @@ def redo(session: Session, *, user: str | None = None) -> GroupResult | None:
 
 def _step(session: Session, user: str, source: str) -> GroupResult | None:
     # Insert our group first: the stack is then read under the write lock, so the same user undoing
-    # in two windows (two processes) cannot revert one action twice.
+    # in two windows (two processes) cannot revert one action twice. A server has no file-wide write
+    # lock: there one advisory lock per user's stack does the same (other users never wait).
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(2, hashtext(:user))"), {"user": user})
     group_id = begin_group(session, user, source)
     undo_stack, redo_stack = stacks(session, user=user)
     stack = undo_stack if source == "undo" else redo_stack

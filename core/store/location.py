@@ -34,7 +34,10 @@ class Location:
         """What a person sees and what is stored: the file, or the URL without its password."""
         if self.kind == SQLITE:
             return str(self.path)
-        return self.url.set(password=None).render_as_string(hide_password=False)
+        from sqlalchemy.engine import URL
+
+        u = self.url  # URL.set(password=None) keeps the password: build it again without one
+        return URL.create(u.drivername, u.username, None, u.host, u.port, u.database, u.query).render_as_string()
 
     @property
     def name(self) -> str:

@@ -4,19 +4,13 @@ core.store.identity; the engine settings are in core.store.engine.
 
 A lost connection (server restarted, network gone, idle connection dropped) rolls back the one
 transaction it was in, so nothing half-written stays; it is reported as RetryableStoreError and the
-pool re-connects on the next try (pre-ping), which is what `retrying` does for label writes."""
+pool re-connects on the next try (pre-ping), which is what core.store.retry.retrying does for label writes."""
 from __future__ import annotations
-
-import time
-from collections.abc import Callable
-from typing import TypeVar
 
 from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError
 
 from core.errors import RetryableStoreError, StoreError
 from core.store.location import Location
-
-T = TypeVar("T")
 
 # SQLSTATE classes and codes (PostgreSQL appendix A)
 _RETRY = {"40001": "a concurrent write got in the way", "40P01": "a deadlock between two writers was broken",
@@ -123,18 +117,3 @@ def _create_database(location: Location) -> None:
             raise StoreError(f"{location.display}: cannot create the database ({str(e.orig).strip().splitlines()[0]})") from None
     finally:
         admin.dispose()
-
-
-def retrying(fn: Callable[[], T], *, attempts: int = 3, pause_s: float = 0.2) -> T:
-    """Run one whole unit of work again when it failed in a way that left nothing written (a lost
-    connection, a deadlock, a lock timeout). The caller's work must be safe to repeat: label writes
-    are (they are conditional on the version the user saw, so a repeat after a commit that did get
-    through is a no-op or a reported conflict, never a second change)."""
-    for attempt in range(attempts):
-        try:
-            return fn()
-        except RetryableStoreError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(pause_s * (attempt + 1))
-    raise AssertionError("unreachable")
