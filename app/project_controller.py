@@ -109,7 +109,7 @@ class ProjectController(QObject):
     # -- results
 
     def _on_opened(self, overview: ProjectOverview, on_done: Callable[[], None] | None) -> None:
-        self._settings.last_project = str(overview.path)
+        self._settings.last_project = overview.location.display  # a URL without its password
         self.busy.emit("")
         browser = self._workspace()
         if on_done is not None:
@@ -118,7 +118,7 @@ class ProjectController(QObject):
 
     def _show_overview(self, overview: ProjectOverview, user: str | None = None) -> None:
         """Show it, and remember per project which version is browsed (a restart comes back to it)."""
-        self._settings.set_browsed_model(overview.path, overview.model_version_id)
+        self._settings.set_browsed_model(overview.location.display, overview.model_version_id)
         self._state.set_overview(overview, user=user)
 
     def _on_busy_progress(self, done: int, total: int, text: str) -> None:

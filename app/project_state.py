@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, Signal
 
 if TYPE_CHECKING:
     from app.browser.tile import Tile
+    from core.store.location import Location
     from core.store.project import Project
     from core.store.records import LabelState, ModelVersionRecord
     from usecases.project_overview import ProjectOverview
@@ -59,7 +60,12 @@ class ProjectState(QObject):
 
     @property
     def path(self) -> Path | None:
+        """The SQLite file (None when closed, or for a project on a PostgreSQL server)."""
         return self.overview.path if self.overview else None
+
+    @property
+    def location(self) -> Location | None:
+        return self.overview.location if self.overview else None
 
     @property
     def class_names(self) -> list[str]:
@@ -79,7 +85,7 @@ class ProjectState(QObject):
 
     @property
     def thumbnail_dir(self) -> Path | None:
-        return self.path.with_name(self.path.stem + ".thumbs") if self.path else None
+        return self.location.sidecar(".thumbs") if self.location else None
 
     def set_overview(self, overview: ProjectOverview, user: str | None = None) -> None:
         """A freshly read overview: of another project (the previous one is closed), or of this one

@@ -187,7 +187,7 @@ class QtMainWindow(QMainWindow):
             self.import_summary.show()
 
     def _on_project_changed(self) -> None:
-        self.setWindowTitle(f"Inspector — {self.state.path.name} — {self.state.user}")
+        self.setWindowTitle(f"Inspector — {self.state.location.name} — {self.state.user}")
         self._set_workspace_visible(True)
         self._restore_layout()
 

@@ -74,5 +74,9 @@ def _project_key(project: str | os.PathLike, name: str) -> str:
     import hashlib
     from pathlib import Path
 
-    digest = hashlib.sha1(str(Path(project).expanduser().absolute()).encode("utf-8", "surrogateescape")).hexdigest()
+    from core.store.location import is_url
+
+    # A server project's key is its URL as shown (never with a password: core.store.location).
+    text = str(project) if is_url(str(project)) else str(Path(project).expanduser().absolute())
+    digest = hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()
     return f"projects/{digest[:16]}/{name}"

@@ -40,6 +40,7 @@ class WindowActions(QObject):
         m = win.menuBar().addMenu("&File")
         self._add(m, "Open &dataset folder…", self.open_dataset, QKeySequence("Ctrl+Shift+O"))
         self._add(m, "&Open project…", self.open_project, QKeySequence.StandardKey.Open)
+        self._add(m, "Open project on a database &server…", self.open_server_project)
         self._add(m, "Create &demo project…", self.create_demo)
         m.addSeparator()
         self._add(m, "Set &user name…", self.set_user)
@@ -121,7 +122,7 @@ class WindowActions(QObject):
         project = self._win.state.project
         if project is None:
             return
-        default = str(self._win.state.path.with_suffix(".labels.csv"))
+        default = str(self._win.state.location.sidecar(".labels.csv"))
         path, _ = QFileDialog.getSaveFileName(self._win, "Export labels as CSV", default, "CSV files (*.csv)")
         self.refocus()
         if path:
@@ -169,9 +170,9 @@ class WindowActions(QObject):
             v = version("inspector")
         except PackageNotFoundError:
             v = "(not installed)"
-        path = self._win.state.path
+        where = self._win.state.location
         text = (f"<b>Inspector</b> {v}<br>Industrial visual inspection: predict, inspect attention, correct labels, "
-                f"fine-tune.<br><br>Project: {path if path else '(none open)'}<br>Settings: {settings_file()}")
+                f"fine-tune.<br><br>Project: {where.display if where else '(none open)'}<br>Settings: {settings_file()}")
         box = QMessageBox(QMessageBox.Icon.Information, "About Inspector", text, parent=self._win)
         box.finished.connect(lambda _r: self.refocus())
         box.open()
@@ -184,6 +185,22 @@ class WindowActions(QObject):
         self.refocus()
         if path:
             self._win.controller.open_project(path)
+
+    def open_server_project(self) -> None:
+        """A team's project on PostgreSQL: the URL without a password (the password comes from
+        ~/.pgpass or PGPASSFILE, so it is never kept in the settings or the recent list)."""
+        from PySide6.QtWidgets import QInputDialog
+
+        from core.store.location import is_url
+
+        last = self._win.settings.last_project or ""
+        url, ok = QInputDialog.getText(self._win, "Open project on a database server",
+                                       "PostgreSQL URL (postgresql://user@host:port/dbname);\n"
+                                       "the password is read from ~/.pgpass:",
+                                       text=last if is_url(last) else "postgresql://")
+        self.refocus()
+        if ok and url.strip() and url.strip() != "postgresql://":
+            self._win.controller.open_project(url.strip())
 
     def open_dataset(self) -> None:
         folder = QFileDialog.getExistingDirectory(self._win, "Open a dataset folder")

@@ -37,6 +37,10 @@ class RetryableStoreError(StoreError):
     committed by the failed attempt."""
 
 
+class NotAProjectYet(StoreError):
+    """A server database that does not exist yet, or has no tables: an import makes it a project."""
+
+
 class NotFound(InspectorError):
     """An image, class, model version, snapshot or job that was asked for does not exist."""
 

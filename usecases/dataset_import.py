@@ -29,13 +29,21 @@ def import_dataset(db: str | os.PathLike, source: str | os.PathLike, *, format: 
     A bad `db` (a folder, another program's file, a damaged project) fails before a long scan, and a
     new project file is only made once the scan has worked."""
     from core.data.scan import scan_dataset
+    from core.errors import NotAProjectYet
     from core.store.identity import PROJECT, check_project_file
     from core.store.ingest import import_scan
+    from core.store.location import is_url
     from core.store.project import open_project
 
     progress = progress or silent()
-    existing = check_project_file(Path(db).expanduser().absolute(), create=True) == PROJECT
-    project = open_project(db) if existing else None
+    if is_url(str(db)):  # a server: reach it (and refuse a foreign database) now, create it after the scan
+        try:
+            project = open_project(db, create=False)
+        except NotAProjectYet:
+            project = None
+    else:
+        existing = check_project_file(Path(db).expanduser().absolute(), create=True) == PROJECT
+        project = open_project(db) if existing else None
     try:
         scan = scan_dataset(source, format, path_column=path_column, label_column=label_column,
                             split_column=split_column, root=root, progress=progress)

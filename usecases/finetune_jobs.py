@@ -40,7 +40,7 @@ LOG_TAIL_LINES = 60
 
 
 def jobs_root(project: Project) -> Path:
-    return Path(project.path).with_suffix(".jobs")
+    return project.location.sidecar(".jobs")
 
 
 def choose_profile(name: str | None = None, *, backend: str | None = None, gpus: int | None = None,
@@ -61,7 +61,7 @@ def render_preview(project: Project, profile: Profile) -> str:
     Cheap and torch-free: the GUI calls it on its own thread while the dialog is edited.
     """
     job_dir = jobs_root(project) / "<next>"
-    spec = JobSpec(name=f"inspector-{Path(project.path).stem}-job<next>", job_dir=job_dir,
+    spec = JobSpec(name=f"inspector-{project.location.stem}-job<next>", job_dir=job_dir,
                    config_path=job_dir / CONFIG_FILE)
     return make_backend(profile).render(spec)
 
@@ -250,7 +250,7 @@ def _mark_resuming(status_file: Path) -> None:
 
 
 def _spec(project: Project, job_id: int, job_dir: Path) -> JobSpec:
-    return JobSpec(name=f"inspector-{Path(project.path).stem}-job{job_id}", job_dir=job_dir,
+    return JobSpec(name=f"inspector-{project.location.stem}-job{job_id}", job_dir=job_dir,
                    config_path=job_dir / CONFIG_FILE)
 
 

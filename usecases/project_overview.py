@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from core.store.location import Location
     from core.store.project import Project
     from core.store.records import ModelVersionRecord
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class ProjectOverview:
     project: Project  # thread-safe: an engine and its sessionmakers; each worker opens its own session
-    path: Path
+    path: Path | None  # the SQLite file; None for a project on a PostgreSQL server
     class_names: list[str]
     model_versions: list[ModelVersionRecord] = field(default_factory=list)  # oldest first
     model_version: ModelVersionRecord | None = None  # whose predictions are browsed
@@ -27,14 +28,18 @@ class ProjectOverview:
     def model_version_id(self) -> int | None:
         return self.model_version.id if self.model_version is not None else None
 
+    @property
+    def location(self) -> Location:
+        return self.project.location
+
 
 def open_overview(path: str | os.PathLike, model_id: int | None = None) -> ProjectOverview:
-    """Open an existing project file; the caller closes `.project`."""
+    """Open an existing project (file or server URL); the caller closes `.project`."""
     from core.store.project import open_project
 
     project = open_project(path, create=False)
     try:
-        return reload_overview(ProjectOverview(project, Path(project.path), []), model_id)
+        return reload_overview(ProjectOverview(project, project.path, []), model_id)
     except BaseException:
         project.close()
         raise

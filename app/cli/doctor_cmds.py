@@ -22,7 +22,12 @@ def doctor_cmd(args: argparse.Namespace) -> int:
     from core.data.file_checks import printable
     from core.errors import InspectorError
     from core.store.doctor import diagnose, export_labels, recovery_advice
+    from core.store.location import is_url
 
+    if is_url(args.db):
+        raise InspectorError(f"{args.db}: doctor checks SQLite project files; a server database is checked by the "
+                             "server (its logs, pg_amcheck) and opened with the same checks as a file by any command, "
+                             "e.g. `inspector classes list --db URL`")
     d = diagnose(args.db)
     db = shlex.quote(args.db)
     for c in d.checks:

@@ -1,4 +1,5 @@
-"""The `--db PROJECT.db` option every project command takes, and opening the project it names."""
+"""The `--db PROJECT` option every project command takes (an SQLite file, or a PostgreSQL URL for a
+team: postgresql://user@host/dbname, password from ~/.pgpass), and opening the project it names."""
 from __future__ import annotations
 
 import argparse
@@ -9,8 +10,9 @@ if TYPE_CHECKING:
 
 
 def add_db_option(parser: argparse.ArgumentParser, *, creates: bool = False) -> None:
-    parser.add_argument("--db", required=True, metavar="PROJECT.db",
-                        help="project file (created if it does not exist)" if creates else "project file")
+    where = "project file or postgresql://user@host/dbname (password from ~/.pgpass)"
+    parser.add_argument("--db", required=True, metavar="PROJECT",
+                        help=f"{where}; created if it does not exist" if creates else where)
 
 
 def open_db(args: argparse.Namespace) -> Project:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError
 
-from core.errors import RetryableStoreError, StoreError
+from core.errors import NotAProjectYet, RetryableStoreError, StoreError
 from core.store.location import Location
 
 # SQLSTATE classes and codes (PostgreSQL appendix A)
@@ -56,7 +56,7 @@ def connect_error(location: Location, e: Exception) -> StoreError:
                           "~/.pgpass or the file PGPASSFILE names (host:port:dbname:user:password, mode 600); "
                           "Inspector never stores it")
     if "does not exist" in low and "database" in low:
-        return StoreError(f"{location.display}: database {location.url.database!r} does not exist on the server; "
+        return NotAProjectYet(f"{location.display}: database {location.url.database!r} does not exist on the server; "
                           "`inspector import DATASET --db URL` creates it (with the right to create databases), "
                           "or ask the server's administrator")
     if "role" in low and "does not exist" in low:
@@ -84,7 +84,7 @@ def open_server_project(location: Location, *, create: bool, project_class):
             with engine.connect() as conn:
                 kind = check_database(conn, location.display)
         if kind == EMPTY and not create:
-            raise StoreError(f"{location.display}: an empty database, not an Inspector project yet; "
+            raise NotAProjectYet(f"{location.display}: an empty database, not an Inspector project yet; "
                              f"`inspector import DATASET --db URL` makes it one")
         migrate.upgrade(engine)
         with engine.connect() as conn:
