@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from app.cli.project_option import open_db
+from app.cli.project_option import add_db_option, open_db
+from usecases.shared_roots import SAMPLE
 
 DESCRIPTION = ("A dataset's stored root is the project's name for its folder, the same for everybody sharing "
                "the database. A workstation that mounts the image storage elsewhere (/Volumes/line3 instead of "
@@ -16,47 +17,51 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("roots", help="map a shared project's dataset folders to where this workstation mounts them",
                        description=DESCRIPTION)
     # --db before the action (`roots --db P list`) or after it (`roots list --db P`), like the other commands.
-    p.add_argument("--db", metavar="PROJECT.db", help="project file")
+    _db_option(p, default=None)
     rsub = p.add_subparsers(dest="roots_command", metavar="ACTION", required=True)
     r = rsub.add_parser("list", help="each dataset: id, stored root, this workstation's folder, whether it is there")
-    _db_after(r)
+    _db_option(r, default=argparse.SUPPRESS)
     r.set_defaults(func=list_cmd)
     r = rsub.add_parser("set", help="read a dataset from LOCAL_PATH on this workstation",
                         description="Map a dataset's stored root to LOCAL_PATH on this workstation. Up to "
-                                    "8 of its images, spread over the dataset, are hashed under LOCAL_PATH first; "
+                                    f"{SAMPLE} of its images, spread over the dataset, are hashed under LOCAL_PATH first; "
                                     "a file that is missing or differs from the project's copy refuses the "
                                     "mapping, unless --force.")
     r.add_argument("root", metavar="ROOT", help="the dataset's id or stored root (as `roots list` shows them)")
     r.add_argument("local", metavar="LOCAL_PATH", help="the folder holding that dataset on this workstation")
     r.add_argument("--force", action="store_true", help="save the mapping even if the check fails")
-    _db_after(r)
+    _db_option(r, default=argparse.SUPPRESS)
     r.set_defaults(func=set_cmd)
     r = rsub.add_parser("unset", help="read a dataset from its stored root again on this workstation")
     r.add_argument("root", metavar="ROOT", help="the dataset's id or stored root")
-    _db_after(r)
+    _db_option(r, default=argparse.SUPPRESS)
     r.set_defaults(func=unset_cmd)
 
 
-def _db_after(parser: argparse.ArgumentParser) -> None:
-    # SUPPRESS: when not given here, the value given before the action stays.
-    parser.add_argument("--db", metavar="PROJECT.db", default=argparse.SUPPRESS, help="project file")
+def _db_option(parser: argparse.ArgumentParser, *, default) -> None:
+    """The common --db option, optional in each of its two places (_project checks that one gave it).
+    After the action its default is SUPPRESS, so that not giving it there keeps the one given before."""
+    add_db_option(parser)
+    action = parser._option_string_actions["--db"]
+    action.required, action.default = False, default
 
 
 def _project(args: argparse.Namespace):
     from core.errors import InspectorError
 
     if not args.db:
-        raise InspectorError("roots: --db PROJECT.db is required")
+        raise InspectorError("roots: --db PROJECT is required (before or after the action)")
     return open_db(args)
 
 
 def list_cmd(args: argparse.Namespace) -> int:
     from core.data.file_checks import printable
-    from core.store.root_map import roots_file
+    from core.store.root_map import project_key, roots_file
     from usecases.shared_roots import list_roots
 
     with _project(args) as project:
         roots = list_roots(project)
+        db = project_key(project)  # as --db named it, less any password typed into a URL
     if not roots:
         print("no datasets")
         return 0
@@ -68,7 +73,7 @@ def list_cmd(args: argparse.Namespace) -> int:
         print(f"{ident}  {printable(r.stored_root)}{where}  {state}{extra}")
     unreachable = [r for r in roots if r.dataset_id is not None and not r.reachable]
     if unreachable:
-        print(f"map a folder on this workstation: inspector roots --db {shlex.quote(args.db)} set "
+        print(f"map a folder on this workstation: inspector roots --db {shlex.quote(db)} set "
               f"{unreachable[0].dataset_id} LOCAL_PATH")
     print(f"mappings of this workstation: {roots_file()}")
     return 0

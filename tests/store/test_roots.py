@@ -195,7 +195,7 @@ def test_cli_list_set_unset(tmp_path, workstation, capsys):
     assert main(["roots", "--db", db, "unset", "7"]) == 2
     assert "no dataset '7'" in capsys.readouterr().err
     assert main(["roots", "list"]) == 2
-    assert "--db PROJECT.db is required" in capsys.readouterr().err
+    assert "--db PROJECT is required" in capsys.readouterr().err
 
 
 def test_cli_in_a_real_process_uses_the_settings_folder_of_its_environment(shared, tmp_path):
