@@ -11,6 +11,21 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_user_folders(tmp_path_factory):
+    """Every test reads and writes its own settings (roots.json) and data folder (server projects'
+    jobs and thumbnails), never the real user's."""
+    saved = {k: os.environ.get(k) for k in ("INSPECTOR_CONFIG_DIR", "INSPECTOR_DATA_DIR")}
+    os.environ["INSPECTOR_CONFIG_DIR"] = str(tmp_path_factory.mktemp("config"))
+    os.environ["INSPECTOR_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 # --- a real single-node SLURM cluster (scripts/slurm/start_cluster.sh) --------------------------
 
 SLURM_BINARIES = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "scancel", "sinfo")

@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "Model: --model CKPT --format onnx --out MODEL.onnx, with the checkpoint's "
                                    "metadata inside; --int8 quantizes it, calibrated on --calibrate-n images of "
                                    "--calibrate-db. The export is checked against PyTorch before it is kept.")
-    p.add_argument("--db", metavar="PROJECT.db", help="project whose labels to export")
+    p.add_argument("--db", metavar="PROJECT", help="project whose labels to export (file or postgresql://user@host/dbname)")
     p.add_argument("--out", metavar="FILE", help="CSV file for labels, .onnx file for a model (replaced atomically)")
     p.add_argument("--imagefolder", metavar="DIR", help="new or empty folder to fill with symlinks by label")
     p.add_argument("--model", metavar="CKPT", help="an Inspector .safetensors checkpoint to export")

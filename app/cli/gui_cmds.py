@@ -9,7 +9,7 @@ from pathlib import Path
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gui", help="open the desktop application (the default command)",
                        description="Open the desktop application on a project, the last project, or a welcome screen.")
-    p.add_argument("--db", metavar="PROJECT.db", help="project file to open (default: the last one opened)")
+    p.add_argument("--db", metavar="PROJECT", help="project file or postgresql://user@host/dbname URL to open (default: the last one opened)")
     p.add_argument("--screenshot", metavar="OUT.png",
                    help="render the window with the first image and its attention, save it as PNG, exit")
     p.set_defaults(func=gui)

@@ -50,6 +50,12 @@ def import_scan(session: Session, scan: ScanLike, *, user: str | None = None,
     # Group first: the import's first statement is a write, so all it reads below is read under the lock.
     group_id = begin_group(session, user, "import")
     roots = dict(session.execute(select(Dataset.root, Dataset.id)).all())
+    # A shared dataset this workstation reads from its own mount (inspector roots set): the folder
+    # imported again is that dataset, under its stored root, not a second one.
+    from core.store.root_map import root_map
+
+    root = next((stored for stored, local in root_map(session).items()
+                 if str(Path(local).expanduser().resolve()) == root and stored in roots), root)
     dataset_id = roots.get(root)
     if dataset_id is None:
         dataset_id = session.execute(

@@ -255,3 +255,18 @@ def test_settings_folder_follows_the_environment(tmp_path, monkeypatch):
     assert config_dir() == tmp_path / "xdg" / "inspector"
     monkeypatch.setenv(CONFIG_ENV, str(tmp_path / "mine"))
     assert save_mapping("k", "/r", "/l") == tmp_path / "mine" / "roots.json"
+
+
+def test_importing_the_local_mount_again_updates_the_shared_dataset(shared, tmp_path):
+    """Re-importing from this workstation's mount is the same dataset (its stored root), not a second one."""
+    from core.data.scan import scan_dataset
+
+    project, share = shared
+    mnt = tmp_path / "mnt_a"
+    set_root(project, 1, mnt)
+    with project.session(write=True) as s:
+        report = import_scan(s, scan_dataset(mnt), user="ann")
+    assert (report.dataset_id, report.new_dataset, report.root) == (1, False, str(share))
+    with project.session() as s:
+        from core.store.datasets import list_datasets
+        assert [d.root for d in list_datasets(s)] == [str(share)]

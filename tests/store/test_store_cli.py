@@ -89,7 +89,7 @@ def test_help_of_every_store_command_describes_every_option(capsys):
         with pytest.raises(SystemExit):
             main([cmd, "--help"])
         out = capsys.readouterr().out
-        assert "--db" in out and "PROJECT.db" in out
+        assert "--db" in out and "PROJECT" in out and "postgresql://" in out
 
 
 def test_real_process_python_m_app(dataset, tmp_path):
