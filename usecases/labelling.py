@@ -5,7 +5,8 @@ functions it uses hand back the versions they left behind.
 Writes are tried again when they failed without writing anything (a lost connection to a
 PostgreSQL server, a deadlock, a lock timeout: core.store.server.retrying); they are conditional on
 the versions the user saw, so a repeat can never apply a change twice. What still fails reaches the
-caller as one line, and the GUI keeps the user's change on screen to try again."""
+caller as one line (the GUI's status bar says it; the tile keeps what the database holds, so
+pressing the key again is the retry)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
