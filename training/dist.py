@@ -1,4 +1,8 @@
-"""Process-group set-up for torchrun (or a plain single process), NCCL on CUDA and gloo on CPU."""
+"""Process-group set-up for torchrun (or a plain single process), NCCL on CUDA and gloo on CPU.
+
+The world (RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE; MASTER_ADDR/PORT through env://) comes
+from torchrun's environment only, the same on one machine as on N SLURM nodes: SLURM_* variables
+describe srun's tasks (one torchrun per node), not the training processes."""
 from __future__ import annotations
 
 import datetime

@@ -3,7 +3,8 @@
     [profiles.slurm-gpu]
     backend = "slurm"
     partition = "gpu"
-    gpus = 8
+    nodes = 1              # SLURM nodes; every one runs nproc processes (default one per GPU)
+    gpus = 8               # per node
     cpus_per_task = 64
     mem = "480G"
     time = "24:00:00"
@@ -39,6 +40,7 @@ class ProfileError(InspectorError):
 class Profile:
     name: str
     backend: str = "local"
+    nodes: int = 1  # slurm: nodes of one job, one torchrun on each (the local backend is this machine)
     gpus: int = 0  # per node; 0 = train on CPU (gloo)
     nproc: int | None = None  # processes per node; default one per GPU, or 1 on CPU
     partition: str | None = None
@@ -55,6 +57,13 @@ class Profile:
             raise ProfileError(f"profile name {self.name!r}: letters, digits, '.', '_' and '-' only")
         if self.backend not in BACKENDS:
             raise ProfileError(f"profile {self.name}: backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
+        _int(self, "nodes", self.nodes, 1)
+        if self.nodes > 1 and self.backend != "slurm":
+            raise ProfileError(f"profile {self.name}: nodes {self.nodes}: the {self.backend} backend runs on this "
+                               "machine only (nodes = 1); use a slurm profile for more")
+        if self.nodes > 1 and not self.srun:
+            raise ProfileError(f"profile {self.name}: nodes {self.nodes} needs srun = true (without srun torchrun "
+                               "runs on the first node only)")
         _int(self, "gpus", self.gpus, 0)
         if self.nproc is not None:
             _int(self, "nproc", self.nproc, 1)

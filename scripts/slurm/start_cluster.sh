@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# Start a throw-away single-node SLURM cluster for tests: munged, slurmctld and slurmd, with every
-# file (config, key, sockets, state, logs, pid files) under one folder. Installs nothing.
+# Start a throw-away SLURM cluster on this one machine for tests: munged, slurmctld and one slurmd
+# per node, with every file (config, key, sockets, state, logs, pid files) under one folder.
+# Installs nothing.
 #
 #   scripts/slurm/start_cluster.sh DIR      # then: export SLURM_CONF=DIR/slurm.conf
 #   scripts/slurm/stop_cluster.sh DIR
 #
 # Needs root (slurmd starts jobs as their owner) and the Debian packages
-# slurmctld slurmd slurm-client munge. Ports: SLURMCTLD_PORT / SLURMD_PORT (default 6817 / 6818).
-# The node is this machine as `slurmd -C` describes it: jobs asking for more (GPUs, cores, memory)
-# are refused at submission (EnforcePartLimits=ALL) instead of pending forever.
+# slurmctld slurmd slurm-client munge.
+#   SLURM_NODES     nodes n1..nK (default 2, what the tests use: multi-node jobs, a node failing
+#                   while another stays up), each its own `slurmd -N nK` on this machine; the
+#                   machine's CPUs and memory are split between them (at least 1 CPU each)
+#   SLURMCTLD_PORT  slurmctld's port (default 6817)
+#   SLURMD_PORT     node nK's slurmd listens on SLURMD_PORT + K - 1 (default 6818)
+# Every node has NodeAddr 127.0.0.1: CI containers often cannot resolve their own host name.
+# Jobs asking for more than a node has (GPUs, cores, memory) are refused at submission
+# (EnforcePartLimits=ALL) instead of pending forever.
 set -euo pipefail
 
 dir=${1:?usage: start_cluster.sh DIR}
@@ -16,13 +23,16 @@ mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 ctld_port=${SLURMCTLD_PORT:-6817}
 slurmd_port=${SLURMD_PORT:-6818}
+nodes=${SLURM_NODES:-2}
+[[ "$nodes" =~ ^[1-9][0-9]*$ ]] || { echo "start_cluster: SLURM_NODES must be an integer >= 1, not '$nodes'" >&2; exit 2; }
 
 for bin in munged slurmctld slurmd sinfo; do
     command -v "$bin" >/dev/null || { echo "start_cluster: $bin not found (apt-get install slurmctld slurmd slurm-client munge)" >&2; exit 3; }
 done
 [ "$(id -u)" = 0 ] || { echo "start_cluster: must run as root" >&2; exit 3; }
 
-mkdir -p "$dir/munge" "$dir/state" "$dir/spool" "$dir/log"
+mkdir -p "$dir/munge" "$dir/state" "$dir/log"
+for i in $(seq 1 "$nodes"); do mkdir -p "$dir/spool/n$i"; done
 chmod 700 "$dir/munge"
 
 # munged: a private key and socket, so this cluster never touches (or depends on) a system munged.
@@ -42,24 +52,34 @@ exit 0
 EPILOG
 chmod 755 "$dir/epilog.sh"
 
+# This machine as `slurmd -C` describes it, shared out: a node may claim less than the hardware
+# (slurmd logs the difference), never more (it would be drained as "Low socket*core*thread count").
+hw=$(slurmd -C | head -n 1)
+hw_cpus=$(sed -n 's/.* CPUs=\([0-9]*\).*/\1/p' <<<"$hw")
+hw_mem=$(sed -n 's/.* RealMemory=\([0-9]*\).*/\1/p' <<<"$hw")
+cpus=$(( hw_cpus / nodes > 0 ? hw_cpus / nodes : 1 ))
+mem=$(( hw_mem / nodes ))
+node_lines=""
+for i in $(seq 1 "$nodes"); do
+    node_lines+="NodeName=n$i NodeHostname=localhost NodeAddr=127.0.0.1 Port=$(( slurmd_port + i - 1 )) CPUs=$cpus RealMemory=$mem"$'\n'
+done
+
 host=$(hostname -s)
-# Loopback addresses: CI containers often cannot resolve their own host name.
-node="$(slurmd -C | head -n 1) NodeAddr=127.0.0.1"
 cat > "$dir/slurm.conf" <<CONF
 ClusterName=inspector-test
 SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=$ctld_port
-SlurmdPort=$slurmd_port
 SlurmUser=root
 AuthType=auth/munge
 AuthInfo=socket=$dir/munge/munge.sock
 CredType=cred/munge
 StateSaveLocation=$dir/state
-SlurmdSpoolDir=$dir/spool
+# Several slurmd on one machine: %n (the node name) keeps their files apart.
+SlurmdSpoolDir=$dir/spool/%n
 SlurmctldPidFile=$dir/slurmctld.pid
-SlurmdPidFile=$dir/slurmd.pid
+SlurmdPidFile=$dir/slurmd.%n.pid
 SlurmctldLogFile=$dir/log/slurmctld.log
-SlurmdLogFile=$dir/log/slurmd.log
+SlurmdLogFile=$dir/log/slurmd.%n.log
 # No cgroups in containers: track processes through /proc, no task confinement.
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
@@ -74,25 +94,28 @@ EnforcePartLimits=ALL
 GresTypes=gpu
 MailProg=/bin/true
 MpiDefault=none
-ReturnToService=2
+# A node set DOWN stays down until "scontrol update state=resume", as a failed node stays down on a
+# real cluster (2 would return it the moment its slurmd answers: within 50 ms here).
+ReturnToService=1
 MinJobAge=300
 KillWait=30
 Epilog=$dir/epilog.sh
-$node
-PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+${node_lines}PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
 
 export SLURM_CONF="$dir/slurm.conf"
 slurmctld -f "$SLURM_CONF"
-slurmd -f "$SLURM_CONF"
+for i in $(seq 1 "$nodes"); do
+    slurmd -f "$SLURM_CONF" -N "n$i"
+done
 
 for _ in $(seq 1 100); do
-    state=$(sinfo -h -N -o %T 2>/dev/null | head -n 1 || true)
-    if [ "$state" = idle ]; then
+    states=$(sinfo -h -N -o %T 2>/dev/null | sort -u | tr '\n' ' ' || true)
+    if [ "$states" = "idle " ] && [ "$(sinfo -h -N -o %N 2>/dev/null | wc -l)" = "$nodes" ]; then
         echo "SLURM_CONF=$SLURM_CONF"
         exit 0
     fi
     sleep 0.2
 done
-echo "start_cluster: node did not become idle (state: ${state:-none}); see $dir/log" >&2
+echo "start_cluster: the nodes did not all become idle (states: ${states:-none}); see $dir/log" >&2
 exit 1

@@ -1,29 +1,37 @@
 #!/usr/bin/env bash
-# Stop the cluster started by start_cluster.sh DIR: slurmd, slurmctld, munged, by their pid files
-# (never by name: other clusters or daemons on this machine are not ours).
+# Stop the cluster started by start_cluster.sh DIR: every slurmd, slurmctld, munged, by their pid
+# files (never by name: other clusters or daemons on this machine are not ours).
 set -uo pipefail
 
 dir=${1:?usage: stop_cluster.sh DIR}
 
+# stop PIDFILE...: SIGTERM to all of them at once (a slurmd takes seconds to exit), SIGKILL to any
+# still there 5 s later.
 stop() {
-    local pidfile=$1 pid
-    [ -f "$pidfile" ] || return 0
-    pid=$(cat "$pidfile")
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; return 0; }
-    kill -TERM "$pid" 2>/dev/null
+    local pidfile pid pids=()
+    for pidfile in "$@"; do
+        [ -f "$pidfile" ] || continue
+        pid=$(cat "$pidfile")
+        rm -f "$pidfile"
+        [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
+    done
     for _ in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; return 0; }
+        local left=()
+        for pid in ${pids[@]+"${pids[@]}"}; do kill -0 "$pid" 2>/dev/null && left+=("$pid"); done
+        [ ${#left[@]} = 0 ] && return 0
+        pids=("${left[@]}")
         sleep 0.1
     done
-    kill -KILL "$pid" 2>/dev/null
-    rm -f "$pidfile"
+    kill -KILL "${pids[@]}" 2>/dev/null
 }
 
 # Jobs first, while slurmctld can still end them properly.
 if [ -f "$dir/slurm.conf" ] && command -v scancel >/dev/null; then
     SLURM_CONF="$dir/slurm.conf" scancel --user="$(id -un)" 2>/dev/null || true
 fi
-stop "$dir/slurmd.pid"
+# slurmd.<node>.pid, one per node (slurmd.pid: a cluster started before nodes had names).
+shopt -s nullglob
+stop "$dir"/slurmd.*pid
 stop "$dir/slurmctld.pid"
 stop "$dir/munge/munged.pid"
 exit 0

@@ -1,4 +1,5 @@
-"""SLURM backend against a real single-node cluster (fixture slurm_cluster), and script rendering."""
+"""SLURM backend against a real cluster (fixture slurm_cluster: two nodes on this machine; these jobs
+use one), and script rendering. Jobs spanning both nodes: test_slurm_multinode.py."""
 from __future__ import annotations
 
 import re
@@ -44,6 +45,57 @@ def test_render_quotes_and_validates_everything(tmp_path):
     for bad in ({"partition": "gpu\n#SBATCH --x"}, {"mem": "1G; reboot"}, {"time": "$(x)"}, {"account": "a b"}):
         with pytest.raises(ProfileError):
             Profile(name="p", backend="slurm", **bad)
+
+
+def test_render_for_two_nodes_starts_one_torchrun_per_node(tmp_path):
+    spec = JobSpec(name="n", job_dir=tmp_path / HOSTILE, config_path=tmp_path / HOSTILE / "job.json")
+    script = SlurmBackend(CPU.with_overrides(nodes=2)).render(spec)
+    lines = script.splitlines()
+    assert "#SBATCH --nodes=2" in lines and "#SBATCH --ntasks-per-node=1" in lines
+    runs = [l for l in lines if "srun" in l.split()]
+    assert len(runs) == 1, runs  # one srun; its tasks (one per node) each start one torchrun
+    argv = shlex.split(runs[0])
+    assert argv[:4] == ["srun", "--ntasks=$SLURM_NNODES", "--ntasks-per-node=1", "--kill-on-bad-exit=1"], argv
+    torchrun = argv[argv.index("torch.distributed.run") + 1:argv.index("training.finetune") - 1]
+    assert dict(zip(torchrun[:-1:2], torchrun[1::2])) == {
+        "--nnodes": "$SLURM_NNODES", "--rdzv_backend": "c10d", "--rdzv_endpoint": "$rdzv_endpoint",
+        "--rdzv_id": "$SLURM_JOB_ID"} and torchrun[-1] == "--nproc_per_node=1", torchrun
+    assert argv[-1] == str((tmp_path / HOSTILE / "job.json").resolve())
+    assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
+
+    # The endpoint, with a stand-in scontrol: the first node's NodeAddr, else its name; a port of the job's own.
+    fake = tmp_path / "bin" / "scontrol"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\ncase "$2" in hostnames) printf "gpu07\\ngpu08\\n" ;;\n'
+                    '  node) [ -n "$ADDR" ] && echo "NodeName=$4 Arch=x86_64 NodeAddr=$ADDR NodeHostName=$4 Port=0" ;; esac\n')
+    fake.chmod(0o755)
+    setup = "\n".join(lines[lines.index(next(l for l in lines if l.startswith("head_node="))):
+                             lines.index(next(l for l in lines if l.startswith("rdzv_endpoint="))) + 1])
+    for addr, expected in (("10.1.2.7", "10.1.2.7:29821"), ("", "gpu07:29821"), ("fd00::7", "[fd00::7]:29821")):
+        env = {"PATH": f"{fake.parent}:/usr/bin:/bin", "SLURM_JOB_ID": "4321", "SLURM_JOB_NODELIST": "gpu[07-08]",
+               "ADDR": addr}
+        out = subprocess.run(["bash", "-euc", setup + '\necho "$rdzv_endpoint"'], env=env, capture_output=True, text=True)
+        assert out.stdout.strip() == expected, out
+
+    for bad in ({"nodes": 0}, {"nodes": "2"}, {"nodes": True}, {"nodes": 2, "srun": False}):
+        with pytest.raises(ProfileError, match="nodes"):
+            Profile(name="p", backend="slurm", **bad)
+    with pytest.raises(ProfileError, match="local backend runs on this machine only"):
+        Profile(name="p", backend="local", nodes=2)
+    one = SlurmBackend(CPU).render(spec)  # one node: torchrun --standalone, as before multi-node
+    assert "#SBATCH --nodes=1" in one.splitlines() and "--standalone" in one and "rdzv" not in one
+
+
+def test_profile_file_takes_nodes(tmp_path):
+    from training.profiles import load_profiles
+
+    path = tmp_path / "backends.toml"
+    path.write_text('[profiles.two]\nbackend = "slurm"\nnodes = 2\ngpus = 4\n')
+    assert load_profiles(path)["two"].nodes == 2 and load_profiles(path)["two"].processes == 4
+    assert load_profiles(path)["slurm-gpu"].nodes == 1
+    path.write_text('[profiles.two]\nbackend = "slurm"\nnodes = 0\n')
+    with pytest.raises(ProfileError, match="profile two: nodes must be an integer >= 1, got 0"):
+        load_profiles(path)
 
 
 @pytest.mark.slurm

@@ -73,11 +73,13 @@ class Backend(abc.ABC):
         return tail_file(Path(job_dir) / LOG_FILE, tail)
 
 
-def torchrun_argv(*, python: str | None, nproc: int, config_path: Path | str) -> list[str]:
+def torchrun_argv(*, python: str | None, nproc: int, config_path: Path | str,
+                  rendezvous: list[str] | None = None) -> list[str]:
     """`torchrun` as `python -m torch.distributed.run`: the same interpreter (and venv) that the job
-    was configured with, whatever PATH holds on the node."""
-    return [python or sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={int(nproc)}",
-            "-m", "training.finetune", "--config", str(config_path)]
+    was configured with, whatever PATH holds on the node. `rendezvous`: how the torchrun of several
+    nodes find each other (--nnodes, --rdzv_*); default `--standalone`, one node."""
+    return [python or sys.executable, "-m", "torch.distributed.run", *(rendezvous or ["--standalone"]),
+            f"--nproc_per_node={int(nproc)}", "-m", "training.finetune", "--config", str(config_path)]
 
 
 def shell_join(argv: list[str]) -> str:

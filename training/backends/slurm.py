@@ -1,4 +1,9 @@
-"""SLURM backend: one node, `srun torchrun --nproc_per_node=G ...` in an sbatch script.
+"""SLURM backend: `srun torchrun --nproc_per_node=G ...` in an sbatch script, on one node or several.
+
+One node: `srun --ntasks=1 torchrun --standalone`. N nodes: one srun task per node, each a torchrun
+agent starting G processes; the agents meet in a c10d rendezvous (torchrun's own TCP store, no
+etcd) at the first node of the allocation, its NodeAddr as `scontrol show node` gives it, on a
+port derived from the job id (jobs sharing a first node do not collide), named by the job id.
 
 The script is text that other programs parse, so nothing reaches it unchecked: #SBATCH values are
 read by sbatch itself (split at whitespace, no shell), so they are validated or reduced to a safe
@@ -8,7 +13,9 @@ and the scheduler's own error message (sbatch's stderr) is what the user sees wh
 State: `scontrol show job -o` while SLURM knows the job (pending, running, and MinJobAge seconds
 after the end), then sacct when accounting is on, then the job folder's exit_code file (written by
 the script), so a job finished long ago is still known. Said as such, not as plain "queued" or
-"running": a requeue after a node failure (Restarts > 0; the cause from the job's log), a job whose
+"running": a requeue after a node failure (Restarts > 0; the cause from accounting's earlier run,
+else slurmstepd's line in the job's log, else the last run's nodes being down: `scontrol show job`
+itself says PENDING, Reason None then BeginTime, after any requeue), a job whose
 script has ended while SLURM is still COMPLETING (its exit_code decides), a job stopping after a
 cancel (cancel_requested in the folder), NODE_FAIL, PREEMPTED, TIMEOUT. Refusals by sbatch are
 explained in our words, then SLURM's (training.backends.slurm_words).
@@ -40,10 +47,19 @@ from training.backends.base import (
     tail_file,
     torchrun_argv,
 )
-from training.backends.slurm_words import describe_nodes, explain_refusal, kill_cause, pending_words
+from training.backends.slurm_words import (
+    NODE_FAILURE,
+    describe_nodes,
+    earlier_run_cause,
+    explain_refusal,
+    kill_cause,
+    node_failed,
+    pending_words,
+)
 from training.profiles import Profile
 
 SCRIPT_FILE = "job.sbatch"
+NODES_FILE = "nodes"  # written by the script as it starts: the run's nodes, to explain a requeue later
 TERM_BEFORE_END_S = 120  # SIGTERM this long before the time limit: time to finish a step and save
 
 _STATE_MAP = {
@@ -54,6 +70,7 @@ _STATE_MAP = {
     "BOOT_FAIL": FAILED, "DEADLINE": FAILED, "PREEMPTED": FAILED, "REVOKED": FAILED, "SPECIAL_EXIT": FAILED,
 }
 _JOB_ID = re.compile(r"[0-9]+")
+_NODE_LIST = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.,\[\]-]*")  # a hostlist as SLURM writes it: n[1-2],gpu07
 _FINAL_WORDS = {
     "NODE_FAIL": "the node running it failed", "PREEMPTED": "preempted by a job of higher priority",
     "TIMEOUT": "reached its time limit", "OUT_OF_MEMORY": "ran out of memory (raise the profile's mem)",
@@ -61,6 +78,25 @@ _FINAL_WORDS = {
     "FAILED": "failed", "REVOKED": "revoked", "SPECIAL_EXIT": "ended with a special exit",
 }
 _UNSAFE_IN_DIRECTIVE = re.compile(r"[\s\"'\\%]|[\x00-\x1f\x7f]")
+RDZV_PORT_BASE = 29500  # torchrun's default port; + job id % 1000 on the first node of a multi-node job
+
+
+class ShellWord(str):
+    """A word written into the script unquoted: an expansion of the script's own variables
+    (never anything from the user, which goes through shlex.quote)."""
+
+
+# Multi-node: the first node of the allocation and a port of this job's own, resolved when it runs.
+_RENDEZVOUS_SETUP = [
+    "# torchrun on every node meets the others at the first node of the allocation (c10d rendezvous).",
+    'head_node=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
+    'head_addr=$(scontrol show node -o "$head_node" | sed -n \'s/.*[[:space:]]NodeAddr=\\([^[:space:]]*\\).*/\\1/p\')',
+    'case "$head_addr" in *:*) head_addr="[$head_addr]" ;; esac  # an IPv6 address',
+    f'rdzv_endpoint="${{head_addr:-$head_node}}:$(( {RDZV_PORT_BASE} + SLURM_JOB_ID % 1000 ))"',
+    'echo "inspector: $SLURM_NNODES nodes ($SLURM_JOB_NODELIST), rendezvous at $rdzv_endpoint" >&2',
+]
+_RENDEZVOUS_ARGS = ["--nnodes", ShellWord('"$SLURM_NNODES"'), "--rdzv_backend", "c10d",
+                    "--rdzv_endpoint", ShellWord('"$rdzv_endpoint"'), "--rdzv_id", ShellWord('"$SLURM_JOB_ID"')]
 
 
 def safe_job_name(name: str) -> str:
@@ -91,7 +127,7 @@ class SlurmBackend(Backend):
             lines.append(f"#SBATCH --partition={p.partition}")  # validated by Profile
         if p.account:
             lines.append(f"#SBATCH --account={p.account}")
-        lines += ["#SBATCH --nodes=1", "#SBATCH --ntasks-per-node=1"]
+        lines += [f"#SBATCH --nodes={int(p.nodes)}", "#SBATCH --ntasks-per-node=1"]
         if p.gpus > 0:
             lines.append(f"#SBATCH --gpus-per-node={int(p.gpus)}")
         if p.cpus_per_task:
@@ -110,13 +146,21 @@ class SlurmBackend(Backend):
             "set -u",
             f"cd {shlex.quote(str(job_dir))} || exit 1",
             f"rm -f {shlex.quote(EXIT_CODE_FILE)}  # a requeued or resumed run: the old status is not ours",
+            f'printf \'%s\\n\' "${{SLURM_JOB_NODELIST:-}}" > {shlex.quote(NODES_FILE)}  # explains a requeue later',
             "export PYTHONUNBUFFERED=1",
         ]
-        torchrun = torchrun_argv(python=p.python, nproc=p.processes, config_path=Path(spec.config_path).resolve())
-        if p.srun:
-            torchrun = ["srun", "--ntasks=1", "--kill-on-bad-exit=1", *torchrun]
+        config_path = Path(spec.config_path).resolve()
+        if p.nodes > 1:  # Profile: several nodes always go through srun
+            lines += _RENDEZVOUS_SETUP
+            torchrun = ["srun", ShellWord('--ntasks="$SLURM_NNODES"'), "--ntasks-per-node=1", "--kill-on-bad-exit=1",
+                        *torchrun_argv(python=p.python, nproc=p.processes, config_path=config_path,
+                                       rendezvous=_RENDEZVOUS_ARGS)]
+        else:
+            torchrun = torchrun_argv(python=p.python, nproc=p.processes, config_path=config_path)
+            if p.srun:
+                torchrun = ["srun", "--ntasks=1", "--kill-on-bad-exit=1", *torchrun]
         lines += [
-            " ".join(shlex.quote(a) for a in torchrun),
+            " ".join(a if isinstance(a, ShellWord) else shlex.quote(a) for a in torchrun),
             "rc=$?",
             f"printf '%s\\n' \"$rc\" > {shlex.quote('.' + EXIT_CODE_FILE + '.tmp')} && "
             f"mv -f {shlex.quote('.' + EXIT_CODE_FILE + '.tmp')} {shlex.quote(EXIT_CODE_FILE)}",
@@ -158,7 +202,7 @@ class SlurmBackend(Backend):
                 return JobStatus(RUNNING, f"stopping after cancel: the training saves its resume state first ({said})")
             return JobStatus(RUNNING, f"ending: SLURM is stopping its processes ({said})")
         restarts = int(info["Restarts"]) if _JOB_ID.fullmatch(info.get("Restarts", "")) else 0
-        cause = kill_cause(tail_file(job_dir / LOG_FILE, 200)) if restarts else None
+        cause = _requeue_cause(job_id, job_dir) if restarts else None
         again = f"after {cause}" if cause else "by SLURM"
         if mapped is None:  # a state this code does not know: never final on a guess
             return JobStatus(RUNNING, f"state not known to Inspector ({said})")
@@ -206,6 +250,38 @@ def _from_folder(job_id: str, job_dir: Path) -> JobStatus:
     if read_training_state(_out_dir(job_dir)) == "preempted":
         return JobStatus(CANCELLED, "stopped; resume state saved")
     return JobStatus(FAILED, f"job {job_id} is unknown to the scheduler and left no exit status")
+
+
+def _requeue_cause(job_id: str, job_dir: Path) -> str | None:
+    """Why SLURM ran the job again: accounting's state of the earlier run where there is accounting;
+    slurmstepd's line in the log (written as it kills the job, a moment later, and never by a node
+    that died); else a node of the last run that is down now (what a node failure leaves)."""
+    cause = earlier_run_cause(_sacct_runs(job_id)) or kill_cause(tail_file(job_dir / LOG_FILE, 200))
+    if cause:
+        return cause
+    try:
+        nodes = (job_dir / NODES_FILE).read_text().strip()
+    except OSError:
+        return None
+    return NODE_FAILURE if _NODE_LIST.fullmatch(nodes) and node_failed(_node_states(nodes)) else None
+
+
+def _sacct_runs(job_id: str) -> list[str]:
+    """The state of every run of a job, oldest first (sacct -D); [] without accounting."""
+    try:
+        proc = _call(["sacct", "-n", "-X", "-D", "-P", "-j", job_id, "-o", "State"])
+    except BackendError:
+        return []
+    return [line.strip() for line in proc.stdout.splitlines() if line.strip()] if proc.returncode == 0 else []
+
+
+def _node_states(nodes: str) -> list[str]:
+    """`scontrol show node` State= of each node in a hostlist; [] if it cannot say."""
+    try:
+        proc = _call(["scontrol", "show", "node", "-o", nodes])
+    except BackendError:
+        return []
+    return re.findall(r"(?:^|\s)State=(\S+)", proc.stdout) if proc.returncode == 0 else []
 
 
 def _nodes(profile: Profile) -> str | None:

@@ -15,6 +15,10 @@ _REFUSALS = (
      "no node{where} has what the job asks for ({asks})"),
     ("Invalid partition name",
      "there is no partition {partition!r} on this cluster; choose one that `sinfo` lists (--partition)"),
+    ("Node count specification invalid",
+     "there are fewer nodes{where} than the job asks for ({asks})"),
+    ("More processors requested than permitted",
+     "there are fewer nodes or CPUs{where} than the job asks for ({asks})"),
     ("Memory specification can not be satisfied",
      "no node{where} has the memory the job asks for ({asks})"),
     ("Invalid generic resource (gres) specification",
@@ -46,15 +50,23 @@ _PENDING = {
     "AssocGrpGRES": "waiting: your account already uses as many GPUs as it may",
 }
 
+# Why SLURM ran a job again, in the words that follow "requeued after" / "restarted after".
+NODE_FAILURE, PREEMPTION, TIME_LIMIT = "a node failure", "preemption", "its time limit"
 # What slurmstepd writes into the job's log when it kills the job, and what caused it.
-_KILLED = (("DUE TO NODE FAILURE", "a node failure"), ("DUE TO PREEMPTION", "preemption"),
-           ("DUE TO TIME LIMIT", "its time limit"))
+_KILLED = (("DUE TO NODE FAILURE", NODE_FAILURE), ("DUE TO PREEMPTION", PREEMPTION),
+           ("DUE TO TIME LIMIT", TIME_LIMIT))
+# The state accounting (sacct -D) gives an earlier run of a requeued job, and what caused it.
+_EARLIER_RUN = {"NODE_FAIL": NODE_FAILURE, "BOOT_FAIL": NODE_FAILURE, "PREEMPTED": PREEMPTION,
+                "TIMEOUT": TIME_LIMIT}
+# Node states (`scontrol show node` State=, joined with '+') of a node that cannot run jobs.
+_NODE_FAILED = {"DOWN", "DRAIN", "DRAINED", "DRAINING", "FAIL", "FAILING", "NOT_RESPONDING"}
 
 
 def explain_refusal(message: str, profile, nodes: str | None = None) -> str:
     """sbatch refused a job: what it means for this profile, then SLURM's words."""
     where = f" in partition {profile.partition!r}" if profile.partition else ""
     asks = ", ".join(a for a in (
+        f"{profile.nodes} nodes" if profile.nodes > 1 else "",
         f"{profile.gpus} GPU(s) per node" if profile.gpus else "no GPU",
         f"{profile.cpus_per_task} CPUs" if profile.cpus_per_task else "",
         f"{profile.mem} memory" if profile.mem else "",
@@ -68,6 +80,8 @@ def explain_refusal(message: str, profile, nodes: str | None = None) -> str:
                     text += f"; the nodes{where} have: {nodes}"
                 text += ("; ask for fewer GPUs (--gpus) or a partition with GPUs (--partition)" if profile.gpus
                          else "; ask for fewer CPUs or less memory (the profile's cpus_per_task, mem)")
+                if profile.nodes > 1:
+                    text += " or fewer nodes (the profile's nodes)"
             return f"SLURM refused the job: {text} (SLURM: {message})"
     return f"SLURM refused the job (SLURM: {message})"
 
@@ -106,3 +120,14 @@ def kill_cause(log_tail: str) -> str | None:
             if needle in line:
                 return cause
     return None
+
+
+def earlier_run_cause(states: list[str]) -> str | None:
+    """Why the last run before this one ended, from accounting's states of every run (oldest first)."""
+    earlier = states[-2].split() if len(states) > 1 else []  # "CANCELLED by 0": the state is the first word
+    return _EARLIER_RUN.get(earlier[0]) if earlier else None
+
+
+def node_failed(node_states: list[str]) -> bool:
+    """Whether any of these nodes is down, drained or not responding ("DOWN+NOT_RESPONDING", "IDLE+DRAIN")."""
+    return any(_NODE_FAILED & set(state.split("+")) for state in node_states)
