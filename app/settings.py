@@ -74,7 +74,7 @@ def _project_key(project: str | os.PathLike, name: str) -> str:
     import hashlib
     from pathlib import Path
 
-    from core.store.location import is_url
+    from core.db_url import is_url
 
     # A server project's key is its URL as shown (never with a password: core.store.location).
     text = str(project) if is_url(str(project)) else str(Path(project).expanduser().absolute())

@@ -191,7 +191,7 @@ class WindowActions(QObject):
         ~/.pgpass or PGPASSFILE, so it is never kept in the settings or the recent list)."""
         from PySide6.QtWidgets import QInputDialog
 
-        from core.store.location import is_url
+        from core.db_url import is_url
 
         last = self._win.settings.last_project or ""
         url, ok = QInputDialog.getText(self._win, "Open project on a database server",

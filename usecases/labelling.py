@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from core.store.retry import retrying
+from core.retry import retrying
 
 if TYPE_CHECKING:
     from core.store.project import Project

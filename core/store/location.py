@@ -16,11 +16,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.db_url import is_url
 from core.errors import StoreError
 
 SQLITE, POSTGRESQL = "sqlite", "postgresql"
 DRIVER = "postgresql+psycopg"  # psycopg 3: the maintained driver (psycopg2 is in maintenance only)
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +58,6 @@ class Location:
 
     def __str__(self) -> str:
         return self.display
-
-
-def is_url(text: str | os.PathLike) -> bool:
-    return isinstance(text, str) and bool(_URL.match(text))
 
 
 def parse_location(text: "str | os.PathLike | Location") -> Location:

@@ -4,7 +4,7 @@ core.store.identity; the engine settings are in core.store.engine.
 
 A lost connection (server restarted, network gone, idle connection dropped) rolls back the one
 transaction it was in, so nothing half-written stays; it is reported as RetryableStoreError and the
-pool re-connects on the next try (pre-ping), which is what core.store.retry.retrying does for label writes."""
+pool re-connects on the next try (pre-ping), which is what core.retry.retrying does for label writes."""
 from __future__ import annotations
 
 from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError

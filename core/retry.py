@@ -1,4 +1,4 @@
-"""Trying a unit of work again when it failed without writing anything. Kept free of SQLAlchemy
+"""Trying a unit of work again when it failed without writing anything. Outside core.store (no
 imports: the GUI's labelling path imports it at start-up."""
 from __future__ import annotations
 
