@@ -44,7 +44,7 @@ def jobs_root(project: Project) -> Path:
 
 
 def choose_profile(name: str | None = None, *, backend: str | None = None, gpus: int | None = None,
-                   nproc: int | None = None, partition: str | None = None,
+                   nproc: int | None = None, partition: str | None = None, nodes: int | None = None,
                    profiles_file: str | os.PathLike | None = None) -> Profile:
     """A backend profile by name (default: the backend's default one) with the user's overrides."""
     profile = get_profile(name or DEFAULT_FOR_BACKEND[backend or "local"], profiles_file)
@@ -52,7 +52,7 @@ def choose_profile(name: str | None = None, *, backend: str | None = None, gpus:
         raise ProfileError(f"profile {profile.name} is a {profile.backend} profile, not {backend}")
     if nproc is None and gpus:
         nproc = gpus  # more GPUs asked for: one process each, not the profile's old count
-    return profile.with_overrides(gpus=gpus, nproc=nproc, partition=partition or None)
+    return profile.with_overrides(gpus=gpus, nproc=nproc, partition=partition or None, nodes=nodes)
 
 
 def render_preview(project: Project, profile: Profile) -> str:

@@ -22,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--profiles-file", metavar="TOML")
     p.add_argument("--gpus", type=int, metavar="N", help="GPUs per node; 0 trains on CPU (gloo)")
     p.add_argument("--nproc", type=int, metavar="N", help="processes per node (default: one per GPU)")
+    p.add_argument("--nodes", type=int, metavar="N", help="SLURM nodes, one torchrun each (default: the profile's, 1)")
     p.add_argument("--partition", metavar="P")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--images-per-epoch", type=int, default=50_000)
@@ -46,7 +47,7 @@ def pretrain(args: argparse.Namespace) -> int:
     from usecases.finetune_jobs import choose_profile
 
     profile = choose_profile(args.profile, backend=args.backend, gpus=args.gpus, nproc=args.nproc,
-                             partition=args.partition, profiles_file=args.profiles_file)
+                             partition=args.partition, nodes=args.nodes, profiles_file=args.profiles_file)
     out = Path(args.out).expanduser().absolute()
     cfg = pretrain_config(out, arch=args.arch, pool=args.pool, categories=args.categories, images_per_epoch=args.images_per_epoch,
                           epochs=args.epochs, input_size=args.input_size, in_chans=args.in_chans,

@@ -36,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--profiles-file", metavar="TOML", help="profiles file instead of the user config one")
     p.add_argument("--gpus", type=int, metavar="N", help="GPUs per node; 0 trains on CPU (gloo)")
     p.add_argument("--nproc", type=int, metavar="N", help="processes per node (default: one per GPU)")
+    p.add_argument("--nodes", type=int, metavar="N", help="SLURM nodes, one torchrun each (default: the profile's, 1)")
     p.add_argument("--partition", metavar="P", help="SLURM partition")
     p.add_argument("--epochs", type=int, default=10, metavar="E")
     p.add_argument("--batch-size", type=int, metavar="B", help="per process (default 64 on GPU, 32 on CPU)")
@@ -85,7 +86,7 @@ def finetune(args: argparse.Namespace) -> int:
     from usecases.finetune_jobs import choose_profile, submit_finetune
 
     profile = choose_profile(args.profile, backend=args.backend, gpus=args.gpus, nproc=args.nproc,
-                             partition=args.partition, profiles_file=args.profiles_file)
+                             partition=args.partition, nodes=args.nodes, profiles_file=args.profiles_file)
     with open_db(args) as project:
         job = submit_finetune(project, base=args.base, profile=profile, epochs=args.epochs, batch_size=args.batch_size,
                               lr=args.lr, input_size=args.input_size, in_chans=args.in_chans, class_balanced=args.class_balanced,

@@ -42,11 +42,13 @@ class FinetuneRequest:
     gpus: int | None = None
     nproc: int | None = None
     partition: str | None = None
+    nodes: int | None = None  # None: the profile's
     lr: float | None = None  # None: the recipe's
     batch_size: int | None = None  # None: the profile's default (32 on CPU, 64 on GPUs)
 
     def chosen_profile(self) -> Profile:
-        return choose_profile(self.profile, gpus=self.gpus, nproc=self.nproc, partition=self.partition)
+        return choose_profile(self.profile, gpus=self.gpus, nproc=self.nproc, partition=self.partition,
+                              nodes=self.nodes)
 
 
 class QtFinetuneDialog(QDialog):
@@ -90,6 +92,9 @@ class QtFinetuneDialog(QDialog):
         self.gpus = QSpinBox()
         self.gpus.setRange(0, 64)
         self.gpus.setToolTip("GPUs per node; 0 trains on CPU (gloo)")
+        self.nodes = QSpinBox()
+        self.nodes.setRange(1, 256)
+        self.nodes.setToolTip("SLURM nodes, each running one torchrun with the GPUs above (c10d rendezvous)")
         self.partition = QLineEdit()
         self.partition.setPlaceholderText("profile default")
         self.preview = QPlainTextEdit()
@@ -108,6 +113,7 @@ class QtFinetuneDialog(QDialog):
         form.addRow("Batch", self.batch)
         form.addRow("Backend profile", self.profile)
         form.addRow("GPUs", self.gpus)
+        form.addRow("Nodes (SLURM)", self.nodes)
         form.addRow("Partition (SLURM)", self.partition)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
@@ -120,7 +126,7 @@ class QtFinetuneDialog(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         self.profile.currentIndexChanged.connect(self._on_profile_changed)
-        for sig in (self.base.currentIndexChanged, self.epochs.valueChanged, self.gpus.valueChanged,
+        for sig in (self.base.currentIndexChanged, self.epochs.valueChanged, self.gpus.valueChanged, self.nodes.valueChanged,
                     self.partition.textChanged, self.lr.valueChanged, self.batch.valueChanged):
             sig.connect(self._on_edited)
         self._probe_timer = QTimer(self)
@@ -135,6 +141,7 @@ class QtFinetuneDialog(QDialog):
         return FinetuneRequest(base=self.base.currentData(), profile=p.name, epochs=self.epochs.value(),
                                gpus=self.gpus.value() if self.gpus.value() != p.gpus else None,
                                partition=self.partition.text().strip() or None,
+                               nodes=self.nodes.value() if self.nodes.value() != p.nodes else None,
                                lr=self.lr.value() if abs(self.lr.value() - DEFAULT_LR) > 1e-12 else None,
                                batch_size=self.batch.value())
 
@@ -146,7 +153,11 @@ class QtFinetuneDialog(QDialog):
         self.batch.blockSignals(True)
         self.batch.setValue(64 if p.gpus else 32)  # as submit_finetune defaults it
         self.batch.blockSignals(False)
+        self.nodes.blockSignals(True)
+        self.nodes.setValue(p.nodes)
+        self.nodes.blockSignals(False)
         self.partition.setEnabled(p.backend == "slurm")
+        self.nodes.setEnabled(p.backend == "slurm")
         self._on_edited()
 
     def _show_estimate(self, chosen: Profile) -> None:

@@ -16,6 +16,12 @@ def test_finetune_dialog_renders_command(qtbot, window):
     assert "#SBATCH --gpus-per-node=8" in text and "training.finetune" in text
     dialog.partition.setText("a100")
     assert "--partition=a100" in dialog.preview.toPlainText()
+    assert "#SBATCH --nodes=1" in dialog.preview.toPlainText()
+    dialog.nodes.setValue(4)  # one torchrun per node, meeting at the first node
+    text = dialog.preview.toPlainText()
+    assert "#SBATCH --nodes=4" in text and "--rdzv_backend c10d" in text and dialog.request().nodes == 4
+    dialog.profile.setCurrentIndex(dialog.profile.findData("local-cpu"))
+    assert not dialog.nodes.isEnabled() and dialog.nodes.value() == 1 and dialog.request().nodes is None
     dialog.reject()
 
 
