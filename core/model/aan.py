@@ -6,6 +6,9 @@ matrix multiplies on few tokens run close to peak, while depthwise convolutions 
 normalisation layers cost far more time than their FLOPs suggest. So the stem is a stack of plain
 stride-2 convolutions (BatchNorm, foldable at inference), and the rest is attention + MLP on
 14x14 and 7x7 token grids, where every head's map is small enough to show an inspector.
+`AANConfig.stem_blocks` (off by default) adds residual 3x3 conv blocks at the stem's scales, the
+convolutional capacity at stride 4-8 of hybrids such as CoAtNet (measured for issue 10 in
+bench/learning.py).
 
 Each attention layer is `core.model.attention.AdaptiveAttention`: a learnable scale alpha per head.
 
@@ -44,6 +47,9 @@ class AANConfig:
     pool: str = "lse"  # measured on the demo data: mean and attention pooling learn nothing from scratch (training/README.md)
     mlp_dwconv: bool = False  # a depthwise 3x3 convolution between the MLP's two layers (local mixing)
     layer_scale: float | None = None  # initial per-channel scale of each residual branch (CaiT); None: off
+    # Residual 3x3 conv blocks (`ConvBlock`) after each stem convolution, one count per entry of
+    # stem_channels; () or all zeros: none (every checkpoint written before this option existed).
+    stem_blocks: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.pool not in POOLS:
@@ -52,6 +58,11 @@ class AANConfig:
             raise ValueError("AAN has exactly two attention stages")
         if not self.stem_channels:
             raise ValueError("the stem needs at least one convolution")
+        if self.stem_blocks and len(self.stem_blocks) != len(self.stem_channels):
+            raise ValueError(f"stem_blocks needs one count per stem convolution ({len(self.stem_channels)}), "
+                             f"got {len(self.stem_blocks)}")
+        if any(n < 0 for n in self.stem_blocks):
+            raise ValueError("stem_blocks counts cannot be negative")
 
     @property
     def stride(self) -> int:
@@ -75,6 +86,34 @@ def conv_bn_act(cin: int, cout: int, stride: int, act: bool = True) -> nn.Sequen
     if act:
         layers.append(nn.GELU())
     return nn.Sequential(*layers)
+
+
+class ConvBlock(nn.Module):
+    """ResNet's basic block: x + BN(conv3x3(GELU(BN(conv3x3(x))))), identity shortcut.
+
+    Dense 3x3 convolutions at stride 4-8 are the local capacity that small defects need ("early
+    convolutions help transformers", Xiao et al. 2021; CoAtNet's C-C-T-T) and run close to peak on
+    CPUs and GPUs, unlike depthwise ones. No activation after the sum (He et al. 2016, "Identity
+    mappings") and the last BatchNorm's scale starts at zero (Goyal et al. 2017): a new block starts
+    as the identity, so the network starts as the same network without it."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.conv1 = conv_bn_act(dim, dim, 1)
+        self.conv2 = conv_bn_act(dim, dim, 1, act=False)
+        nn.init.zeros_(self.conv2[1].weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(self.conv1(x))
+
+
+def stem_scale(cin: int, cout: int, blocks: int) -> nn.Sequential:
+    """One scale of the stem: a stride-2 conv-BN-GELU, then `blocks` ConvBlocks at its resolution
+    (appended, so a stem without blocks keeps the state_dict keys of every earlier checkpoint)."""
+    layers = conv_bn_act(cin, cout, 2)
+    for _ in range(blocks):
+        layers.append(ConvBlock(cout))
+    return layers
 
 
 class Mlp(nn.Module):
@@ -144,7 +183,8 @@ class AAN(nn.Module):
         self.num_classes = num_classes
         self.in_chans = in_chans
         chans = (in_chans, *config.stem_channels)
-        self.stem = nn.Sequential(*(conv_bn_act(a, b, 2) for a, b in zip(chans, chans[1:])))
+        blocks = config.stem_blocks or (0,) * len(config.stem_channels)
+        self.stem = nn.Sequential(*(stem_scale(a, b, n) for a, b, n in zip(chans, chans[1:], blocks)))
         d0, d1 = config.embed_dims
         self.stages = nn.ModuleList(
             [
