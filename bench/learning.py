@@ -8,6 +8,7 @@ the same recipe, data, seed and input size, one after the other in one run.
     python bench/learning.py --manifest data.csv      # CSV path,label,split (split: train / val / test)
     python bench/learning.py --models "aan_s[pool=mean],aan_s[pool=attn]"   # variants of one model
     python bench/learning.py --models "aan_s,start.safetensors"             # from scratch vs from a start
+    python bench/learning.py --models "aan_s,aan_s[stem_blocks=0,1,1;depths=2,5]"   # tuples: comma-separated
 
 Printed per model: test accuracy and balanced accuracy (best epoch and last), final train accuracy
 (augmented batches of the last epoch), training wall time and images/s, the time to reach the best
@@ -123,8 +124,19 @@ def _manifest_rows(path: str) -> list[tuple[str, str, str]]:
 # --- models ------------------------------------------------------------------------------------
 
 
+def split_models(text: str) -> list[str]:
+    """"aan_s,aan_s[depths=2,5]" -> ["aan_s", "aan_s[depths=2,5]"]: commas inside [...] stay."""
+    specs, depth, start = [], 0, 0
+    for i, ch in enumerate(text + ","):
+        depth += {"[": 1, "]": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            specs.append(text[start:i].strip())
+            start = i + 1
+    return [s for s in specs if s]
+
+
 def parse_model(spec: str) -> tuple[str, dict]:
-    """"aan_s" or "aan_s[pool=mean;layer_scale=0.1]" -> (name, options)."""
+    """"aan_s" or "aan_s[pool=mean;layer_scale=0.1;depths=2,5]" -> (name, options)."""
     name, _, rest = spec.partition("[")
     options = {}
     for part in filter(None, rest.rstrip("]").split(";")):
@@ -134,10 +146,13 @@ def parse_model(spec: str) -> tuple[str, dict]:
 
 
 def _value(text: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
+    """JSON, else a comma-separated list of JSON values ("2,5" -> [2, 5]), else the text itself."""
+    for candidate in [text, f"[{text}]"] if "," in text else [text]:
+        try:
+            return json.loads(candidate)
+        except json.JSONDecodeError:
+            pass
+    return text
 
 
 def build(spec: str, data: TrainData, in_chans: int) -> BuiltModel:
@@ -255,7 +270,7 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
     data, test, what = load_data(args)
     rows = []
-    for spec in [s.strip() for s in args.models.split(",") if s.strip()]:
+    for spec in split_models(args.models):
         rows.append(run_one(spec, args, data, test))
     report(rows, what, args)
     if args.json:
