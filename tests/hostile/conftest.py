@@ -37,6 +37,13 @@ def run_cli(*args: str | os.PathLike, cwd: Path | None = None, env: dict | None 
     Python warning on stderr (expected failures are one line)."""
     full_env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO), **(env or {}))
     prefix = [] if uid is None else ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+    if uid is not None:  # another user has settings and data folders of their own, not this session's
+        import tempfile
+
+        own = tempfile.mkdtemp(prefix="inspector-user-")
+        os.chown(own, uid, uid)
+        full_env.update(HOME=own, INSPECTOR_CONFIG_DIR=os.path.join(own, "config"),
+                        INSPECTOR_DATA_DIR=os.path.join(own, "data"))
     proc = subprocess.run([*prefix, sys.executable, "-m", "app", *map(os.fspath, args)], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout, errors="surrogateescape")
     run = Run(proc)
