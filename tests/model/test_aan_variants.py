@@ -115,10 +115,12 @@ def test_variants_adapt_input_channels():
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_variants_stay_in_the_budget_of_aan_s(variant):
-    """4.2 M parameters +-2 %, 0.31 GMACs +-3 % at 224x224 with 1000 classes, both attention stages
-    kept, the first with at least 2 blocks (the product shows every layer's maps)."""
+    """4.2 M parameters +-2 %, and GMACs at most 3 % above aan_s's own (counted the same way,
+    attention products included) at 224x224 with 1000 classes, both attention stages kept, the
+    first with at least 2 blocks (the product shows every layer's maps)."""
     model = create_model("aan_s", 1000, **VARIANTS[variant])
     params, gmacs = count_params(model), count_gmacs(model, 224)
+    reference = count_gmacs(create_model("aan_s", 1000), 224)
     assert abs(params - 4.2e6) / 4.2e6 <= 0.02, params
-    assert abs(gmacs - 0.31) / 0.31 <= 0.03, gmacs
+    assert gmacs <= reference * 1.03, (gmacs, reference)
     assert model.config.depths[0] >= 2 and model.config.depths[1] >= 1
