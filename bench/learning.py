@@ -47,6 +47,8 @@ def parse_args(argv=None):
     p.add_argument("--n", type=int, default=2000, help="demo generator: number of images (70%% train, 30%% test)")
     p.add_argument("--noise", type=float, default=0.0, help="demo generator: fraction of wrong training labels")
     p.add_argument("--data-seed", type=int, default=11, help="demo generator seed (the demo itself uses 0)")
+    p.add_argument("--defect-strength", type=float, default=1.0,
+                   help="demo generator: scale of every defect (0.5: fainter, smaller ones, a harder family)")
     p.add_argument("--models", default=DEFAULT_MODELS, help="comma-separated; aan_s[key=value;...] for variants")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--seconds", type=float, default=None, help="instead of epochs: a training-time budget per model")
@@ -76,7 +78,7 @@ def load_data(args) -> tuple[TrainData, MemorySource, str]:
         rows = _manifest_rows(args.manifest)
         what = f"manifest {args.manifest}"
     else:
-        rows = _demo_rows(args.n, args.noise, args.data_seed)
+        rows = _demo_rows(args.n, args.noise, args.data_seed, args.defect_strength)
         what = f"demo generator, {args.n} images, seed {args.data_seed}, noise {args.noise}"
     classes = sorted({label for _, label, split in rows if split != "test"})
     index = {c: i for i, c in enumerate(classes)}
@@ -89,13 +91,14 @@ def load_data(args) -> tuple[TrainData, MemorySource, str]:
     return TrainData(train=train_src, class_names=classes), test_src, what
 
 
-def _demo_rows(n: int, noise: float, seed: int) -> list[tuple[str, str, str]]:
+def _demo_rows(n: int, noise: float, seed: int, strength: float = 1.0) -> list[tuple[str, str, str]]:
     from core.data.demo import make_demo_dataset, plan_demo_dataset
 
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "inspector" / "bench" / f"demo-{n}-{noise}-{seed}"
+    name = f"demo-{n}-{noise}-{seed}" + (f"-strength{strength}" if strength != 1.0 else "")
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "inspector" / "bench" / name
     root = cache / "metal_plate"
     if not root.exists():
-        make_demo_dataset(cache, n=n, noise=noise, seed=seed)
+        make_demo_dataset(cache, n=n, noise=noise, seed=seed, strength=strength)
     return [(str(root / it.rel_path), it.given_label, it.split) for it in plan_demo_dataset(n, noise, seed)]
 
 

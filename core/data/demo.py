@@ -93,8 +93,10 @@ def make_demo_dataset(
     progress: Reporter | None = None,
     workers: int | None = None,
     overwrite: bool = False,
+    strength: float = 1.0,
 ) -> Path:
-    """Write the dataset under `out_dir` and return the category folder (what to import)."""
+    """Write the dataset under `out_dir` and return the category folder (what to import).
+    `strength` < 1: fainter, smaller defects (core.data.synth.render_sample)."""
     plan = plan_demo_dataset(n, noise, seed)
     out = Path(os.path.abspath(out_dir))
     target = out / CATEGORY
@@ -114,7 +116,7 @@ def make_demo_dataset(
                 (tree / it.mask_rel_path).parent.mkdir(parents=True, exist_ok=True)
 
         def write(it: DemoItem) -> None:
-            sample = render_sample(it.true_label, np.random.default_rng(seeds[it.index]), IMAGE_SIZE)
+            sample = render_sample(it.true_label, np.random.default_rng(seeds[it.index]), IMAGE_SIZE, strength)
             _save_png(tree / it.rel_path, sample.image)
             if it.mask_rel_path:
                 _save_png(tree / it.mask_rel_path, sample.mask.astype(np.uint8) * 255)

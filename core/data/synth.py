@@ -28,7 +28,9 @@ class Sample:
     clean: np.ndarray  # uint8 (S, S, 3): the same image without its defect
 
 
-def render_sample(kind: str, rng: np.random.Generator, size: int = 224) -> Sample:
+def render_sample(kind: str, rng: np.random.Generator, size: int = 224, strength: float = 1.0) -> Sample:
+    """`strength` scales the defect's field: below 1, fainter and (through the mask threshold) smaller
+    defects, the harder family bench/learning.py measures with --defect-strength (1: the demo's)."""
     if kind not in CLASSES:
         raise ValueError(f"unknown kind {kind!r}")
     grid = _Grid(size)
@@ -43,6 +45,8 @@ def render_sample(kind: str, rng: np.random.Generator, size: int = 224) -> Sampl
     # A defect is a 2-D field times a colour: |delta| peaks over channels at |field| * max(colour).
     field, colour = _DEFECT_RENDERERS[kind](rng, grid, background)
     field = field.astype(np.float32)
+    if strength != 1.0:
+        field *= np.float32(strength)
     mask = np.abs(field) * float(np.abs(colour).max()) >= MASK_LEVEL
     return Sample(_to_uint8(base + field[..., None] * colour.astype(np.float32)), mask, clean)
 

@@ -137,3 +137,15 @@ def test_cli_demo_data(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith("inspector: error:") and err.count("\n") == 1
     assert not (tmp_path / "bad").exists()
+
+
+def test_defect_strength_makes_fainter_smaller_defects_and_one_changes_nothing():
+    for kind in ("scratch", "spot", "contamination"):
+        full = render_sample(kind, np.random.default_rng(5), 96)
+        same = render_sample(kind, np.random.default_rng(5), 96, strength=1.0)
+        faint = render_sample(kind, np.random.default_rng(5), 96, strength=0.5)
+        assert np.array_equal(full.image, same.image)  # the demo and its shipped models are unchanged
+        assert np.array_equal(full.clean, faint.clean)  # same part, same draw: only the defect differs
+        change = lambda s: np.abs(s.image.astype(int) - s.clean.astype(int)).sum()  # noqa: E731
+        assert 0 < change(faint) < 0.7 * change(full)
+        assert faint.mask.sum() <= full.mask.sum() and faint.mask.sum() > 0
