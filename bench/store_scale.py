@@ -347,7 +347,7 @@ def measure(where: str, n: int, repeats: int, workers: int, writer_seconds: floa
         rows.append((f"{workers} writer processes, {writer_seconds:.0f} s: per write", w["p50"], w["p95"],
                      "< 10" if server else "(info)"))
         rows.append(("  writes/s in total", w["per_s"], w["per_s"], ">= 500"))
-        rows.append((f"  errors a user saw / writes lost", w["errors"], w["lost"], "0 / 0"))
+        rows.append(("  errors a user saw / writes lost", w["errors"], w["lost"], "0 / 0"))
         if w["first_error"]:
             print(f"first writer error at {location.display}: {w['first_error']}", file=sys.stderr)
     return rows

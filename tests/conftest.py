@@ -1,5 +1,5 @@
-"""Fixtures shared by every test folder: a real single-node SLURM cluster (one per session, used by
-tests/training and tests/hostile) and a polling helper."""
+"""Fixtures shared by every test folder: private settings and data folders, a real two-node SLURM
+cluster on this machine (one per session, used by tests/training and tests/hostile) and a polling helper."""
 from __future__ import annotations
 
 import os
@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.services import free_port, unavailable
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -26,25 +27,10 @@ def _private_user_folders(tmp_path_factory):
             os.environ[k] = v
 
 
-# --- a real single-node SLURM cluster (scripts/slurm/start_cluster.sh) --------------------------
+# --- a real SLURM cluster, two nodes on this machine (scripts/slurm/start_cluster.sh) --------------------------
 
 SLURM_BINARIES = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "scancel", "sinfo")
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts" / "slurm"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _unavailable(reason: str):
-    """Skip with the reason; under CI (env CI set) a missing cluster is a failure, not a skip."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so SLURM tests must run)", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -53,12 +39,12 @@ def slurm_cluster(tmp_path_factory):
     set in os.environ so that sbatch/squeue/scancel (and the backend) talk to this cluster."""
     missing = [b for b in SLURM_BINARIES if shutil.which(b) is None]
     if missing:
-        _unavailable(f"SLURM binaries not found: {', '.join(missing)} "
-                     "(apt-get install --no-install-recommends slurmctld slurmd slurm-client munge)")
+        unavailable(f"SLURM binaries not found: {', '.join(missing)} "
+                    "(apt-get install --no-install-recommends slurmctld slurmd slurm-client munge)", "SLURM")
     if os.geteuid() != 0:
-        _unavailable("the SLURM test cluster needs root (slurmd starts jobs as their owner)")
+        unavailable("the SLURM test cluster needs root (slurmd starts jobs as their owner)", "SLURM")
     folder = tmp_path_factory.mktemp("slurm")
-    env = dict(os.environ, SLURMCTLD_PORT=str(_free_port()), SLURMD_PORT=str(_free_port()))
+    env = dict(os.environ, SLURMCTLD_PORT=str(free_port()), SLURMD_PORT=str(free_port()))
     start = subprocess.run(["bash", str(SCRIPTS / "start_cluster.sh"), str(folder)], env=env,
                            capture_output=True, text=True, timeout=60)
     if start.returncode != 0:

@@ -9,9 +9,11 @@ if TYPE_CHECKING:
     from core.store.project import Project
 
 
-def add_db_option(parser: argparse.ArgumentParser, *, creates: bool = False) -> None:
+def add_db_option(parser: argparse.ArgumentParser, *, creates: bool = False, required: bool = True,
+                  default=None) -> None:
+    """`required=False` (with `default`) for a command that takes --db in more than one place."""
     where = "project file or postgresql://user@host/dbname (password from ~/.pgpass)"
-    parser.add_argument("--db", required=True, metavar="PROJECT",
+    parser.add_argument("--db", required=required, default=default, metavar="PROJECT",
                         help=f"{where}; created if it does not exist" if creates else where)
 
 

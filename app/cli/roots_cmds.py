@@ -41,9 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _db_option(parser: argparse.ArgumentParser, *, default) -> None:
     """The common --db option, optional in each of its two places (_project checks that one gave it).
     After the action its default is SUPPRESS, so that not giving it there keeps the one given before."""
-    add_db_option(parser)
-    action = parser._option_string_actions["--db"]
-    action.required, action.default = False, default
+    add_db_option(parser, required=False, default=default)
 
 
 def _project(args: argparse.Namespace):

@@ -32,12 +32,7 @@ class Location:
     @property
     def display(self) -> str:
         """What a person sees and what is stored: the file, or the URL without its password."""
-        if self.kind == SQLITE:
-            return str(self.path)
-        from sqlalchemy.engine import URL
-
-        u = self.url  # URL.set(password=None) keeps the password: build it again without one
-        return URL.create(u.drivername, u.username, None, u.host, u.port, u.database, u.query).render_as_string()
+        return str(self.path) if self.kind == SQLITE else without_password(self.url)
 
     @property
     def name(self) -> str:
@@ -84,6 +79,13 @@ def parse_location(text: "str | os.PathLike | Location") -> Location:
     if not url.database:
         raise StoreError(f"{_hide(str(text))}: the URL names no database (postgresql://user@host/DBNAME)")
     return Location(POSTGRESQL, url=url)
+
+
+def without_password(url) -> str:
+    """A URL as text without its password (URL.set(password=None) keeps the password: build it anew)."""
+    from sqlalchemy.engine import URL
+
+    return URL.create(url.drivername, url.username, None, url.host, url.port, url.database, url.query).render_as_string()
 
 
 def data_dir() -> Path:

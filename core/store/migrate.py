@@ -60,24 +60,17 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         if revision == "head" and current == HEAD:
             return
         from alembic import command
-        from alembic.script import ScriptDirectory
 
         cfg = alembic_config()
-        script = ScriptDirectory.from_config(cfg)
-        if current is not None and current not in {s.revision for s in script.walk_revisions()}:
-            raise StoreError(f"project schema {current!r} is newer than this Inspector understands; update Inspector")
-        if current == (script.get_current_head() if revision == "head" else revision):
+        if not _needs_upgrade(cfg, current, revision):
             return
-        if current is not None:
-            tables = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'")).scalars())
-            conn.rollback()
-            expected = [t for r in REVISIONS[: REVISIONS.index(current) + 1] for t in TABLES_ADDED[r]]
-            lost = [t for t in expected if t not in tables]
-            if lost:
-                from core.store.identity import damaged
+        lost = _lost_tables(conn, current)
+        conn.rollback()
+        if lost:
+            from core.store.identity import damaged
 
-                raise damaged(Path(engine.url.database), f"table {lost[0]} is missing" +
-                              (f", and {len(lost) - 1} more" if len(lost) > 1 else ""))
+            raise damaged(Path(engine.url.database), f"table {lost[0]} is missing" +
+                          (f", and {len(lost) - 1} more" if len(lost) > 1 else ""))
         # Batch migrations rebuild tables (copy, drop, rename). With foreign keys on, dropping a parent
         # table would cascade-delete its children, so turn them off (only possible outside a
         # transaction) and check them once the migration is done.
@@ -100,14 +93,30 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 MIGRATION_LOCK_KEY = 0x494E5351  # one migrator at a time on a server database (two workstations opening at once)
 
 
+def _needs_upgrade(cfg: "Config", current: str | None, revision: str) -> bool:
+    """False when the schema is at `revision` already; refuses a schema from a newer Inspector."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(cfg)
+    if current is not None and current not in {s.revision for s in script.walk_revisions()}:
+        raise StoreError(f"project schema {current!r} is newer than this Inspector understands; update Inspector")
+    return current != (script.get_current_head() if revision == "head" else revision)
+
+
+def _lost_tables(conn: Connection, current: str | None) -> list[str]:
+    """Tables the revisions up to `current` added that the database lacks (damage: never migrate it)."""
+    if current is None:
+        return []
+    tables = set(inspect(conn).get_table_names())
+    return [t for r in REVISIONS[: REVISIONS.index(current) + 1] for t in TABLES_ADDED[r] if t not in tables]
+
+
 def _upgrade_server(engine: Engine, revision: str) -> None:
     """PostgreSQL: the same revisions, in one transaction (its DDL is transactional too), under an
     advisory lock so that two inspectors opening a new project at once do not both create it."""
     from alembic import command
-    from alembic.script import ScriptDirectory
 
     cfg = alembic_config()
-    script = ScriptDirectory.from_config(cfg)
     with engine.connect() as conn:
         current = current_revision(conn)
         conn.rollback()
@@ -115,18 +124,13 @@ def _upgrade_server(engine: Engine, revision: str) -> None:
             return
         conn.execute(text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"))
         current = current_revision(conn)  # again, under the lock: another process may have migrated
-        if current is not None and current not in {s.revision for s in script.walk_revisions()}:
-            raise StoreError(f"project schema {current!r} is newer than this Inspector understands; update Inspector")
-        if current == (script.get_current_head() if revision == "head" else revision):
+        if not _needs_upgrade(cfg, current, revision):
             conn.rollback()
             return
-        if current is not None:
-            tables = set(inspect(conn).get_table_names())
-            expected = [t for r in REVISIONS[: REVISIONS.index(current) + 1] for t in TABLES_ADDED[r]]
-            lost = [t for t in expected if t not in tables]
-            if lost:
-                raise StoreError(f"{engine.url.render_as_string(hide_password=True)}: the project database is "
-                                 f"damaged (table {lost[0]} is missing); it was not migrated")
+        lost = _lost_tables(conn, current)
+        if lost:
+            raise StoreError(f"{engine.url.render_as_string(hide_password=True)}: the project database is "
+                             f"damaged (table {lost[0]} is missing); it was not migrated")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
         conn.commit()

@@ -95,22 +95,25 @@ def open_project(where: "str | os.PathLike | Location", *, create: bool = True,
     `create=False`: only an existing project (not even a zero-byte file) is opened.
     `synchronous="FULL"` makes every commit survive power loss too (see core.store.engine)."""
     location = parse_location(where)
-    if location.kind != SQLITE:
-        from core.store.server import open_server_project
-
-        return open_server_project(location, create=create, project_class=Project)
-    path = location.path
-    check_project_file(path, create=create)
-    engine = make_engine(path, synchronous=synchronous)
+    if location.kind == SQLITE:
+        check_project_file(location.path, create=create)
+    engine = make_engine(location, synchronous=synchronous)
     try:
+        if location.kind != SQLITE:
+            from core.store.server import prepare_server_database
+
+            prepare_server_database(location, engine, create=create)
         migrate.upgrade(engine)
         with engine.connect() as conn:
             missing = missing_schema(conn)
         if missing:
-            raise damaged(path, f"{missing[0]} is missing" + (f", and {len(missing) - 1} more" if len(missing) > 1 else ""))
+            what = f"{missing[0]} is missing" + (f", and {len(missing) - 1} more" if len(missing) > 1 else "")
+            if location.kind == SQLITE:
+                raise damaged(location.path, what)
+            raise StoreError(f"{location.display}: the project database is damaged ({what})")
     except DatabaseError as e:
         engine.dispose()
-        raise (store_error(path, e) or StoreError(f"{path}: cannot open project ({e.orig})")) from e
+        raise (store_error(location, e) or StoreError(f"{location.display}: cannot open project ({e.orig})")) from e
     except BaseException:
         engine.dispose()
         raise

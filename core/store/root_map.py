@@ -60,11 +60,9 @@ def roots_file() -> Path:
 
 def url_key(url: URL) -> str:
     """The key of a project's mappings: a SQLite file's path, or a server URL without its password."""
-    if url.get_backend_name() == "sqlite":
-        return url.database or ""
-    # URL.create, not url.set(password=None): set() takes None as "leave the password as it is".
-    bare = URL.create(url.drivername, url.username, None, url.host, url.port, url.database, url.query)
-    return bare.render_as_string(hide_password=False)
+    from core.store.location import without_password
+
+    return (url.database or "") if url.get_backend_name() == "sqlite" else without_password(url)
 
 
 def project_key(project: Project) -> str:

@@ -7,7 +7,7 @@ transaction it was in, so nothing half-written stays; it is reported as Retryabl
 pool re-connects on the next try (pre-ping), which is what core.retry.retrying does for label writes."""
 from __future__ import annotations
 
-from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core.errors import NotAProjectYet, RetryableStoreError, StoreError
 from core.store.location import Location
@@ -65,40 +65,23 @@ def connect_error(location: Location, e: Exception) -> StoreError:
     return StoreError(f"{location.display}: cannot reach the database server ({first})")
 
 
-def open_server_project(location: Location, *, create: bool, project_class):
-    from sqlalchemy import text
+def prepare_server_database(location: Location, engine, *, create: bool) -> None:
+    """Before migrating: reach the server (creating the database if asked and missing) and refuse an
+    empty database where a project is expected, or another program's database."""
+    from core.store.identity import EMPTY, check_database
 
-    from core.store import migrate
-    from core.store.engine import make_engine
-    from core.store.identity import EMPTY, check_database, missing_schema
-
-    engine = make_engine(location)
     try:
-        try:
-            with engine.connect() as conn:
-                kind = check_database(conn, location.display)
-        except OperationalError as e:
-            if not (create and "does not exist" in str(e.orig).lower() and "database" in str(e.orig).lower()):
-                raise connect_error(location, e) from None
-            _create_database(location)
-            with engine.connect() as conn:
-                kind = check_database(conn, location.display)
-        if kind == EMPTY and not create:
-            raise NotAProjectYet(f"{location.display}: an empty database, not an Inspector project yet; "
-                             f"`inspector import DATASET --db URL` makes it one")
-        migrate.upgrade(engine)
         with engine.connect() as conn:
-            missing = missing_schema(conn)
-            conn.execute(text("SELECT 1"))
-        if missing:
-            raise StoreError(f"{location.display}: the project database is damaged ({missing[0]} is missing)")
-    except DatabaseError as e:
-        engine.dispose()
-        raise (server_error(location, e) or StoreError(f"{location.display}: cannot open project ({e.orig})")) from e
-    except BaseException:
-        engine.dispose()
-        raise
-    return project_class(location, engine)
+            kind = check_database(conn, location.display)
+    except OperationalError as e:
+        if not (create and "does not exist" in str(e.orig).lower() and "database" in str(e.orig).lower()):
+            raise connect_error(location, e) from None
+        _create_database(location)
+        with engine.connect() as conn:
+            kind = check_database(conn, location.display)
+    if kind == EMPTY and not create:
+        raise NotAProjectYet(f"{location.display}: an empty database, not an Inspector project yet; "
+                             f"`inspector import DATASET --db URL` makes it one")
 
 
 def _create_database(location: Location) -> None:

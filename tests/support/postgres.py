@@ -16,22 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from support.services import free_port, unavailable
+
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts" / "pg"
 BACKENDS = ("sqlite", "postgresql")
-
-
-def _unavailable(reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so PostgreSQL tests must run)", pytrace=False)
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -42,9 +30,9 @@ def pg_server():
         yield given
         return
     if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")) and shutil.which("initdb") is None:
-        _unavailable("PostgreSQL server binaries not found (apt-get install postgresql)")
+        unavailable("PostgreSQL server binaries not found (apt-get install postgresql)", "PostgreSQL")
     folder = tempfile.mkdtemp(prefix="inspector-pg-")  # not under pytest's 0700 tmp: the server user reads it
-    start = subprocess.run(["bash", str(SCRIPTS / "start_cluster.sh"), folder, str(_free_port())],
+    start = subprocess.run(["bash", str(SCRIPTS / "start_cluster.sh"), folder, str(free_port())],
                            env=dict(os.environ, DURABLE="0"), capture_output=True, text=True, timeout=120)
     if start.returncode != 0:
         subprocess.run(["bash", str(SCRIPTS / "stop_cluster.sh"), folder], capture_output=True, timeout=60)
