@@ -29,6 +29,7 @@ from core.data import demo, synth  # noqa: E402
 from core.progress import Reporter  # noqa: E402
 from training.data import MemorySource, Sample  # noqa: E402
 from training.demo_model import INPUT_SIZE, IN_CHANS, demo_config, score  # noqa: E402
+from training.pretrain import resolve_base  # noqa: E402
 from training.trainer import TrainData, save_trained, train  # noqa: E402
 
 OUT = ROOT / "assets" / "demo_aan_s.safetensors"
@@ -65,12 +66,16 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=DEFAULT_N, help="generated training images")
     p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
     p.add_argument("--seed", type=int, default=0, help="training seed")
+    p.add_argument("--base", default="aan_s", help="an architecture (its shipped starting point, as `inspector "
+                   "finetune` does) or a checkpoint to fine-tune")
+    p.add_argument("--from-scratch", action="store_true", help="random weights instead of the starting point")
     p.add_argument("--out", default=str(OUT))
     p.add_argument("--work", default=None, help="folder for resume state and metrics (run again to continue)")
     args = p.parse_args(argv)
     t0 = time.monotonic()
     classes = sorted(synth.CLASSES)
-    cfg = demo_config(epochs=args.epochs)
+    base = resolve_base(args.base, from_scratch=args.from_scratch)
+    cfg = demo_config(arch=base, epochs=args.epochs)
     cfg.run.seed = args.seed
     cfg.run.out_dir = args.work
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
@@ -93,7 +98,9 @@ def main(argv=None) -> int:
     provenance = {
         # What reproduces it (folders of this machine are not part of it).
         "command": shlex.join(["python", "scripts/make_demo_model.py", "--n", str(args.n), "--epochs", str(args.epochs),
-                               "--seed", str(args.seed)]),
+                               "--seed", str(args.seed), "--base", args.base]
+                              + (["--from-scratch"] if args.from_scratch else [])),
+        "start": _describe_base(base),
         "data": {"generator": "core.data.demo", "generator_sha256": generator_hash(), "seed": TRAIN_SEED, "n": args.n,
                  "noise": 0.0},
         "epochs": result.epochs_done, "steps": steps, "device": "cpu", "torch": torch.__version__,
@@ -106,6 +113,15 @@ def main(argv=None) -> int:
     print(f"{path}: {path.stat().st_size / 1e6:.1f} MB, demo test accuracy {accuracy:.1%}, "
           f"train accuracy {result.train_acc:.1%}, {provenance['seconds']:.0f} s")
     return 0
+
+
+def _describe_base(base: str) -> dict:
+    """Where training started: random weights, or a checkpoint by file name and content hash."""
+    from core.model import model_names
+
+    if base in model_names():
+        return {"from_scratch": True, "arch": base}
+    return {"checkpoint": Path(base).name, "sha256": hashlib.sha256(Path(base).read_bytes()).hexdigest()[:16]}
 
 
 def store_half(path: Path, demo_test: MemorySource) -> float:

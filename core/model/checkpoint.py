@@ -119,7 +119,7 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
         tensors = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{path.name}: damaged weights ({e})") from None
-    options = meta.model if meta.model is not None else legacy_model_options(meta.arch)
+    options = recorded_model_options(meta)
     try:
         model = create_model(meta.arch, meta.num_classes, meta.in_chans, **options)
     except ValueError as e:
@@ -151,9 +151,24 @@ _LEGACY_V1 = {
 }
 
 
+def recorded_model_options(meta: CheckpointMeta) -> dict[str, Any]:
+    """The full model config a checkpoint was trained with. A setting its metadata lacks was added
+    after it was written, and AANConfig's default for it is what the model was before it existed
+    (not today's variant: aan_s changed its stem and stages in issue 10), so the default fills it."""
+    if meta.model is None:
+        return legacy_model_options(meta.arch)
+    return _with_config_defaults(meta.model)
+
+
 def legacy_model_options(arch: str) -> dict[str, Any]:
     """Model options of a checkpoint whose metadata names none (written before they existed)."""
-    return dict(_LEGACY_V1.get(arch, {"pool": "mean"}))
+    return _with_config_defaults(_LEGACY_V1.get(arch, {"pool": "mean"}))
+
+
+def _with_config_defaults(options: dict[str, Any]) -> dict[str, Any]:
+    from core.model.aan import AANConfig
+
+    return {**AANConfig().to_dict(), **options}
 
 
 def _more(names: list[str]) -> str:

@@ -17,8 +17,8 @@ def test_model_info_json(tmp_path, capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["arch"] == "aan_s" and len(info["classes"]) == 1000
     assert abs(info["params"] - 4.2e6) / 4.2e6 < 0.02
-    assert info["gmacs"] == pytest.approx(0.3559, rel=0.005)  # attention products included (complexity.py)
-    assert info["alphas"] == [[1.0] * 4] * 4 + [[1.0] * 8] * 5
+    assert info["gmacs"] <= 0.31 * 1.03  # attention products included (complexity.py)
+    assert info["alphas"] == [[1.0] * 3] * 2 + [[1.0] * 8] * 5
 
 
 def test_model_info_table_and_bad_file_message(tmp_path):

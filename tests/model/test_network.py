@@ -17,10 +17,9 @@ def test_reference_size_and_cost(aan_s):
     params = count_params(aan_s)
     gmacs = count_gmacs(aan_s, 224)
     assert abs(params - 4.2e6) / 4.2e6 <= 0.02, params
-    # The reference design says about 0.31 GMACs. Counted with attention's own products (which the
-    # counter missed on CPU before: core/model/complexity.py), aan_s costs 0.356, 15 % over that
-    # budget: an open item of the learning/architecture work, stated here rather than hidden.
-    assert gmacs == pytest.approx(0.3559, rel=0.005), gmacs
+    # The reference design: about 0.31 GMACs (+3 %), counted with attention's own products (which
+    # the counter missed on CPU before: core/model/complexity.py; the first design cost 0.356).
+    assert gmacs <= 0.31 * 1.03, gmacs
 
 
 def test_smaller_and_cheaper_than_efficientnet_b0(aan_s):
@@ -48,9 +47,9 @@ def test_captured_attention_shapes_and_rows(aan_s, size):
         with capture_attention(aan_s) as cap:
             captured = aan_s(x)
     torch.testing.assert_close(captured, plain, rtol=1e-4, atol=1e-5)
-    assert len(cap) == len(aan_s.alphas()) == 9
+    assert len(cap) == len(aan_s.alphas()) == 7
     grids = [layer.grid for layer in cap]
-    assert grids == [(size // 16, size // 16)] * 4 + [(size // 32, size // 32)] * 5
+    assert grids == [(size // 16, size // 16)] * 2 + [(size // 32, size // 32)] * 5
     for layer, alphas in zip(cap, aan_s.alphas()):
         h, w = layer.grid
         assert layer.probs.shape == (2, alphas.numel(), h * w, h * w)
@@ -66,7 +65,7 @@ def test_capture_is_removed_afterwards(aan_s):
 def test_alphas_are_live_parameters_one_per_head(aan_s):
     alphas = aan_s.alphas()
     params = {id(p) for p in aan_s.parameters()}
-    assert [a.numel() for a in alphas] == [4] * 4 + [8] * 5
+    assert [a.numel() for a in alphas] == [3] * 2 + [8] * 5
     assert all(id(a) in params and a.requires_grad for a in alphas)
     assert all(torch.equal(a, torch.ones_like(a)) for a in alphas)
 
