@@ -16,6 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "scripts/make_start_checkpoint.py makes the shipped starting point from it.")
     p.add_argument("--out", required=True, metavar="DIR", help="job folder")
     p.add_argument("--arch", default="aan_s")
+    p.add_argument("--from", dest="start_from", metavar="CKPT",
+                   help="continue from this checkpoint instead of random weights (a curriculum: e.g. 1000 "
+                        "categories after 100; its head is replaced when the categories differ)")
     p.add_argument("--pool", default="attn", help="classifier pooling of the pretrained model (default: attn)")
     p.add_argument("--backend", choices=("local", "slurm"))
     p.add_argument("--profile", metavar="NAME", help="backend profile (default: local-cpu, or slurm-gpu with --backend slurm)")
@@ -49,7 +52,18 @@ def pretrain(args: argparse.Namespace) -> int:
     profile = choose_profile(args.profile, backend=args.backend, gpus=args.gpus, nproc=args.nproc,
                              partition=args.partition, nodes=args.nodes, profiles_file=args.profiles_file)
     out = Path(args.out).expanduser().absolute()
-    cfg = pretrain_config(out, arch=args.arch, pool=args.pool, categories=args.categories, images_per_epoch=args.images_per_epoch,
+    arch = args.arch
+    if args.start_from:
+        from core.model.checkpoint import CheckpointError, read_metadata
+
+        start = Path(args.start_from).expanduser().absolute()  # the job runs in its own folder
+        try:
+            read_metadata(start)
+        except CheckpointError as e:
+            print(f"inspector: --from: {e}", file=sys.stderr)
+            return 2
+        arch = str(start)
+    cfg = pretrain_config(out, arch=arch, pool=args.pool, categories=args.categories, images_per_epoch=args.images_per_epoch,
                           epochs=args.epochs, input_size=args.input_size, in_chans=args.in_chans,
                           batch_size=args.batch_size, lr=args.lr, device=profile.device, seed=args.seed,
                           num_workers=args.workers, compile=args.compile, max_steps_per_epoch=args.max_steps_per_epoch)

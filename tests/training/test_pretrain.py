@@ -74,3 +74,33 @@ def test_pretraining_job_resumes_after_sigterm_and_writes_a_checkpoint(tmp_path)
     assert meta.provenance["trainer"] == "training.pretrain" and read_metadata(out / "out" / "last.safetensors")
     epochs = [r for r in read_metrics(metrics) if r["kind"] == "epoch"]
     assert [r["epoch"] for r in epochs] == [0, 1, 2] and all("val_acc" in r for r in epochs)
+
+
+def test_pretraining_continues_from_a_checkpoint_with_more_categories(tmp_path, monkeypatch):
+    """The curriculum of the shipped start: a run on 8 categories, then one on 16 from its weights
+    (`--from`, given relative to where the command runs: the job runs elsewhere)."""
+    common = ["--arch", "aan_t", "--images-per-epoch", "32", "--epochs", "1", "--input-size", "64",
+              "--batch-size", "8", "--nproc", "1", "--workers", "0", "--wait", "--poll", "0.2"]
+    monkeypatch.chdir(tmp_path)
+    first = subprocess.run([sys.executable, "-m", "app", "pretrain", "--out", "a", "--categories", "8", *common],
+                           capture_output=True, text=True, timeout=180)
+    assert first.returncode == 0, first.stdout + first.stderr
+    second = subprocess.run([sys.executable, "-m", "app", "pretrain", "--out", "b", "--categories", "16",
+                             "--from", "a/out/best.safetensors", *common], capture_output=True, text=True, timeout=180)
+    assert second.returncode == 0, second.stdout + second.stderr
+    start = [r for r in read_metrics(tmp_path / "b" / "out" / "metrics.jsonl") if r["kind"] == "start"][0]
+    assert start["head_replaced"]
+    a, _ = load_checkpoint(tmp_path / "a" / "out" / "best.safetensors")
+    b, meta = load_checkpoint(tmp_path / "b" / "out" / "best.safetensors")
+    assert len(meta.class_names) == 16 and meta.parent is not None
+    # Trained on, not started afresh: the stem moved by a few steps only, far less than a new init differs.
+    wa, wb = a.stem[0][0].weight, b.stem[0][0].weight
+    assert (wb - wa).norm() < 0.5 * wa.norm()
+
+
+def test_pretraining_from_a_file_that_is_no_checkpoint_says_so(tmp_path):
+    bad = tmp_path / "notes.safetensors"
+    bad.write_text("not weights")
+    run = subprocess.run([sys.executable, "-m", "app", "pretrain", "--out", str(tmp_path / "o"), "--from", str(bad)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "notes.safetensors" in run.stderr and not (tmp_path / "o").exists()
