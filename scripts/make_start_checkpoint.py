@@ -86,6 +86,9 @@ def main(argv=None) -> int:
                  "input_size": args.input_size, "in_chans": cfg["data"]["in_chans"],
                  "generator_fingerprint": generator_fingerprint(final["categories"], args.input_size, args.seed)},
         "curriculum": done,
+        # The trainer recorded the last stage's base as a path of this machine: say what it was instead.
+        "base": "aan_s" if len(done) == 1 else f"aan_s, then the weights of the {done[0]['categories']}-category stage",
+        "epochs_planned": args.epochs + (args.then_epochs if args.then_categories else 0),
         "epochs": sum(d["epochs"] for d in done), "steps": sum(d["steps"] for d in done),
         "images_seen": sum(d["images_seen"] for d in done), "device": "cpu", "processes": args.nproc,
         "held_out": final["held_out"],

@@ -41,7 +41,7 @@ def model_info(args: argparse.Namespace) -> int:
     print(f"{info['checkpoint']}")
     print(f"  architecture  {meta.arch}  ({info['params'] / 1e6:.3f} M parameters, "
           f"{info['gmacs']:.3f} GMACs at {meta.input_size}x{meta.input_size}x{meta.in_chans})")
-    print(f"  classes       {len(meta.class_names)}: {', '.join(meta.class_names)}")
+    print(f"  classes       {len(meta.class_names)}: {_class_list(meta.class_names)}")
     print(f"  created       {meta.created}" + (f"  parent {meta.parent}" if meta.parent else ""))
     if meta.provenance:
         print(f"  provenance    {json.dumps(meta.provenance)}")
@@ -70,8 +70,15 @@ def _onnx_info(args: argparse.Namespace) -> int:
     print(f"  format        ONNX {record.get('precision')}, {info['bytes'] / 1e6:.1f} MB, opset {record.get('opset')}, "
           f"input {meta.input_size}x{meta.input_size}x{meta.in_chans}")
     print(f"  architecture  {meta.arch}, exported from {meta.parent} (sha256 {str(record.get('source_sha256'))[:12]})")
-    print(f"  classes       {len(meta.class_names)}: {', '.join(meta.class_names)}")
+    print(f"  classes       {len(meta.class_names)}: {_class_list(meta.class_names)}")
     if record.get("calibration"):
         print(f"  calibration   {json.dumps(record['calibration'])}")
     print(f"  provenance    {json.dumps({k: v for k, v in meta.provenance.items() if k != 'onnx'})}")
     return 0
+
+
+def _class_list(names: list[str], shown: int = 12) -> str:
+    """The classes in one readable line: a pretraining checkpoint has 1000 (--json lists them all)."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return ", ".join(names[:shown]) + f", ... and {len(names) - shown} more (--json lists all)"

@@ -35,3 +35,13 @@ def test_model_info_table_and_bad_file_message(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and "not a" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_model_info_table_shortens_a_thousand_classes(tmp_path, capsys):
+    m = create_model("aan_t", 1000)
+    names = [f"formula-{i:04d}" for i in range(1000)]
+    save_checkpoint(tmp_path / "p.safetensors", m, CheckpointMeta(arch="aan_t", class_names=names))
+    assert main(["model-info", str(tmp_path / "p.safetensors")]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.strip().startswith("classes"))
+    assert line.split()[1] == "1000:" and "formula-0011" in line and "formula-0012" not in line
+    assert "988 more" in line
