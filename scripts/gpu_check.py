@@ -150,6 +150,12 @@ class Check:
         self.env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])
         self.env["PYTHONUNBUFFERED"] = "1"
         self.env.setdefault("QT_QPA_PLATFORM", "offscreen")
+        if self.dry:
+            # One CPU thread per child: toy sizes gain nothing from more, while the dry run's processes
+            # overlap (the warm-up with the tests, launchers with their workers), and on two cores that
+            # another process keeps busy torch's two threads wait for each other in every operation
+            # (the whole dry run: 160-220 s with two threads each, 80-90 s with one).
+            self.env.setdefault("OMP_NUM_THREADS", "1")
         self.children: list[Proc] = []
         self.background: dict[str, Proc] = {}
         self.job_dirs: list[Path] = []  # training jobs started through the local backend (own sessions)
@@ -469,7 +475,10 @@ def step_finetune(c: Check, r: StepResult, timeout: float) -> None:
         r.details["gloo"] = "host name does not resolve: GLOO_SOCKET_IFNAME=lo"
     gpu_args = ["--gpus", "0", "--nproc", "1", "--input-size", "64", "--batch-size", "8"] if dry else \
         ["--gpus", "1", "--batch-size", "64"]
-    epochs_a, epochs_b = (2, 4) if dry else (c.args.finetune_epochs, c.args.finetune_epochs + 10)
+    # Job B must still be running when the SIGTERM of `inspector job cancel` lands, a process start
+    # (seconds on a busy machine) after its first epoch: a dry-run epoch takes about 0.25 s on one
+    # thread, and 4 epochs were over before the signal came.
+    epochs_a, epochs_b = (2, 20) if dry else (c.args.finetune_epochs, c.args.finetune_epochs + 10)
     cap = ["--max-steps-per-epoch", "3"] if dry else []
 
     # Job A: from scratch, followed to the end; registers a model version.

@@ -57,8 +57,10 @@ def test_bf16_channels_last_step_matches_fp32_cpu(accel, image_size, pool, peake
     for name, p in named_ref.items():
         # Per tensor, against the whole gradient's size: some (a LayerNorm bias, the keys of a
         # pooling query at 0) have near-zero gradients that bf16 turns into noise of no consequence.
+        # 0.04: aan_s's stage-2 downsample (280 x 96 x 3 x 3, the largest convolution) measures 0.031
+        # on the CPU's own bf16 path since the stages changed (issue 10); the first design, 0.02.
         err = (named_dev[name].grad.float().cpu() - p.grad).norm() / scale
-        assert err < 0.03, f"{name}: gradient differs by {err:.4f} of the total gradient norm"
+        assert err < 0.04, f"{name}: gradient differs by {err:.4f} of the total gradient norm"
     for a_ref, a_dev in zip(ref.alphas(), dev.alphas()):
         assert F.cosine_similarity(a_dev.grad.float().cpu(), a_ref.grad, dim=0) > 0.98
     for (name, b_ref), (_, b_dev) in zip(ref.named_buffers(), dev.named_buffers()):
@@ -79,7 +81,7 @@ def test_capture_attention_on_cuda_equals_cpu(accel, image_size, pool, ieee_fp32
         with capture_attention(dev) as dev_maps:
             dev_logits = dev(x.to(accel))
     assert [(r.name, r.grid, r.probs.shape) for r in dev_maps] == [(r.name, r.grid, r.probs.shape) for r in cpu_maps]
-    assert len(cpu_maps) == (10 if pool == "attn" else 9)
+    assert len(cpu_maps) == sum(model.config.depths) + (pool == "attn") == len(model.alphas())
     assert max(float(r.probs.max()) for r in cpu_maps) > 0.2, "maps are near-uniform: the test would prove nothing"
     for a, b in zip(dev_maps, cpu_maps):
         torch.testing.assert_close(a.probs.cpu(), b.probs, atol=2e-4, rtol=2e-3, msg=lambda m: f"{b.name}: {m}")
