@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--export-only", action="store_true", help="export a finished run in --work")
     args = p.parse_args(argv)
-    common = ["--pool", "lse", "--input-size", str(args.input_size), "--images-per-epoch", str(args.images_per_epoch),
+    shared = ["--input-size", str(args.input_size), "--images-per-epoch", str(args.images_per_epoch),
               "--batch-size", str(args.batch_size), "--seed", str(args.seed)]
     stages = [(Path(args.work), args.categories, args.epochs, None)]
     if args.then_categories:
@@ -68,7 +68,7 @@ def main(argv=None) -> int:
         for work, categories, epochs, start in stages:
             extra = ["--from", str(start)] if start else []
             rc = inspector(["pretrain", "--out", str(work), "--categories", str(categories), "--epochs", str(epochs),
-                            *common, *extra, "--gpus", "0", "--nproc", str(args.nproc), "--workers", "1", "--wait"])
+                            "--pool", "lse", *shared, *extra, "--gpus", "0", "--nproc", str(args.nproc), "--workers", "1", "--wait"])
             if rc != 0:
                 return rc
     from training.pretrain import export_start
@@ -78,7 +78,7 @@ def main(argv=None) -> int:
     work = stages[-1][0]
     cfg = json.loads((work / "job.json").read_text())
     settings = ["--categories", str(args.categories), "--epochs", str(args.epochs),
-                "--then-categories", str(args.then_categories), "--then-epochs", str(args.then_epochs), *common[2:]]
+                "--then-categories", str(args.then_categories), "--then-epochs", str(args.then_epochs), *shared]
     provenance = {
         # What reproduces it (folders of this machine are not part of it).
         "command": shlex.join(["python", "scripts/make_start_checkpoint.py", "--work", "DIR", *settings]),
@@ -106,8 +106,9 @@ def _stage_record(work: Path, categories: int, images_per_epoch: int) -> dict:
     best = work / "out" / "best.safetensors"
     if not best.exists():
         sys.exit(f"{best}: no pretrained checkpoint yet (run without --export-only)")
-    records = [json.loads(line) for line in (work / "out" / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    epochs = [r for r in records if r.get("kind") == "epoch"]
+    from training.metrics_log import METRICS_FILE, read_metrics
+
+    epochs = [r for r in read_metrics(work / "out" / METRICS_FILE) if r["kind"] == "epoch"]
     last = max(epochs, key=lambda r: r["val_balanced_acc"])
     return {"categories": categories, "epochs": last["epoch"] + 1, "steps": last["global_step"],
             "images_seen": (last["epoch"] + 1) * images_per_epoch,
