@@ -56,12 +56,16 @@ def write_demo_dataset(out_dir: str | os.PathLike, n: int, noise: float = 0.0, s
 
 
 def train_demo(project: Project, out: str | os.PathLike, *, epochs: int | None = None, input_size: int | None = None,
-               arch: str = "aan_s", pool: str | None = None, progress: Reporter | None = None) -> TrainedDemo:
+               arch: str = "aan_s", pool: str | None = None, from_scratch: bool = False,
+               progress: Reporter | None = None) -> TrainedDemo:
     """Train a first model on the project's labels (the test split held out and scored) in this
-    process, and register it as a model version."""
+    process, and register it as a model version. Like `finetune --base ARCH`, an architecture with a
+    shipped starting point starts from it unless `from_scratch` (a few hundred images are not
+    enough to learn features from random weights: training/README.md)."""
     from core.model.checkpoint import read_metadata
 
-    path = _train(project, Path(out), progress or silent(), epochs=epochs, input_size=input_size, arch=arch, pool=pool)
+    path = _train(project, Path(out), progress or silent(), epochs=epochs, input_size=input_size, arch=arch, pool=pool,
+                  from_scratch=from_scratch)
     return TrainedDemo(path, register_checkpoint(project, path), read_metadata(path).provenance)
 
 
@@ -109,14 +113,18 @@ def prepare_demo(folder: str | os.PathLike, user: str, *, n: int | None = None, 
 
 
 def _train(project: Project, out: Path, progress: Reporter, *, epochs: int | None = None,
-           input_size: int | None = None, arch: str = "aan_s", pool: str | None = None) -> Path:
-    """training.demo_model's recipe, with its own defaults for whatever is not given."""
+           input_size: int | None = None, arch: str = "aan_s", pool: str | None = None,
+           from_scratch: bool = False) -> Path:
+    """training.demo_model's recipe, with its own defaults for whatever is not given, from the
+    architecture's shipped start unless `from_scratch`."""
     from training import demo_model
+    from training.pretrain import resolve_base
 
     def step(done: int, total: int, message: str) -> None:
         progress.progress(done, total, f"training the demo model: {message}")
         progress.check()
 
-    cfg = demo_model.demo_config(arch=arch, pool=pool, epochs=epochs or demo_model.EPOCHS,
+    cfg = demo_model.demo_config(arch=resolve_base(arch, from_scratch=from_scratch), pool=pool,
+                                 epochs=epochs or demo_model.EPOCHS,
                                  input_size=input_size or demo_model.INPUT_SIZE)
     return Path(demo_model.train_project_model(project, out, cfg=cfg, reporter=Reporter(step)))

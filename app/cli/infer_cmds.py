@@ -58,14 +58,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=heads)
 
     p = sub.add_parser("train-demo", help="train a first model on a project's labels in this process (minutes on a CPU)",
-                       description="Trains from scratch on every labelled image outside the test split, with the "
-                                   "small-data recipe (training/README.md), then scores the test split.")
+                       description="Trains on every labelled image outside the test split, with the small-data "
+                                   "recipe (training/README.md), then scores the test split. aan_s starts from "
+                                   "its shipped starting point (assets/aan_s_start.safetensors) unless --from-scratch.")
     add_db_option(p)
     p.add_argument("--out", required=True, metavar="CKPT")
     p.add_argument("--epochs", type=int, default=None, help="default: the demo recipe's")
     p.add_argument("--input-size", type=int, default=None, help="default: the demo recipe's (128)")
     p.add_argument("--arch", default="aan_s")
-    p.add_argument("--pool", default=None, help="classifier pooling (default: the architecture's)")
+    p.add_argument("--from-scratch", action="store_true",
+                   help="random weights instead of the architecture's shipped starting point")
+    p.add_argument("--pool", default=None,
+                   help="classifier pooling (default: the architecture's; another one needs --from-scratch)")
     p.set_defaults(func=train_demo)
 
 
@@ -163,7 +167,8 @@ def train_demo(args: argparse.Namespace) -> int:
 
     with open_db(args) as project:
         t = demo_project.train_demo(project, args.out, epochs=args.epochs, input_size=args.input_size,
-                                    arch=args.arch, pool=args.pool, progress=cli_reporter())
+                                    arch=args.arch, pool=args.pool, from_scratch=args.from_scratch,
+                                    progress=cli_reporter())
     acc, train_acc = t.provenance.get("test_accuracy"), t.provenance.get("train_acc")
     print(f"{t.path}: model {t.model_id}, {t.provenance.get('seconds')} s, train accuracy "
           + (f"{train_acc:.1%}" if train_acc is not None else "n/a") + ", test accuracy "

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, slots=True)
 class FinetuneRequest:
     """What the dialog asks for; the jobs panel submits it."""
-    base: str  # checkpoint path, or an architecture name to train from scratch
+    base: str  # checkpoint path, or an architecture name (its shipped start, or random weights: from_scratch)
     profile: str
     epochs: int
     gpus: int | None = None
@@ -45,6 +45,7 @@ class FinetuneRequest:
     nodes: int | None = None  # None: the profile's
     lr: float | None = None  # None: the recipe's
     batch_size: int | None = None  # None: the profile's default (32 on CPU, 64 on GPUs)
+    from_scratch: bool = False  # an architecture's random weights instead of its shipped start
 
     def chosen_profile(self) -> Profile:
         return choose_profile(self.profile, gpus=self.gpus, nproc=self.nproc, partition=self.partition,
@@ -63,11 +64,13 @@ class QtFinetuneDialog(QDialog):
         self.profiles = load_profiles()
         self.gpus_here = local_gpu_count()
         self.base = QComboBox()
+        # Item data: (base, from_scratch). An architecture name starts from its shipped start.
         for m in reversed(versions):
-            self.base.addItem(f"{m.name} (id {m.id}, {m.arch})", m.path)
+            self.base.addItem(f"{m.name} (id {m.id}, {m.arch})", (m.path, False))
             if m.id == current_model_id:
                 self.base.setCurrentIndex(self.base.count() - 1)
-        self.base.addItem("aan_s from scratch", "aan_s")
+        self.base.addItem("aan_s from its shipped start (pretrained on generated images)", ("aan_s", False))
+        self.base.addItem("aan_s from scratch (random weights)", ("aan_s", True))
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 1000)
         self.epochs.setValue(10)
@@ -138,7 +141,8 @@ class QtFinetuneDialog(QDialog):
 
     def request(self) -> FinetuneRequest:
         p = self.profiles[self.profile.currentData()]
-        return FinetuneRequest(base=self.base.currentData(), profile=p.name, epochs=self.epochs.value(),
+        base, from_scratch = self.base.currentData()
+        return FinetuneRequest(base=base, from_scratch=from_scratch, profile=p.name, epochs=self.epochs.value(),
                                gpus=self.gpus.value() if self.gpus.value() != p.gpus else None,
                                partition=self.partition.text().strip() or None,
                                nodes=self.nodes.value() if self.nodes.value() != p.nodes else None,
@@ -185,7 +189,8 @@ class QtFinetuneDialog(QDialog):
             if (self.base.currentData(), self.batch.value()) == key:
                 self.estimate.setText(_sentence(estimate.line(self.epochs.value())))
 
-        self._workers.start(lambda _c: estimate_cpu_time(project, base=key[0], epochs=epochs, batch_size=key[1]),
+        # Same architecture and cost from its start or from scratch: the base alone is timed.
+        self._workers.start(lambda _c: estimate_cpu_time(project, base=key[0][0], epochs=epochs, batch_size=key[1]),
                             name="Time estimate", on_result=shown)
 
     def _on_edited(self, *_args) -> None:

@@ -135,7 +135,8 @@ class QtJobsPanel(QWidget):
         project = self._state.project
 
         self._workers.start(lambda _c: submit_finetune(project, base=req.base, profile=req.chosen_profile(),
-                                                       epochs=req.epochs, lr=req.lr, batch_size=req.batch_size),
+                                                       epochs=req.epochs, lr=req.lr, batch_size=req.batch_size,
+                                                       from_scratch=req.from_scratch),
                             name="Submit job", user_visible=True, on_done=self.poll)
 
     def stop(self) -> None:

@@ -224,7 +224,7 @@ class QtModelVersionsPanel(QWidget):
         else:
             self._on_selection_changed()
             self.metrics.clear("No model in this project yet: Model ▸ Fine-tune… trains one "
-                               "(base “aan_s from scratch”), or `inspector train-demo` / `inspector predict`.")
+                               "(base “aan_s from its shipped start”), or `inspector train-demo` / `inspector predict`.")
         self.compare_button.setEnabled(len(rows) > 1)
         if self._pending_compare is not None:
             self._run_pending_compare()

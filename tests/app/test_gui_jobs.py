@@ -25,6 +25,22 @@ def test_finetune_dialog_renders_command(qtbot, window):
     dialog.reject()
 
 
+def test_finetune_dialog_offers_the_shipped_start_and_random_weights_apart(qtbot, window):
+    """"aan_s" alone trains from the shipped start; random weights are their own, explicit choice."""
+    dialog = window.window_actions.open_finetune_dialog()
+    qtbot.addWidget(dialog)
+    labels = [dialog.base.itemText(i) for i in range(dialog.base.count())]
+    start = next(i for i, t in enumerate(labels) if "shipped start" in t)
+    scratch = next(i for i, t in enumerate(labels) if "from scratch" in t)
+    dialog.base.setCurrentIndex(start)
+    assert (dialog.request().base, dialog.request().from_scratch) == ("aan_s", False)
+    dialog.base.setCurrentIndex(scratch)
+    assert (dialog.request().base, dialog.request().from_scratch) == ("aan_s", True)
+    dialog.base.setCurrentIndex(0)  # the project's model versions come first, as checkpoints
+    assert dialog.request().base == window.state.model_version.path and not dialog.request().from_scratch
+    dialog.reject()
+
+
 def test_finetune_dialog_picks_a_profile_this_machine_can_run(qtbot, window):
     from PySide6.QtWidgets import QDialogButtonBox
 

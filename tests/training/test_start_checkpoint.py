@@ -25,3 +25,18 @@ def test_finetune_from_an_architecture_starts_from_the_shipped_start_unless_from
     assert resolve_base("aan_s") == str(START_CHECKPOINT)
     assert resolve_base("aan_s", from_scratch=True) == "aan_s"
     assert resolve_base("aan_t") == "aan_t"  # no start shipped for it
+
+
+def test_train_demo_starts_from_the_shipped_start_unless_from_scratch(tmp_path, project_factory):
+    """`inspector train-demo` trains as `finetune --base aan_s` does: from the shipped start."""
+    from core.model.checkpoint import read_metadata
+    from usecases.demo_project import train_demo
+
+    project = project_factory(tmp_path, n_per_class=4)
+    started = train_demo(project, tmp_path / "start.safetensors", epochs=1, input_size=64)
+    scratch = train_demo(project, tmp_path / "scratch.safetensors", epochs=1, input_size=64, from_scratch=True)
+    start_meta, scratch_meta = read_metadata(started.path), read_metadata(scratch.path)
+    assert start_meta.provenance["start"]["file"] == START_CHECKPOINT.name
+    assert start_meta.parent == START_CHECKPOINT.name
+    assert "start" not in scratch_meta.provenance and scratch_meta.provenance["base"] == "aan_s"
+    assert start_meta.model == scratch_meta.model  # the same architecture either way
