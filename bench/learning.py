@@ -11,9 +11,11 @@ the same recipe, data, seed and input size, one after the other in one run.
     python bench/learning.py --models "aan_s,aan_s[stem_blocks=0,1,1;depths=2,5]"   # tuples: comma-separated
 
 Printed per model: test accuracy and balanced accuracy (best epoch and last), final train accuracy
-(augmented batches of the last epoch), training wall time and images/s, the time to reach the best
-peer's final test accuracy, and the ratios to the best peer. The machine is shared and noisy: read
-ratios, not seconds, and look at the load line printed with the table.
+(augmented batches of the last epoch), training CPU time (this process's, evaluation excluded),
+wall time and images/s, the CPU time to reach the best peer's final test accuracy, and the ratios
+to the best peer. The machine is shared and noisy: CPU time holds still where wall time does not;
+with `--threads 1` per process, models can run side by side, one per core, and `--report` joins
+their JSON files into one table.
 """
 from __future__ import annotations
 
@@ -62,6 +64,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json", metavar="FILE", help="also write every row and curve as JSON")
+    p.add_argument("--report", nargs="+", metavar="JSON", help="print one table from the --json files of runs "
+                   "made side by side with the same data and settings (one process per core), and exit")
     return p.parse_args(argv)
 
 
@@ -208,6 +212,7 @@ class Curve(BatchObserver):
 
     def on_epoch(self, epoch, metrics, train_seconds):
         self.points.append({"epoch": epoch + 1, "seconds": round(train_seconds, 2),
+                            "cpu_seconds": round(metrics.get("train_cpu_seconds", 0.0), 2),
                             "test_acc": metrics.get("val_acc"), "test_balanced": metrics.get("val_balanced_acc"),
                             "train_acc": metrics.get("train_acc")})
         print(f"  {self.name}: epoch {epoch + 1} train {metrics.get('train_acc', 0):.3f} "
@@ -227,6 +232,7 @@ def run_one(spec: str, args, data: TrainData, test: MemorySource) -> dict:
     return {"model": spec, "params": count_params(built.model), "epochs": cfg.schedule.epochs,
             "test_acc": last["test_acc"], "test_balanced": last["test_balanced"], "best_test_acc": best["test_acc"],
             "best_epoch": best["epoch"], "train_acc": result.train_acc, "seconds": round(last["seconds"], 1),
+            "cpu_seconds": round(last["cpu_seconds"], 1), "threads": torch.get_num_threads(),
             "images_per_s": round(result.images_per_s, 1), "curve": curve.points}
 
 
@@ -241,43 +247,66 @@ def _epochs_for_budget(cfg: TrainConfig, spec: str, args, data: TrainData, built
 
 
 def time_to_reach(curve: list[dict], target: float) -> float | None:
-    return next((p["seconds"] for p in curve if p["test_acc"] >= target), None)
+    """CPU seconds of training until the test accuracy first reached `target` (None: never)."""
+    return next((p["cpu_seconds"] for p in curve if p["test_acc"] >= target), None)
 
 
-def report(rows: list[dict], what: str, args) -> None:
+def report(rows: list[dict], what: str, settings: str) -> None:
+    """Times are this process's CPU seconds of training (evaluation excluded): on a shared, noisy
+    machine they hold still where wall time does not; wall seconds are printed beside them."""
     peers = [r for r in rows if parse_model(r["model"])[0] in PEERS]
     best_peer = max(peers, key=lambda r: r["test_acc"]) if peers else None
-    print(f"\nbench/learning.py: {what}; {len(rows[0]['curve'])} epochs max, input {args.input_size} px, "
-          f"{args.in_chans} channel(s), seed {args.seed}, {torch.get_num_threads()} threads, "
-          f"load average {os.getloadavg()[0]:.2f} at the end")
+    print(f"\nbench/learning.py: {what}; {settings}; load average {os.getloadavg()[0]:.2f} at the end")
     if best_peer:
         print(f"best peer: {best_peer['model']} (final test accuracy {best_peer['test_acc']:.3f})")
-    header = (f"| {'model':<28} | params | test acc | balanced | best (epoch) | train acc | time s | img/s |"
-              f" to peer's acc s | acc vs peer | time vs peer |")
+    header = (f"| {'model':<28} | params | test acc | balanced | best (epoch) | train acc | CPU s | wall s | img/s |"
+              f" to peer's acc CPU s | acc vs peer | CPU time vs peer |")
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     for r in rows:
         reach = time_to_reach(r["curve"], best_peer["test_acc"]) if best_peer else None
         # "-" where there is nothing to compare with (no peer in the run, or the peer's accuracy never reached).
         acc_ratio = f"{r['test_acc'] / best_peer['test_acc']:.3f}" if best_peer and best_peer["test_acc"] else "-"
-        time_ratio = f"{reach / best_peer['seconds']:.2f}" if best_peer and reach is not None else "-"
+        time_ratio = f"{reach / best_peer['cpu_seconds']:.2f}" if best_peer and reach is not None else "-"
         print(f"| {r['model']:<28} | {r['params'] / 1e6:5.2f}M | {r['test_acc']:8.3f} | {r['test_balanced']:8.3f} |"
-              f" {r['best_test_acc']:.3f} ({r['best_epoch']:>3}) | {r['train_acc']:9.3f} | {r['seconds']:6.0f} |"
-              f" {r['images_per_s']:5.0f} | {reach if reach is not None else '-':>15} | {acc_ratio:>11} |"
-              f" {time_ratio:>12} |")
+              f" {r['best_test_acc']:.3f} ({r['best_epoch']:>3}) | {r['train_acc']:9.3f} | {r['cpu_seconds']:5.0f} |"
+              f" {r['seconds']:6.0f} | {r['images_per_s']:5.0f} | {reach if reach is not None else '-':>19} |"
+              f" {acc_ratio:>11} | {time_ratio:>16} |")
+
+
+def settings_line(args) -> str:
+    return (f"{args.epochs} epochs, input {args.input_size} px, {args.in_chans} channel(s), seed {args.seed}, "
+            f"{torch.get_num_threads()} threads")
+
+
+def report_saved(paths: list[str]) -> None:
+    """One table from the JSON files of runs made side by side (e.g. one process per core, with
+    the same data and recipe): refused when their data or settings differ."""
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    keys = ("data", "settings")
+    first = runs[0]
+    for path, run in zip(paths[1:], runs[1:]):
+        for key in keys:
+            if run.get(key) != first.get(key):
+                sys.exit(f"learning.py: {path} was run with other {key} ({run.get(key)!r} vs {first.get(key)!r})")
+    report([row for run in runs for row in run["rows"]], first["data"], first["settings"])
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    if args.report:
+        report_saved(args.report)
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     data, test, what = load_data(args)
     rows = []
     for spec in split_models(args.models):
         rows.append(run_one(spec, args, data, test))
-    report(rows, what, args)
+    report(rows, what, settings_line(args))
     if args.json:
-        Path(args.json).write_text(json.dumps({"data": what, "args": vars(args), "rows": rows}, indent=2))
+        Path(args.json).write_text(json.dumps({"data": what, "settings": settings_line(args), "args": vars(args),
+                                               "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":
