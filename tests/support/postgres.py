@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from support.services import free_port, unavailable
+from support.services import free_ports, unavailable
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts" / "pg"
 BACKENDS = ("sqlite", "postgresql")
@@ -32,7 +32,7 @@ def pg_server():
     if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")) and shutil.which("initdb") is None:
         unavailable("PostgreSQL server binaries not found (apt-get install postgresql)", "PostgreSQL")
     folder = tempfile.mkdtemp(prefix="inspector-pg-")  # not under pytest's 0700 tmp: the server user reads it
-    start = subprocess.run(["bash", str(SCRIPTS / "start_cluster.sh"), folder, str(free_port())],
+    start = subprocess.run(["bash", str(SCRIPTS / "start_cluster.sh"), folder, str(free_ports())],
                            env=dict(os.environ, DURABLE="0"), capture_output=True, text=True, timeout=120)
     if start.returncode != 0:
         subprocess.run(["bash", str(SCRIPTS / "stop_cluster.sh"), folder], capture_output=True, timeout=60)
