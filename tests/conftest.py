@@ -1,5 +1,9 @@
 """Fixtures shared by every test folder: private settings and data folders, a real two-node SLURM
-cluster on this machine (one per session, used by tests/training and tests/hostile) and a polling helper."""
+cluster on this machine (one per session, used by tests/training and tests/hostile) and a polling helper.
+
+`make test` runs the suite in two pytest-xdist workers (`-n 2`). Session fixtures are per worker:
+a worker that runs a SLURM test starts a cluster of its own (own folder, munge key and socket, free
+ports), as it starts its own PostgreSQL server, and each worker gives torch one thread."""
 from __future__ import annotations
 
 import os
@@ -9,7 +13,14 @@ import time
 from pathlib import Path
 
 import pytest
-from support.services import free_port, unavailable
+from support.services import free_ports, unavailable
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two workers on two cores: torch's default of one thread per core in each worker (and in the
+    # processes its tests start, which inherit this) puts two threads on every core, and an OpenMP
+    # pool whose threads wait for each other on busy cores loses far more than it gains. Set before
+    # anything imports torch; the same computation on fewer threads.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -44,7 +55,9 @@ def slurm_cluster(tmp_path_factory):
     if os.geteuid() != 0:
         unavailable("the SLURM test cluster needs root (slurmd starts jobs as their owner)", "SLURM")
     folder = tmp_path_factory.mktemp("slurm")
-    env = dict(os.environ, SLURMCTLD_PORT=str(free_port()), SLURMD_PORT=str(free_port()))
+    # slurmctld's port, then one per node (start_cluster.sh: node nK listens on SLURMD_PORT + K - 1).
+    port = free_ports(1 + int(os.environ.get("SLURM_NODES", "2")))
+    env = dict(os.environ, SLURMCTLD_PORT=str(port), SLURMD_PORT=str(port + 1))
     start = subprocess.run(["bash", str(SCRIPTS / "start_cluster.sh"), str(folder)], env=env,
                            capture_output=True, text=True, timeout=60)
     if start.returncode != 0:
