@@ -27,16 +27,28 @@ def png_bytes(seed: int, size: int = 16) -> bytes:
     return buf.getvalue()
 
 
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+
+def _gray_png(width: int, height: int, idat: bytes) -> bytes:
+    """An 8-bit grayscale PNG around `idat` (zlib-compressed rows, each a filter byte then the pixels)."""
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b""))
+
+
+def numbered_png(n: int) -> bytes:
+    """A 4x4 grayscale PNG whose pixels spell `n` (0 <= n < 2**32): a different image for every n,
+    encoded by hand in a few microseconds (Pillow took 20 times longer: most of making 50,000 files)."""
+    pixels = n.to_bytes(4, "big") * 4
+    return _gray_png(4, 4, zlib.compress(b"".join(b"\x00" + pixels[r * 4:r * 4 + 4] for r in range(4))))
+
+
 def bomb_png(width: int, height: int) -> bytes:
     """A grayscale PNG of width x height zero pixels: a few hundred KB on disk, `width*height` bytes decoded."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
-
     comp = zlib.compressobj(9)
     row = b"\x00" * (width + 1)
-    data = b"".join(comp.compress(row) for _ in range(height)) + comp.flush()
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+    return _gray_png(width, height, b"".join(comp.compress(row) for _ in range(height)) + comp.flush())
 
 
 @dataclass
