@@ -1,5 +1,6 @@
 """Edge-export fixtures: a generated demo project (real PNGs, imported) scored by the shipped demo
-model, and its int8 export calibrated on that project; both made once per session."""
+model, its int8 export calibrated on that project, and an untrained aan_t with its fp32 export; all
+made once per session."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,3 +31,16 @@ def int8_export(demo_project, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("edge_int8") / "demo_int8.onnx"
     return out, export_model(DEMO_MODEL, out, int8=True, calibrate_db=demo_project, calibrate_n=40)
+
+
+@pytest.fixture(scope="session")
+def aan_t_export(tmp_path_factory):
+    """(checkpoint, fp32 ONNX export) of an untrained aan_t (support.synthetic_datasets.tiny_checkpoint),
+    for tests that need an export to read or to damage, not the export itself."""
+    from support.synthetic_datasets import tiny_checkpoint
+
+    from core.edge.onnx_export import export_onnx
+
+    base = tmp_path_factory.mktemp("edge_aan_t")
+    ckpt, _ = tiny_checkpoint(base / "m.safetensors", ["good", "scratch", "crack"], arch="aan_t")
+    return ckpt, export_onnx(ckpt, base / "m.onnx").path

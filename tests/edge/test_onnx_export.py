@@ -101,11 +101,10 @@ def test_attention_products_stay_float(int8_export):
     assert all(n.input[1] in weight_dq for n in convs[1:]) and len(head) == 1 and head[0].input[1] in weight_dq
 
 
-def test_activation_matmuls_finds_the_attention_products(tmp_path):
-    ckpt, _ = tiny_checkpoint(tmp_path / "m.safetensors", CLASSES, arch="aan_t")
-    export_onnx(ckpt, tmp_path / "m.onnx")
+def test_activation_matmuls_finds_the_attention_products(aan_t_export):
+    _, onnx_path = aan_t_export
     # aan_t: two attention blocks, each with Q·Kᵀ and P·V (the pooling is not attention: lse)
-    assert len(activation_matmuls(tmp_path / "m.onnx")) == 4
+    assert len(activation_matmuls(onnx_path)) == 4
 
 
 def _onnx_without_metadata(path):
@@ -127,18 +126,17 @@ def _onnx_without_metadata(path):
     ("folder", "is a folder, not a model file"),
     ("missing", "no such model file"),
 ])
-def test_foreign_or_damaged_onnx_is_refused_in_one_line(tmp_path, case, expected):
+def test_foreign_or_damaged_onnx_is_refused_in_one_line(tmp_path, aan_t_export, case, expected):
     from app.cli import main
 
-    ckpt, _ = tiny_checkpoint(tmp_path / "m.safetensors", CLASSES, arch="aan_t")
+    ckpt, full = aan_t_export
     path = tmp_path / "x.onnx"
     if case == "garbage":
         path.write_bytes(b"\x08\x07 this is not protobuf \xff\xfe" * 10)
     elif case == "empty":
         path.write_bytes(b"")
     elif case == "truncated":
-        export_onnx(ckpt, tmp_path / "full.onnx")
-        path.write_bytes((tmp_path / "full.onnx").read_bytes()[:50_000])
+        path.write_bytes(full.read_bytes()[:50_000])
     elif case == "safetensors":
         path.write_bytes(ckpt.read_bytes())
     elif case == "foreign":
