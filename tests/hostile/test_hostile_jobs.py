@@ -36,6 +36,7 @@ def _stepped(job_dir: Path, after_starts: int = 1) -> bool:
     return len(starts) >= after_starts and any(r["kind"] == "step" for r in records[starts[after_starts - 1]:])
 
 
+@pytest.mark.slow
 def test_local_cancel_says_where_it_stopped_and_resume_continues_there(tmp_path, cli, waiter):
     assert cli("import", _dataset(tmp_path / "ds"), "--db", "p.db", cwd=tmp_path).rc == 0
     r = cli("finetune", "--db", "p.db", "--base", "aan_s", "--backend", "local", "--gpus", "0", "--nproc", "1",

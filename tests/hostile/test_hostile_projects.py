@@ -67,6 +67,7 @@ def _foreign_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     return out
 
 
+@pytest.mark.slow
 def test_foreign_files_are_refused_by_every_command_and_never_written(tmp_path, dataset, cli):
     for what, (db, reason) in _foreign_files(tmp_path).items():
         digest, siblings = sha256(db), sorted(p.name for p in tmp_path.iterdir())
