@@ -82,7 +82,11 @@ def test_dry_run_passes_every_step_without_qt(tmp_path):
     Dynamo only): every step's plumbing, the benchmarks' JSON, the report and the bundle."""
     (tmp_path / "noqt").mkdir()
     (tmp_path / "noqt" / "sitecustomize.py").write_text(NO_QT)
-    env = dict(os.environ, PYTHONPATH=str(tmp_path / "noqt"))
+    # The check's own pytest (its cuda-tests step) keeps its temporary files in this test's folder: in the
+    # default place it would remove the oldest of the earlier runs' folders on exit, past the step's time
+    # limit when that folder holds 50,000 files on a disk that discards each freed block (seen: 300 s).
+    addopts = f"{os.environ.get('PYTEST_ADDOPTS', '')} --basetemp={tmp_path / 'cuda-tests-tmp'}".strip()
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "noqt"), PYTEST_ADDOPTS=addopts)
     env.pop("INSPECTOR_CUDA_TESTS_ON_CPU", None)
     out, bundle = tmp_path / "out", tmp_path / "bundle"
     proc = subprocess.run(["bash", str(REPO / "scripts" / "gpu_check.sh"), "--device", "cpu", "--out", str(out),
