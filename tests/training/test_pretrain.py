@@ -76,6 +76,7 @@ def test_pretraining_job_resumes_after_sigterm_and_writes_a_checkpoint(tmp_path)
     assert [r["epoch"] for r in epochs] == [0, 1, 2] and all("val_acc" in r for r in epochs)
 
 
+@pytest.mark.slow
 def test_pretraining_continues_from_a_checkpoint_with_more_categories(tmp_path, monkeypatch):
     """The curriculum of the shipped start: a run on 8 categories, then one on 16 from its weights
     (`--from`, given relative to where the command runs: the job runs elsewhere)."""

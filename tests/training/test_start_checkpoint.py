@@ -3,6 +3,8 @@
 import sys
 from pathlib import Path
 
+import pytest
+
 from core.model.checkpoint import load_checkpoint
 from training.pretrain import START_CHECKPOINT, resolve_base
 
@@ -10,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 from make_start_checkpoint import generator_fingerprint  # noqa: E402
 
 
+@pytest.mark.slow  # about 15 s: the fingerprint finds the 1000 formula categories again
 def test_the_shipped_start_matches_its_metadata():
     assert START_CHECKPOINT.is_file() and START_CHECKPOINT.stat().st_size <= 10_000_000
     model, meta = load_checkpoint(START_CHECKPOINT)
@@ -27,6 +30,7 @@ def test_finetune_from_an_architecture_starts_from_the_shipped_start_unless_from
     assert resolve_base("aan_t") == "aan_t"  # no start shipped for it
 
 
+@pytest.mark.slow  # two short trainings in this process
 def test_train_demo_starts_from_the_shipped_start_unless_from_scratch(tmp_path, project_factory):
     """`inspector train-demo` trains as `finetune --base aan_s` does: from the shipped start."""
     from core.model.checkpoint import read_metadata
