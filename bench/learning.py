@@ -232,7 +232,7 @@ def run_one(spec: str, args, data: TrainData, test: MemorySource) -> dict:
     return {"model": spec, "params": count_params(built.model), "epochs": cfg.schedule.epochs,
             "test_acc": last["test_acc"], "test_balanced": last["test_balanced"], "best_test_acc": best["test_acc"],
             "best_epoch": best["epoch"], "train_acc": result.train_acc, "seconds": round(last["seconds"], 1),
-            "cpu_seconds": round(last["cpu_seconds"], 1), "threads": torch.get_num_threads(),
+            "cpu_seconds": round(last["cpu_seconds"], 1),
             "images_per_s": round(result.images_per_s, 1), "curve": curve.points}
 
 
@@ -283,10 +283,9 @@ def report_saved(paths: list[str]) -> None:
     """One table from the JSON files of runs made side by side (e.g. one process per core, with
     the same data and recipe): refused when their data or settings differ."""
     runs = [json.loads(Path(p).read_text()) for p in paths]
-    keys = ("data", "settings")
     first = runs[0]
     for path, run in zip(paths[1:], runs[1:]):
-        for key in keys:
+        for key in ("data", "settings"):
             if run.get(key) != first.get(key):
                 sys.exit(f"learning.py: {path} was run with other {key} ({run.get(key)!r} vs {first.get(key)!r})")
     report([row for run in runs for row in run["rows"]], first["data"], first["settings"])
@@ -303,10 +302,11 @@ def main(argv=None) -> None:
     rows = []
     for spec in split_models(args.models):
         rows.append(run_one(spec, args, data, test))
-    report(rows, what, settings_line(args))
+    settings = settings_line(args)
+    report(rows, what, settings)
     if args.json:
-        Path(args.json).write_text(json.dumps({"data": what, "settings": settings_line(args), "args": vars(args),
-                                               "rows": rows}, indent=2))
+        Path(args.json).write_text(json.dumps({"data": what, "settings": settings, "args": vars(args), "rows": rows},
+                                              indent=2))
 
 
 if __name__ == "__main__":
