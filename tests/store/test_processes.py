@@ -26,7 +26,9 @@ sync = Path(sync)
 project = open_project(db, create=False)
 with project.session() as s:
     version = get_image(s, image).label_version
-(sync / f"ready-{user}").write_text(str(version))
+# Written then renamed: the parent polls for the name and must never read a half-written file.
+(sync / f"ready-{user}.part").write_text(str(version))
+(sync / f"ready-{user}.part").rename(sync / f"ready-{user}")
 deadline = time.monotonic() + 30
 while not (sync / "go").exists():
     if time.monotonic() > deadline:
