@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 from torch import nn
-from torchvision.transforms.v2 import functional as TF
 
+from core.image_ops import gaussian_blur
 from core.inference.heads import DEFAULT_TOLERANCE, dilate
 from core.inference.upsample import upsample_bilinear
 
@@ -99,7 +99,7 @@ def blurred(x: torch.Tensor) -> torch.Tensor:
     s = x.shape[-1]
     sigma = max(1.0, BLUR_SIGMA * s)
     k = int(2 * round(3 * sigma) + 1)
-    return TF.gaussian_blur(x, [k, k], [sigma, sigma])
+    return gaussian_blur(x, k, sigma)
 
 
 def pixel_order(up: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torchvision.transforms.v2 import functional as TF
+
+from core.image_ops import resize, rgb_to_gray
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,7 @@ class Preprocess:
         t = match_channels(t, self.in_chans)
         s = self.input_size
         if tuple(t.shape[-2:]) != (s, s):
-            t = TF.resize(t, [s, s], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
+            t = resize(t, (s, s))
         return t.contiguous()
 
     def normalise(self, batch: torch.Tensor) -> torch.Tensor:
@@ -57,7 +58,7 @@ def match_channels(t: torch.Tensor, in_chans: int) -> torch.Tensor:
     if c == in_chans:
         return t
     if in_chans == 1:
-        return TF.rgb_to_grayscale(t, num_output_channels=1)
+        return rgb_to_gray(t)
     if c == 1:
         return t.expand(3, -1, -1)
     raise ValueError(f"cannot turn {c} channels into {in_chans}")
