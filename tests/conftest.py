@@ -1,7 +1,7 @@
 """Fixtures shared by every test folder: private settings and data folders, a real two-node SLURM
 cluster on this machine (one per session, used by tests/training and tests/hostile) and a polling helper.
 
-`make test` runs the suite in two pytest-xdist workers (`-n 2`). Session fixtures are per worker:
+`make test` runs the suite in two pytest-xdist workers (`-n 2 --dist worksteal`). Session fixtures are per worker:
 a worker that runs a SLURM test starts a cluster of its own (own folder, munge key and socket, free
 ports), as it starts its own PostgreSQL server, and each worker gives torch one thread."""
 from __future__ import annotations
