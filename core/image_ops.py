@@ -6,10 +6,12 @@ torchvision (its models, ops and torch._dynamo), about as long as importing torc
 `inspector` command, torchrun worker and the window pay that at start. These three functions give
 torchvision's results bit for bit (tests/inference/test_image_ops.py compares them), so predictions, the
 attention maps and every checkpoint's preprocessing stay what they were. torchvision stays for the
-benchmark's peers and the ImageNet-style folder reader, which import it where they need it.
+benchmark's peers and the ImageNet-style folder reader (its class listing), which import it where they
+need it.
 """
 from __future__ import annotations
 
+import functools
 import platform
 
 import torch
@@ -31,6 +33,7 @@ def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return out.reshape(*lead, c, *size)
 
 
+@functools.cache  # asked once per process, not for every image
 def _native_uint8_on_cpu() -> bool:
     """torch resizes uint8 itself where it has the vector kernels (torchvision's own test); elsewhere
     through float32, rounded back."""

@@ -78,9 +78,10 @@ def slurm_cluster(tmp_path_factory):
 
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist the tests marked slow or slurm (tens of seconds each) go first, in their
-    order, the rest after them in theirs: the workers take tests in this order, so the long ones are
-    spread over both from the start and short ones fill the end, instead of one worker starting a
-    minute-long test while the other has nothing left."""
+    order, the rest after them in theirs: with work stealing (the Makefile's `--dist worksteal`) an
+    idle worker takes tests from the other's queue, so the long ones start early on both and short
+    ones fill the end, instead of one worker starting a minute-long test while the other has nothing
+    left."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         items.sort(key=lambda item: not (item.get_closest_marker("slow") or item.get_closest_marker("slurm")))
 

@@ -268,8 +268,7 @@ def _seed(*parts: int) -> int:
 
 def _random_resized_crop(path: str, in_chans: int, size: int, seed: int) -> torch.Tensor:
     """RandomResizedCrop(scale 0.08-1, ratio 3/4-4/3) with its own seeded generator."""
-    from torchvision.transforms.v2 import functional as TF
-
+    from core.image_ops import resize
     from core.inference.loader import decode
     from core.inference.preprocess import match_channels
 
@@ -284,8 +283,8 @@ def _random_resized_crop(path: str, in_chans: int, size: int, seed: int) -> torc
         if 0 < cw <= w and 0 < ch <= h:
             top = int(torch.randint(0, h - ch + 1, (1,), generator=g))
             left = int(torch.randint(0, w - cw + 1, (1,), generator=g))
-            return TF.resized_crop(img, top, left, ch, cw, [size, size], antialias=True).contiguous()
-    return TF.resize(img, [size, size], antialias=True).contiguous()
+            return resize(img[..., top:top + ch, left:left + cw], (size, size)).contiguous()
+    return resize(img, (size, size)).contiguous()
 
 
 # --- epoch order --------------------------------------------------------------------------------

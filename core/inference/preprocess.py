@@ -34,10 +34,7 @@ class Preprocess:
         if t.dtype != torch.uint8:
             raise ValueError(f"expected a uint8 image, got {t.dtype}")
         t = match_channels(t, self.in_chans)
-        s = self.input_size
-        if tuple(t.shape[-2:]) != (s, s):
-            t = resize(t, (s, s))
-        return t.contiguous()
+        return resize(t, (self.input_size, self.input_size)).contiguous()
 
     def normalise(self, batch: torch.Tensor) -> torch.Tensor:
         """(B, C, s, s) uint8 on any device -> float32, (x / 255 - mean) / std."""
