@@ -13,7 +13,9 @@ the same recipe, data, seed and input size, one after the other in one run.
 Printed per model: test accuracy and balanced accuracy (best epoch and last), final train accuracy
 (augmented batches of the last epoch), training CPU time (this process's, evaluation excluded),
 wall time and images/s, the CPU time to reach the best peer's final test accuracy, and the ratios
-to the best peer. The machine is shared and noisy: CPU time holds still where wall time does not;
+to the best peer; then each model's recall per class (which defects it misses). `--json` also keeps
+the indices of the test images each model got wrong (do two models miss the same ones?), `--save`
+the trained models. The machine is shared and noisy: CPU time holds still where wall time does not;
 with `--threads 1` per process, models can run side by side, one per core, and `--report` joins
 their JSON files into one table.
 """
@@ -32,11 +34,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.peers import PEERS, count_params, peer_model  # noqa: E402
+from core.model import model_names  # noqa: E402
 from core.progress import Reporter  # noqa: E402
 from training.config import DataConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig, TrainConfig  # noqa: E402
 from training.data import MemorySource, Sample, pixel_stats  # noqa: E402
 from training.model_setup import BuiltModel  # noqa: E402
-from training.trainer import BatchObserver, TrainData, train  # noqa: E402
+from training.trainer import BatchObserver, TrainData, save_trained, train  # noqa: E402
 
 DEFAULT_MODELS = "aan_s,resnet18,mobilenet_v3_large,efficientnet_b0"
 
@@ -63,7 +66,10 @@ def parse_args(argv=None):
                    help="any other recipe setting, e.g. optim.ema=false or data.augment.rotate_deg=20 (repeatable)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--json", metavar="FILE", help="also write every row and curve as JSON")
+    p.add_argument("--json", metavar="FILE", help="also write every row and curve as JSON (with each model's "
+                   "per-class test recall and the indices of the test images it got wrong)")
+    p.add_argument("--save", metavar="DIR", help="also save each trained Inspector model (not the peers) as a "
+                   "checkpoint in DIR")
     p.add_argument("--report", nargs="+", metavar="JSON", help="print one table from the --json files of runs "
                    "made side by side with the same data and settings (one process per core), and exit")
     return p.parse_args(argv)
@@ -163,7 +169,7 @@ def _value(text: str):
 
 
 def build(spec: str, data: TrainData, in_chans: int) -> BuiltModel:
-    from core.model import create_model, model_names
+    from core.model import create_model
 
     name, options = parse_model(spec)
     mean, std = pixel_stats(data.train.images)
@@ -229,11 +235,37 @@ def run_one(spec: str, args, data: TrainData, test: MemorySource) -> dict:
                    observer=curve, reporter=Reporter())
     last = curve.points[-1]
     best = max(curve.points, key=lambda p: p["test_acc"])
+    predicted = predict(result.model, test, result.built)
+    wrong = [i for i, (p, t) in enumerate(zip(predicted, test.targets)) if p != t]
+    recall = {name: _recall(predicted, test.targets, k) for k, name in enumerate(data.class_names)}
+    if args.save and result.built.arch in model_names():  # a peer's weights are no Inspector model
+        stem = Path(spec).name.removesuffix(".safetensors")
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)
+        save_trained(Path(args.save) / f"{safe}.safetensors", result.model, result.built, cfg, data.class_names,
+                     provenance={"bench": "bench/learning.py", "settings": settings_line(args)})
     return {"model": spec, "params": count_params(built.model), "epochs": cfg.schedule.epochs,
-            "test_acc": last["test_acc"], "test_balanced": last["test_balanced"], "best_test_acc": best["test_acc"],
+            "test_recall": recall, "test_errors": wrong, "test_acc": last["test_acc"],
+            "test_balanced": last["test_balanced"], "best_test_acc": best["test_acc"],
             "best_epoch": best["epoch"], "train_acc": result.train_acc, "seconds": round(last["seconds"], 1),
             "cpu_seconds": round(last["cpu_seconds"], 1),
             "images_per_s": round(result.images_per_s, 1), "curve": curve.points}
+
+
+@torch.inference_mode()
+def predict(model: torch.nn.Module, test: MemorySource, built: BuiltModel) -> list[int]:
+    """The predicted class of every test image, in order (the exported model, eval mode)."""
+    model.eval()
+    m = torch.tensor(built.mean).view(1, -1, 1, 1) * 255.0
+    s = torch.tensor(built.std).view(1, -1, 1, 1) * 255.0
+    out: list[int] = []
+    for xb, _, _ in test.batches(range(len(test)), 64, drop_last=False):
+        out += model((xb.float() - m) / s).argmax(1).tolist()
+    return out
+
+
+def _recall(predicted: list[int], targets: list[int], k: int) -> float | None:
+    mine = [p for p, t in zip(predicted, targets) if t == k]
+    return round(sum(p == k for p in mine) / len(mine), 4) if mine else None
 
 
 def _epochs_for_budget(cfg: TrainConfig, spec: str, args, data: TrainData, built: BuiltModel) -> TrainConfig:
@@ -272,6 +304,15 @@ def report(rows: list[dict], what: str, settings: str) -> None:
               f" {r['best_test_acc']:.3f} ({r['best_epoch']:>3}) | {r['train_acc']:9.3f} | {r['cpu_seconds']:5.0f} |"
               f" {r['seconds']:6.0f} | {r['images_per_s']:5.0f} | {reach if reach is not None else '-':>19} |"
               f" {acc_ratio:>11} | {time_ratio:>16} |")
+    recalled = [r for r in rows if r.get("test_recall")]
+    if recalled:  # which classes each model misses (JSON files of earlier runs have no recall)
+        names = list(recalled[0]["test_recall"])
+        print(f"\nper-class test recall\n| {'model':<28} | " + " | ".join(names) + " |")
+        print(f"|{'-' * 30}|" + "|".join("-" * (len(n) + 2) for n in names) + "|")
+        for r in recalled:
+            cells = (r["test_recall"].get(n) for n in names)
+            print(f"| {r['model']:<28} | " + " | ".join(f"{'-' if v is None else f'{v:.3f}':>{len(n)}}"
+                                                      for n, v in zip(names, cells)) + " |")
 
 
 def settings_line(args) -> str:
