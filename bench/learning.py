@@ -89,7 +89,8 @@ def load_data(args) -> tuple[TrainData, MemorySource, str]:
         what = f"manifest {args.manifest}"
     else:
         rows = _demo_rows(args.n, args.noise, args.data_seed, args.defect_strength)
-        what = f"demo generator, {args.n} images, seed {args.data_seed}, noise {args.noise}"
+        what = f"demo generator, {args.n} images, seed {args.data_seed}, noise {args.noise}" + (
+            f", defect strength {args.defect_strength}" if args.defect_strength != 1.0 else "")
     classes = sorted({label for _, label, split in rows if split != "test"})
     index = {c: i for i, c in enumerate(classes)}
     train_rows = [Sample(p, index[label]) for p, label, split in rows if split != "test"]

@@ -10,6 +10,8 @@ steps, images seen, device, held-out accuracy on generated images it never train
 
     python scripts/make_start_checkpoint.py --work runs/start          # the recorded settings (~60 min on 2 cores)
     python scripts/make_start_checkpoint.py --work runs/start --export-only --out /tmp/start.safetensors
+    python scripts/make_start_checkpoint.py --work runs/more --continue-from assets/aan_s_start.safetensors \
+        --epochs 4 --input-size 96 --lr 5e-4     # one more stage from a built start, recorded after its own
 """
 from __future__ import annotations
 
@@ -52,8 +54,13 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=64, help="per process")
     p.add_argument("--nproc", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the recipe's)")
     p.add_argument("--export-only", action="store_true", help="export a finished run in --work")
+    p.add_argument("--continue-from", metavar="START", help="one more stage (same categories; --epochs, --input-size, "
+                   "--lr apply to it) from a start built by this script, whose provenance it extends")
     args = p.parse_args(argv)
+    if args.continue_from:
+        return continue_start(args)
     shared = ["--input-size", str(args.input_size), "--images-per-epoch", str(args.images_per_epoch),
               "--batch-size", str(args.batch_size), "--seed", str(args.seed)]
     stages = [(Path(args.work), args.categories, args.epochs, None)]
@@ -98,6 +105,53 @@ def main(argv=None) -> int:
         print(f"{d['categories']} categories: held-out accuracy {d['held_out']['accuracy']:.1%} "
               f"(chance {d['held_out']['chance']:.1%}), {d['steps']} steps")
     print(f"{path}: {path.stat().st_size / 1e6:.1f} MB")
+    return 0
+
+
+def continue_start(args) -> int:
+    """Train a built start further (more images, or a larger input size) and export it with its
+    whole history: the earlier stages' provenance, then this stage's command and outcome."""
+    import shutil
+
+    from core.model.checkpoint import read_metadata
+    from training.pretrain import export_start
+
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    start = work / "from.safetensors"  # a copy: --out may be the very file this stage starts from
+    if not start.exists():
+        shutil.copyfile(args.continue_from, start)
+    before = read_metadata(start).provenance
+    categories = before["data"]["categories"]
+    settings = ["--epochs", str(args.epochs), "--input-size", str(args.input_size), "--images-per-epoch",
+                str(args.images_per_epoch), "--batch-size", str(args.batch_size), "--seed", str(args.seed),
+                *(["--lr", str(args.lr)] if args.lr else [])]
+    if not args.export_only:
+        from app.cli import main as inspector
+
+        rc = inspector(["pretrain", "--out", str(work), "--categories", str(categories), "--from", str(start),
+                        "--pool", "lse", *settings, "--gpus", "0", "--nproc", str(args.nproc), "--workers", "1",
+                        "--wait"])
+        if rc != 0:
+            return rc
+    stage = _stage_record(work, categories, args.images_per_epoch)
+    stage["input_size"] = args.input_size
+    stage["from"] = "the start built by the command before"
+    data = {**before["data"], "input_size": args.input_size,
+            "generator_fingerprint": generator_fingerprint(categories, args.input_size, args.seed)}
+    command = shlex.join(["python", "scripts/make_start_checkpoint.py", "--work", "DIR2", "--continue-from",
+                          "assets/aan_s_start.safetensors", *settings])
+    provenance = {
+        "command": f"{before['command']} && {command}", "data": data,
+        "curriculum": [*before["curriculum"], stage], "base": f"{before['base']}, then this start at "
+        f"{args.input_size} px", "epochs_planned": before["epochs_planned"] + args.epochs,
+        "epochs": before["epochs"] + stage["epochs"], "steps": before["steps"] + stage["steps"],
+        "images_seen": before["images_seen"] + stage["images_seen"], "device": "cpu", "processes": args.nproc,
+        "held_out": stage["held_out"],
+    }
+    path = export_start(work / "out" / "best.safetensors", args.out, provenance=provenance)
+    print(f"{categories} categories at {args.input_size} px: held-out accuracy {stage['held_out']['accuracy']:.1%}, "
+          f"{stage['steps']} steps; {path}: {path.stat().st_size / 1e6:.1f} MB")
     return 0
 
 

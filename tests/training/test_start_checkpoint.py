@@ -44,3 +44,28 @@ def test_train_demo_starts_from_the_shipped_start_unless_from_scratch(tmp_path, 
     assert start_meta.parent == START_CHECKPOINT.name
     assert "start" not in scratch_meta.provenance and scratch_meta.provenance["base"] == "aan_s"
     assert start_meta.model == scratch_meta.model  # the same architecture either way
+
+
+@pytest.mark.slow  # a real one-process pretraining job of two steps at 32 px
+def test_one_more_stage_extends_the_starts_history(tmp_path):
+    """scripts/make_start_checkpoint.py --continue-from: the exported start says what it was built
+    from (the earlier command and stages) and adds this stage's command and outcome."""
+    from make_start_checkpoint import main as make_start
+
+    from core.model.checkpoint import read_metadata
+
+    out = tmp_path / "more.safetensors"
+    rc = make_start(["--work", str(tmp_path / "more"), "--continue-from", str(START_CHECKPOINT), "--out", str(out),
+                     "--epochs", "1", "--input-size", "32", "--images-per-epoch", "64", "--batch-size", "32",
+                     "--nproc", "1", "--lr", "1e-4"])
+    assert rc == 0
+    before, after = read_metadata(START_CHECKPOINT).provenance, read_metadata(out).provenance
+    assert after["command"].startswith(before["command"] + " && ")
+    assert "--continue-from assets/aan_s_start.safetensors" in after["command"] and "--input-size 32" in after["command"]
+    assert after["curriculum"][:-1] == before["curriculum"]
+    stage = after["curriculum"][-1]
+    assert stage["input_size"] == 32 and stage["steps"] == 2 and stage["images_seen"] == 64
+    assert after["steps"] == before["steps"] + 2 and after["data"]["input_size"] == 32
+    assert after["held_out"] == stage["held_out"] and after["data"]["categories"] == before["data"]["categories"]
+    model, meta = load_checkpoint(out)
+    assert meta.class_names == read_metadata(START_CHECKPOINT).class_names  # the pretraining head is kept
