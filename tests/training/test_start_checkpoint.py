@@ -49,23 +49,37 @@ def test_train_demo_starts_from_the_shipped_start_unless_from_scratch(tmp_path, 
 @pytest.mark.slow  # a real one-process pretraining job of two steps at 32 px
 def test_one_more_stage_extends_the_starts_history(tmp_path):
     """scripts/make_start_checkpoint.py --continue-from: the exported start says what it was built
-    from (the earlier command and stages) and adds this stage's command and outcome."""
+    from (the earlier command and stages) and adds this stage's command and outcome. The start it
+    continues is a small one made here (10 categories) with the shipped start's kind of provenance."""
     from make_start_checkpoint import main as make_start
 
-    from core.model.checkpoint import read_metadata
+    from core.model import create_model
+    from core.model.checkpoint import CheckpointMeta, read_metadata, save_checkpoint
+    from training.formula_images import category_names
 
+    stage = {"categories": 10, "epochs": 1, "held_out": {"images": 20, "accuracy": 0.5, "chance": 0.1},
+             "images_seen": 64, "steps": 2}
+    before = {"command": "python scripts/make_start_checkpoint.py --work DIR --categories 10", "curriculum": [stage],
+              "data": {"categories": 10, "generator": "training.formula_images", "seed": 0, "input_size": 32,
+                       "in_chans": 1, "generator_fingerprint": "x"},
+              "base": "aan_t", "epochs_planned": 1, "epochs": 1, "steps": 2, "images_seen": 64, "held_out": stage["held_out"]}
+    start = tmp_path / "start.safetensors"
+    save_checkpoint(start, create_model("aan_t", 10, 1, pool="lse"),
+                    CheckpointMeta(arch="aan_t", class_names=category_names(10), in_chans=1, input_size=32,
+                                   mean=(0.5,), std=(0.25,), provenance=before))
     out = tmp_path / "more.safetensors"
-    rc = make_start(["--work", str(tmp_path / "more"), "--continue-from", str(START_CHECKPOINT), "--out", str(out),
-                     "--epochs", "1", "--input-size", "32", "--images-per-epoch", "64", "--batch-size", "32",
+    rc = make_start(["--work", str(tmp_path / "more"), "--continue-from", str(start), "--out", str(out),
+                     "--epochs", "1", "--input-size", "64", "--images-per-epoch", "64", "--batch-size", "32",
                      "--nproc", "1", "--lr", "1e-4"])
     assert rc == 0
-    before, after = read_metadata(START_CHECKPOINT).provenance, read_metadata(out).provenance
+    after = read_metadata(out).provenance
     assert after["command"].startswith(before["command"] + " && ")
-    assert "--continue-from assets/aan_s_start.safetensors" in after["command"] and "--input-size 32" in after["command"]
-    assert after["curriculum"][:-1] == before["curriculum"]
-    stage = after["curriculum"][-1]
-    assert stage["input_size"] == 32 and stage["steps"] == 2 and stage["images_seen"] == 64
-    assert after["steps"] == before["steps"] + 2 and after["data"]["input_size"] == 32
-    assert after["held_out"] == stage["held_out"] and after["data"]["categories"] == before["data"]["categories"]
+    assert "--continue-from assets/aan_s_start.safetensors" in after["command"] and "--input-size 64" in after["command"]
+    assert after["curriculum"][0] == stage
+    added = after["curriculum"][1]
+    assert added["input_size"] == 64 and added["steps"] == 2 and added["images_seen"] == 64
+    assert after["steps"] == 4 and after["images_seen"] == 128 and after["epochs"] == 2
+    assert after["data"]["input_size"] == 64 and after["data"]["categories"] == 10
+    assert after["held_out"] == added["held_out"] and added["held_out"]["images"] > 0
     model, meta = load_checkpoint(out)
-    assert meta.class_names == read_metadata(START_CHECKPOINT).class_names  # the pretraining head is kept
+    assert meta.arch == "aan_t" and meta.class_names == category_names(10)  # the pretraining head is kept
