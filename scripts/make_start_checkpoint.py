@@ -1,17 +1,21 @@
 """Rebuild assets/aan_s_start.safetensors: aan_s pretrained on formula-driven images (no download),
 the starting point `inspector finetune --base aan_s` uses by default.
 
-The pretraining is two `inspector pretrain` jobs in --work (local torchrun, 2 CPU processes by default;
-run the same command again after a stop and it continues): 100 categories, then 1000 from those
-weights (a curriculum: from random weights, 1000 categories stayed at chance on CPU; see
-training/README.md). The last one's best checkpoint is exported in
-half precision with its provenance: the command, the generator's fingerprint (what it draws), seeds,
-steps, images seen, device, held-out accuracy on generated images it never trained on.
+The pretraining is `inspector pretrain` jobs (local torchrun, 2 CPU processes by default; run the
+same command again after a stop and it continues): 100 categories, then 1000 from those weights (a
+curriculum: from random weights, 1000 categories stayed at chance on CPU; see training/README.md),
+both at 64 px; then, with --continue-from, the 1000 categories at 128 px, the size fine-tuning uses.
+Each export is half precision with its provenance: the commands, the generator's fingerprint (what
+it draws), seeds, every stage's steps and images seen, device, held-out accuracy on generated images
+it never trained on.
 
-    python scripts/make_start_checkpoint.py --work runs/start          # the recorded settings (~60 min on 2 cores)
+The shipped start is these two commands (about 60 + 15 min on 2 cores):
+
+    python scripts/make_start_checkpoint.py --work runs/start
+    python scripts/make_start_checkpoint.py --work runs/start128 --continue-from assets/aan_s_start.safetensors \
+        --epochs 3 --input-size 128 --lr 5e-4
+
     python scripts/make_start_checkpoint.py --work runs/start --export-only --out /tmp/start.safetensors
-    python scripts/make_start_checkpoint.py --work runs/more --continue-from assets/aan_s_start.safetensors \
-        --epochs 4 --input-size 96 --lr 5e-4     # one more stage from a built start, recorded after its own
 """
 from __future__ import annotations
 
@@ -122,6 +126,10 @@ def continue_start(args) -> int:
     if not start.exists():
         shutil.copyfile(args.continue_from, start)
     before = read_metadata(start).provenance
+    missing = [k for k in ("command", "curriculum", "data", "base", "epochs_planned", "epochs", "steps", "images_seen")
+               if k not in before]
+    if missing:
+        sys.exit(f"{args.continue_from}: not a start built by this script (its provenance has no {missing[0]!r})")
     categories = before["data"]["categories"]
     settings = ["--epochs", str(args.epochs), "--input-size", str(args.input_size), "--images-per-epoch",
                 str(args.images_per_epoch), "--batch-size", str(args.batch_size), "--seed", str(args.seed),
@@ -139,12 +147,13 @@ def continue_start(args) -> int:
     stage["from"] = "the start built by the command before"
     data = {**before["data"], "input_size": args.input_size,
             "generator_fingerprint": generator_fingerprint(categories, args.input_size, args.seed)}
+    # The recipe of the shipped file: this stage continues what the command before it built.
     command = shlex.join(["python", "scripts/make_start_checkpoint.py", "--work", "DIR2", "--continue-from",
                           "assets/aan_s_start.safetensors", *settings])
     provenance = {
         "command": f"{before['command']} && {command}", "data": data,
-        "curriculum": [*before["curriculum"], stage], "base": f"{before['base']}, then this start at "
-        f"{args.input_size} px", "epochs_planned": before["epochs_planned"] + args.epochs,
+        "curriculum": [*before["curriculum"], stage], "base": f"{before['base']}, then {stage['epochs']} "
+        f"more epochs at {args.input_size} px", "epochs_planned": before["epochs_planned"] + args.epochs,
         "epochs": before["epochs"] + stage["epochs"], "steps": before["steps"] + stage["steps"],
         "images_seen": before["images_seen"] + stage["images_seen"], "device": "cpu", "processes": args.nproc,
         "held_out": stage["held_out"],

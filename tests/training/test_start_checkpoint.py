@@ -59,10 +59,11 @@ def test_one_more_stage_extends_the_starts_history(tmp_path):
 
     stage = {"categories": 10, "epochs": 1, "held_out": {"images": 20, "accuracy": 0.5, "chance": 0.1},
              "images_seen": 64, "steps": 2}
-    before = {"command": "python scripts/make_start_checkpoint.py --work DIR --categories 10", "curriculum": [stage],
+    before = {"command": "python scripts/make_start_checkpoint.py --work DIR --categories 10",
+              "curriculum": [stage], "base": "aan_t", "held_out": stage["held_out"],
               "data": {"categories": 10, "generator": "training.formula_images", "seed": 0, "input_size": 32,
                        "in_chans": 1, "generator_fingerprint": "x"},
-              "base": "aan_t", "epochs_planned": 1, "epochs": 1, "steps": 2, "images_seen": 64, "held_out": stage["held_out"]}
+              "epochs_planned": 1, "epochs": 1, "steps": 2, "images_seen": 64}
     start = tmp_path / "start.safetensors"
     save_checkpoint(start, create_model("aan_t", 10, 1, pool="lse"),
                     CheckpointMeta(arch="aan_t", class_names=category_names(10), in_chans=1, input_size=32,
@@ -74,7 +75,7 @@ def test_one_more_stage_extends_the_starts_history(tmp_path):
     assert rc == 0
     after = read_metadata(out).provenance
     assert after["command"].startswith(before["command"] + " && ")
-    assert "--continue-from assets/aan_s_start.safetensors" in after["command"] and "--input-size 64" in after["command"]
+    assert "--continue-from assets/aan_s_start.safetensors --epochs 1 --input-size 64" in after["command"]
     assert after["curriculum"][0] == stage
     added = after["curriculum"][1]
     assert added["input_size"] == 64 and added["steps"] == 2 and added["images_seen"] == 64
@@ -83,3 +84,16 @@ def test_one_more_stage_extends_the_starts_history(tmp_path):
     assert after["held_out"] == added["held_out"] and added["held_out"]["images"] > 0
     model, meta = load_checkpoint(out)
     assert meta.arch == "aan_t" and meta.class_names == category_names(10)  # the pretraining head is kept
+
+
+def test_continuing_a_checkpoint_that_is_no_built_start_is_refused(tmp_path):
+    from make_start_checkpoint import main as make_start
+
+    from core.model import create_model
+    from core.model.checkpoint import CheckpointMeta, save_checkpoint
+
+    foreign = tmp_path / "foreign.safetensors"
+    save_checkpoint(foreign, create_model("aan_t", 3, 1), CheckpointMeta(arch="aan_t", class_names=["a", "b", "c"]))
+    with pytest.raises(SystemExit, match="foreign.safetensors: not a start built by this script"):
+        make_start(["--work", str(tmp_path / "more"), "--continue-from", str(foreign), "--out", str(tmp_path / "o")])
+    assert not (tmp_path / "o").exists() and not (tmp_path / "more" / "job.json").exists()
