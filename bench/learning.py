@@ -29,11 +29,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.peers import PEERS, count_params, peer_model  # noqa: E402
+from core.inference.metrics import confusion_matrix  # noqa: E402
+from core.inference.preprocess import Preprocess  # noqa: E402
 from core.model import model_names  # noqa: E402
 from core.progress import Reporter  # noqa: E402
 from training.config import DataConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig, TrainConfig  # noqa: E402
@@ -236,9 +239,9 @@ def run_one(spec: str, args, data: TrainData, test: MemorySource) -> dict:
                    observer=curve, reporter=Reporter())
     last = curve.points[-1]
     best = max(curve.points, key=lambda p: p["test_acc"])
-    predicted = predict(result.model, test, result.built)
+    predicted = predict(result.model, test, result.built, args.input_size, args.in_chans)
     wrong = [i for i, (p, t) in enumerate(zip(predicted, test.targets)) if p != t]
-    recall = {name: _recall(predicted, test.targets, k) for k, name in enumerate(data.class_names)}
+    recall = per_class_recall(predicted, test.targets, data.class_names)
     if args.save and result.built.arch in model_names():  # a peer's weights are no Inspector model
         stem = Path(spec).name.removesuffix(".safetensors")
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)
@@ -253,20 +256,21 @@ def run_one(spec: str, args, data: TrainData, test: MemorySource) -> dict:
 
 
 @torch.inference_mode()
-def predict(model: torch.nn.Module, test: MemorySource, built: BuiltModel) -> list[int]:
+def predict(model: torch.nn.Module, test: MemorySource, built: BuiltModel, size: int, in_chans: int) -> list[int]:
     """The predicted class of every test image, in order (the exported model, eval mode)."""
     model.eval()
-    m = torch.tensor(built.mean).view(1, -1, 1, 1) * 255.0
-    s = torch.tensor(built.std).view(1, -1, 1, 1) * 255.0
+    prep = Preprocess(size, in_chans, built.mean, built.std)
     out: list[int] = []
     for xb, _, _ in test.batches(range(len(test)), 64, drop_last=False):
-        out += model((xb.float() - m) / s).argmax(1).tolist()
+        out += model(prep.normalise(xb)).argmax(1).tolist()
     return out
 
 
-def _recall(predicted: list[int], targets: list[int], k: int) -> float | None:
-    mine = [p for p, t in zip(predicted, targets) if t == k]
-    return round(sum(p == k for p in mine) / len(mine), 4) if mine else None
+def per_class_recall(predicted: list[int], targets: list[int], class_names: list[str]) -> dict[str, float | None]:
+    """Recall of each class from the project's confusion matrix; None for a class with no test image."""
+    cm = confusion_matrix(np.asarray(targets), np.asarray(predicted), len(class_names))
+    support = cm.sum(1)
+    return {name: round(float(cm[k, k] / support[k]), 4) if support[k] else None for k, name in enumerate(class_names)}
 
 
 def _epochs_for_budget(cfg: TrainConfig, spec: str, args, data: TrainData, built: BuiltModel) -> TrainConfig:

@@ -63,10 +63,12 @@ def main(argv=None) -> int:
     p.add_argument("--continue-from", metavar="START", help="one more stage (same categories; --epochs, --input-size, "
                    "--lr apply to it) from a start built by this script, whose provenance it extends")
     args = p.parse_args(argv)
-    if args.continue_from:
-        return continue_start(args)
+    # The settings every stage's job and recorded command share.
     shared = ["--input-size", str(args.input_size), "--images-per-epoch", str(args.images_per_epoch),
-              "--batch-size", str(args.batch_size), "--seed", str(args.seed)]
+              "--batch-size", str(args.batch_size), "--seed", str(args.seed),
+              *(["--lr", str(args.lr)] if args.lr else [])]
+    if args.continue_from:
+        return continue_start(args, shared)
     stages = [(Path(args.work), args.categories, args.epochs, None)]
     if args.then_categories:
         # From scratch, 1000 categories stayed at chance for the first 80k images on 2 CPU cores
@@ -112,7 +114,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def continue_start(args) -> int:
+def continue_start(args, shared: list[str]) -> int:
     """Train a built start further (more images, or a larger input size) and export it with its
     whole history: the earlier stages' provenance, then this stage's command and outcome."""
     import shutil
@@ -131,9 +133,7 @@ def continue_start(args) -> int:
     if missing:
         sys.exit(f"{args.continue_from}: not a start built by this script (its provenance has no {missing[0]!r})")
     categories = before["data"]["categories"]
-    settings = ["--epochs", str(args.epochs), "--input-size", str(args.input_size), "--images-per-epoch",
-                str(args.images_per_epoch), "--batch-size", str(args.batch_size), "--seed", str(args.seed),
-                *(["--lr", str(args.lr)] if args.lr else [])]
+    settings = ["--epochs", str(args.epochs), *shared]
     if not args.export_only:
         from app.cli import main as inspector
 

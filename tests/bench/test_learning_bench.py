@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from core.inference.preprocess import Preprocess
 from core.model.checkpoint import load_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,9 +55,7 @@ def test_saved_model_is_the_scored_one(run):
     row, test, models = run
     net, meta = load_checkpoint(models / "aan_t.safetensors")
     assert meta.class_names == sorted(row["test_recall"])
-    m = torch.tensor(meta.mean).view(1, -1, 1, 1) * 255.0
-    s = torch.tensor(meta.std).view(1, -1, 1, 1) * 255.0
     with torch.inference_mode():
-        predicted = net.eval()((test.images.float() - m) / s).argmax(1).tolist()
+        predicted = net.eval()(Preprocess.from_meta(meta).normalise(test.images)).argmax(1).tolist()
     assert [i for i, (p, t) in enumerate(zip(predicted, test.targets)) if p != t] == row["test_errors"]
     assert meta.provenance["bench"] == "bench/learning.py"
