@@ -44,7 +44,8 @@ def model_info(args: argparse.Namespace) -> int:
     print(f"  classes       {len(meta.class_names)}: {_class_list(meta.class_names)}")
     print(f"  created       {meta.created}" + (f"  parent {meta.parent}" if meta.parent else ""))
     if meta.provenance:
-        print(f"  provenance    {json.dumps(meta.provenance)}")
+        print("  provenance")
+        print("\n".join(_provenance_lines(meta.provenance)))
     print("  alpha per head")
     for i, layer in enumerate(info["alphas"]):
         print(f"    layer {i:2d}  " + " ".join(f"{a:+.3f}" for a in layer))
@@ -73,8 +74,36 @@ def _onnx_info(args: argparse.Namespace) -> int:
     print(f"  classes       {len(meta.class_names)}: {_class_list(meta.class_names)}")
     if record.get("calibration"):
         print(f"  calibration   {json.dumps(record['calibration'])}")
-    print(f"  provenance    {json.dumps({k: v for k, v in meta.provenance.items() if k != 'onnx'})}")
+    print("  provenance")
+    print("\n".join(_provenance_lines({k: v for k, v in meta.provenance.items() if k != "onnx"})))
     return 0
+
+
+def _provenance_lines(provenance: dict, indent: str = "    ") -> list[str]:
+    """One line per entry; a command chain one command per line, a list of records (the curriculum)
+    one record per line, and long records inside records elided (`--json` has all):
+    a start built on a start nests its whole history, which on one line nobody can read."""
+    width = max(len(k) for k in provenance) + 2
+    lines = []
+    for key, value in provenance.items():
+        head = f"{indent}{key:<{width}}"
+        if isinstance(value, str) and " && " in value:
+            first, *rest = value.split(" && ")
+            lines += [head + first, *(f"{indent}{'':<{width}}&& {cmd}" for cmd in rest)]
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            lines += [f"{head if i == 0 else indent + ' ' * width}{i + 1}. {_inline(v)}" for i, v in enumerate(value)]
+        else:
+            lines.append(head + _inline(value))
+    return lines
+
+
+def _inline(value, depth: int = 0) -> str:
+    if isinstance(value, dict):
+        text = ", ".join(f"{k} {_inline(v, depth + 1)}" for k, v in value.items())
+        return text if depth == 0 else "{...}" if len(text) > 60 else "{" + text + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_inline(v, depth + 1) for v in value) + "]"
+    return "-" if value is None else str(value)
 
 
 def _class_list(names: list[str], shown: int = 12) -> str:

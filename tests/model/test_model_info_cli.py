@@ -45,3 +45,26 @@ def test_model_info_table_shortens_a_thousand_classes(tmp_path, capsys):
     line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.strip().startswith("classes"))
     assert line.split()[1] == "1000:" and "formula-0011" in line and "formula-0012" not in line
     assert "988 more" in line
+
+
+def test_model_info_prints_a_nested_provenance_one_entry_per_line(tmp_path, capsys):
+    """A start built on a start: its chained command one command per line, its curriculum one stage
+    per line with the stage's held-out figure, and the earlier start's whole record left to --json."""
+    m = create_model("aan_t", 2)
+    inner = {"command": "make A", "curriculum": [{"epochs": 20, "held_out": {"accuracy": 0.905}}]}
+    provenance = {"command": "make A && make B", "role": "starting point",
+                  "curriculum": [{"epochs": 20, "held_out": {"accuracy": 0.905}},
+                                 {"epochs": 3, "held_out": {"accuracy": 0.847}}],
+                  "start": {"file": "from.safetensors", "provenance": {**inner, "notes": "x" * 80}}}
+    save_checkpoint(tmp_path / "s.safetensors", m, CheckpointMeta(arch="aan_t", class_names=["a", "b"],
+                                                                  provenance=provenance))
+    assert main(["model-info", str(tmp_path / "s.safetensors")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    block = out[out.index("  provenance") + 1:out.index("  alpha per head")]
+    assert [line.split()[0] for line in block] == ["command", "&&", "curriculum", "2.", "role", "start"]
+    assert block[0].endswith("make A") and block[1].strip() == "&& make B"
+    assert block[2].endswith("1. epochs 20, held_out {accuracy 0.905}")
+    assert block[3].strip() == "2. epochs 3, held_out {accuracy 0.847}"
+    assert block[5].split(None, 1)[1] == "file from.safetensors, provenance {...}"
+    assert main(["model-info", str(tmp_path / "s.safetensors"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["provenance"] == provenance
