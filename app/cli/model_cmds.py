@@ -43,9 +43,7 @@ def model_info(args: argparse.Namespace) -> int:
           f"{info['gmacs']:.3f} GMACs at {meta.input_size}x{meta.input_size}x{meta.in_chans})")
     print(f"  classes       {len(meta.class_names)}: {_class_list(meta.class_names)}")
     print(f"  created       {meta.created}" + (f"  parent {meta.parent}" if meta.parent else ""))
-    if meta.provenance:
-        print("  provenance")
-        print("\n".join(_provenance_lines(meta.provenance)))
+    _print_provenance(meta.provenance)
     print("  alpha per head")
     for i, layer in enumerate(info["alphas"]):
         print(f"    layer {i:2d}  " + " ".join(f"{a:+.3f}" for a in layer))
@@ -74,9 +72,14 @@ def _onnx_info(args: argparse.Namespace) -> int:
     print(f"  classes       {len(meta.class_names)}: {_class_list(meta.class_names)}")
     if record.get("calibration"):
         print(f"  calibration   {json.dumps(record['calibration'])}")
-    print("  provenance")
-    print("\n".join(_provenance_lines({k: v for k, v in meta.provenance.items() if k != "onnx"})))
+    _print_provenance({k: v for k, v in meta.provenance.items() if k != "onnx"})
     return 0
+
+
+def _print_provenance(provenance: dict) -> None:
+    if provenance:  # a model with no recorded origin prints no empty heading
+        print("  provenance")
+        print("\n".join(_provenance_lines(provenance)))
 
 
 def _provenance_lines(provenance: dict, indent: str = "    ") -> list[str]:

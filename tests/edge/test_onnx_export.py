@@ -244,3 +244,17 @@ def test_with_attention_outputs_every_layer_as_the_panel_sees_it(tmp_path, pool)
         np.testing.assert_allclose(probs, rec.probs.numpy(), atol=1e-5)
         np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
     assert layers[-1]["queries"] == (1 if pool == "attn" else layers[-1]["grid"][0] * layers[-1]["grid"][1])
+
+
+def test_model_info_of_an_export_without_a_recorded_origin(tmp_path, capsys):
+    """A checkpoint with no provenance: its export's table has no provenance heading (nothing but the
+    export's own record, which has its lines above) and model-info does not fail on the empty rest."""
+    from app.cli import main
+
+    ckpt, _ = tiny_checkpoint(tmp_path / "m.safetensors", CLASSES, arch="aan_t")
+    assert read_metadata(ckpt).provenance == {}
+    export_onnx(ckpt, tmp_path / "m.onnx")
+    assert main(["model-info", str(tmp_path / "m.onnx")]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[1].startswith("  format        ONNX fp32")
+    assert out.splitlines()[-1] == "  classes       3: good, scratch, crack" and "provenance" not in out
