@@ -66,19 +66,21 @@ def render_preview(project: Project, profile: Profile) -> str:
     return make_backend(profile).render(spec)
 
 
-def submit_finetune(project: Project, *, base: str, profile: Profile, epochs: int = 10, batch_size: int | None = None,
+def submit_finetune(project: Project, *, base: str, profile: Profile, epochs: int | None = None, batch_size: int | None = None,
                     lr: float | None = None, input_size: int | None = None, in_chans: int | None = None,
                     class_balanced: bool | None = None, freeze_stem: bool = False, seed: int = 0,
                     val_fraction: float = 0.2, num_workers: int | None = None, max_steps_per_epoch: int | None = None,
                     pool: str | None = None, from_scratch: bool = False) -> JobRecord:
     """Snapshot the labels, write the job folder and submit. Returns the JobRecord (its `command`
-    is the rendered command or batch script). A refused submission leaves the job 'failed' with
+    is the rendered command or batch script). `epochs` None: `training.config.default_epochs`, more
+    from random weights than from a start. A refused submission leaves the job 'failed' with
     the scheduler's message, and raises BackendError with it."""
     from core.store.jobs import create_job, update_job
     from core.store.snapshots import take_snapshot
 
     from core.model import model_names
-    from training.config import DataConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig, TrainConfig
+    from training.config import (DataConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig, TrainConfig,
+                                 default_epochs)
     from training.pretrain import resolve_base
 
     # An architecture name starts from its shipped pretrained starting point unless from_scratch;
@@ -108,7 +110,8 @@ def submit_finetune(project: Project, *, base: str, profile: Profile, epochs: in
             model=ModelConfig(base=str(base_path) if base_path else base, freeze_stem=freeze_stem,
                               pool=pool if base_path is None else None),
             optim=OptimConfig(**({"lr": lr} if lr is not None else {})),
-            schedule=ScheduleConfig(epochs=epochs, batch_size=batch_size or (64 if profile.gpus else 32),
+            schedule=ScheduleConfig(epochs=epochs if epochs is not None else default_epochs(base_path is None),
+                                    batch_size=batch_size or (64 if profile.gpus else 32),
                                     max_steps_per_epoch=max_steps_per_epoch),
             run=RunConfig(out_dir=str(job_dir / OUT_DIR), seed=seed, device=profile.device, job_id=str(job.id),
                           snapshot_id=snap.id, parent=str(base_model_id) if base_model_id is not None else None),

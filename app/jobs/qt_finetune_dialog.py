@@ -24,9 +24,10 @@ from PySide6.QtWidgets import (
 from training.profiles import Profile, cannot_run_here, fitting_profile, load_profiles, local_gpu_count
 from usecases.finetune_jobs import choose_profile, render_preview
 
-# training.config.OptimConfig().lr; not imported, which would load torch while the dialog opens
-# (tests/app/test_gui_jobs.py checks that the two agree).
+# training.config's OptimConfig().lr and default_epochs(from_scratch); not imported, which would load
+# torch while the dialog opens (tests/app/test_gui_jobs.py checks that they agree).
 DEFAULT_LR = 1e-3
+DEFAULT_EPOCHS = {False: 30, True: 120}  # from a start or checkpoint / from random weights
 
 if TYPE_CHECKING:
     from core.store.project import Project
@@ -73,7 +74,7 @@ class QtFinetuneDialog(QDialog):
         self.base.addItem("aan_s from scratch (random weights)", ("aan_s", True))
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 1000)
-        self.epochs.setValue(10)
+        self.epochs.setValue(DEFAULT_EPOCHS[self.base.currentData()[1]])
         self.profile = QComboBox()
         for name, p in sorted(self.profiles.items()):
             self.profile.addItem(f"{name}  ({p.backend}, {p.gpus} GPU)", name)
@@ -111,6 +112,7 @@ class QtFinetuneDialog(QDialog):
 
         form = QFormLayout()
         form.addRow("Base model", self.base)
+        self.epochs.setToolTip("Default: 30 from a start or a model version, 120 from scratch (random weights learn slower)")
         form.addRow("Epochs", self.epochs)
         form.addRow("Learning rate", self.lr)
         form.addRow("Batch", self.batch)
@@ -129,6 +131,8 @@ class QtFinetuneDialog(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         self.profile.currentIndexChanged.connect(self._on_profile_changed)
+        self.base.currentIndexChanged.connect(self._on_base_changed)
+        self._epochs_default = self.epochs.value()
         for sig in (self.base.currentIndexChanged, self.epochs.valueChanged, self.gpus.valueChanged, self.nodes.valueChanged,
                     self.partition.textChanged, self.lr.valueChanged, self.batch.valueChanged):
             sig.connect(self._on_edited)
@@ -148,6 +152,14 @@ class QtFinetuneDialog(QDialog):
                                nodes=self.nodes.value() if self.nodes.value() != p.nodes else None,
                                lr=self.lr.value() if abs(self.lr.value() - DEFAULT_LR) > 1e-12 else None,
                                batch_size=self.batch.value())
+
+    def _on_base_changed(self, *_args) -> None:
+        """Random weights need more epochs than a start: follow the base's default, unless the user
+        has typed a number of their own."""
+        default = DEFAULT_EPOCHS[self.base.currentData()[1]]
+        if self.epochs.value() == self._epochs_default:
+            self.epochs.setValue(default)
+        self._epochs_default = default
 
     def _on_profile_changed(self, *_args) -> None:
         p = self.profiles[self.profile.currentData()]

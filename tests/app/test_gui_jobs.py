@@ -33,11 +33,20 @@ def test_finetune_dialog_offers_the_shipped_start_and_random_weights_apart(qtbot
     start = next(i for i, t in enumerate(labels) if "shipped start" in t)
     scratch = next(i for i, t in enumerate(labels) if "from scratch" in t)
     dialog.base.setCurrentIndex(start)
-    assert (dialog.request().base, dialog.request().from_scratch) == ("aan_s", False)
-    dialog.base.setCurrentIndex(scratch)
-    assert (dialog.request().base, dialog.request().from_scratch) == ("aan_s", True)
+    assert (dialog.request().base, dialog.request().from_scratch, dialog.request().epochs) == ("aan_s", False, 30)
+    dialog.base.setCurrentIndex(scratch)  # random weights learn slower: more epochs by default
+    assert (dialog.request().base, dialog.request().from_scratch, dialog.request().epochs) == ("aan_s", True, 120)
     dialog.base.setCurrentIndex(0)  # the project's model versions come first, as checkpoints
     assert dialog.request().base == window.state.model_version.path and not dialog.request().from_scratch
+    assert dialog.request().epochs == 30
+    dialog.epochs.setValue(45)  # a number the user typed stays whatever the base
+    dialog.base.setCurrentIndex(scratch)
+    assert dialog.request().epochs == 45
+    from training.config import default_epochs
+
+    from app.jobs.qt_finetune_dialog import DEFAULT_EPOCHS
+
+    assert DEFAULT_EPOCHS == {s: default_epochs(s) for s in (False, True)}
     dialog.reject()
 
 
@@ -64,7 +73,7 @@ def test_finetune_dialog_picks_a_profile_this_machine_can_run(qtbot, window):
         qtbot.waitUntil(lambda: "images/s on this CPU" in dialog.estimate.text(), timeout=60000)
     except Exception:
         raise AssertionError(f"{dialog.estimate.text()!r}; errors {window.task_status.errors}") from None
-    assert dialog.estimate.text().startswith("About ") and "for 10 epochs of" in dialog.estimate.text()
+    assert dialog.estimate.text().startswith("About ") and "for 30 epochs of" in dialog.estimate.text()
     dialog.lr.setValue(0.0005)
     dialog.batch.setValue(16)
     req = dialog.request()

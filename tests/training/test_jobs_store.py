@@ -60,6 +60,24 @@ def test_refused_submission_leaves_a_failed_job(tmp_path, project_factory):
     assert job.state == "failed" and "cannot start" in job.error
 
 
+def test_epochs_default_to_more_from_random_weights_than_from_a_start(tmp_path, project_factory):
+    """Unless told, a job from the shipped start trains 30 epochs and one from random weights 120
+    (from scratch aan_s is still learning at 30: training/README.md). A profile that cannot start
+    leaves each job's configuration recorded without training anything."""
+    from training.backends import BackendError
+    from training.config import FROM_SCRATCH_EPOCHS, FROM_START_EPOCHS
+
+    project = project_factory(tmp_path, n_per_class=3)
+    bad = Profile(name="bad", backend="local", gpus=0, nproc=1, python=str(tmp_path / "no-such-python"))
+    for kwargs in ({}, {"from_scratch": True}, {"from_scratch": True, "epochs": 7}):
+        with pytest.raises(BackendError):
+            submit_finetune(project, base="aan_s", profile=bad, in_chans=1, input_size=64, **kwargs)
+    with project.session() as s:
+        trained = [get_job(s, i).config["train"] for i in (1, 2, 3)]
+    assert [t["schedule"]["epochs"] for t in trained] == [FROM_START_EPOCHS, FROM_SCRATCH_EPOCHS, 7] == [30, 120, 7]
+    assert trained[0]["model"]["base"].endswith("aan_s_start.safetensors") and trained[1]["model"]["base"] == "aan_s"
+
+
 def test_local_gpu_profile_is_refused_on_a_machine_without_enough_gpus(tmp_path, project_factory):
     import torch
 
