@@ -25,6 +25,7 @@ from typing import Any
 from core.atomic import write_text_atomic
 from core.errors import InspectorError
 from training.augment import AugmentConfig
+from training.defaults import FROM_START_EPOCHS, PEAK_LR
 
 CROPS = ("none", "random_resized")  # random_resized: the ImageNet from-scratch recipe's crops
 SOURCES = ("files", "formula")  # formula: images generated on the fly (training/formula_images.py)
@@ -107,7 +108,7 @@ class ModelConfig:
 
 @dataclass(kw_only=True, slots=True)
 class OptimConfig:
-    lr: float = 1e-3  # peak learning rate at a global batch of `reference_batch` (2e-3 diverged at 32)
+    lr: float = PEAK_LR  # peak learning rate at a global batch of `reference_batch`
     lr_rule: str = "sqrt"  # how lr follows the real global batch: none, sqrt or linear scaling
     reference_batch: int = 32
     weight_decay: float = 0.05  # on weights only: never on biases, norms or alphas
@@ -135,18 +136,6 @@ class OptimConfig:
     def scaled_lr(self, global_batch: int) -> float:
         ratio = global_batch / self.reference_batch
         return self.lr * {"none": 1.0, "sqrt": math.sqrt(ratio), "linear": ratio}[self.lr_rule]
-
-
-# How many epochs a job trains unless told (`default_epochs`). From a start or a trained checkpoint
-# aan_s levels off within about 15 epochs; from random weights it is still learning at 30: on the
-# benchmark's 1,400 demo images test / train accuracy 0.843 / 0.841 after 30 epochs, 0.912 / 0.928
-# after 60, 0.950 / 0.975 after 120 (training/README.md).
-FROM_START_EPOCHS = 30
-FROM_SCRATCH_EPOCHS = 120
-
-
-def default_epochs(from_scratch: bool) -> int:
-    return FROM_SCRATCH_EPOCHS if from_scratch else FROM_START_EPOCHS
 
 
 @dataclass(kw_only=True, slots=True)

@@ -72,15 +72,15 @@ def submit_finetune(project: Project, *, base: str, profile: Profile, epochs: in
                     val_fraction: float = 0.2, num_workers: int | None = None, max_steps_per_epoch: int | None = None,
                     pool: str | None = None, from_scratch: bool = False) -> JobRecord:
     """Snapshot the labels, write the job folder and submit. Returns the JobRecord (its `command`
-    is the rendered command or batch script). `epochs` None: `training.config.default_epochs`, more
+    is the rendered command or batch script). `epochs` None: `training.defaults.default_epochs`, more
     from random weights than from a start. A refused submission leaves the job 'failed' with
     the scheduler's message, and raises BackendError with it."""
     from core.store.jobs import create_job, update_job
     from core.store.snapshots import take_snapshot
 
     from core.model import model_names
-    from training.config import (DataConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig, TrainConfig,
-                                 default_epochs)
+    from training.config import DataConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig, TrainConfig
+    from training.defaults import default_epochs
     from training.pretrain import resolve_base
 
     # An architecture name starts from its shipped pretrained starting point unless from_scratch;

@@ -13,6 +13,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from app.cli.project_option import add_db_option, open_db
+from training.defaults import PEAK_LR, default_epochs
 
 if TYPE_CHECKING:
     from core.store.project import Project
@@ -39,9 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nodes", type=int, metavar="N", help="SLURM nodes, one torchrun each (default: the profile's, 1)")
     p.add_argument("--partition", metavar="P", help="SLURM partition")
     p.add_argument("--epochs", type=int, metavar="E",
-                   help="default: 30 from a start or a checkpoint, 120 from scratch (random weights learn slower)")
+                   help=f"default: {default_epochs(False)} from a start or a checkpoint, {default_epochs(True)} "
+                        "from scratch (random weights learn slower)")
     p.add_argument("--batch-size", type=int, metavar="B", help="per process (default 64 on GPU, 32 on CPU)")
-    p.add_argument("--lr", type=float, help="peak learning rate at a global batch of 32 (square-root scaled; default 1e-3)")
+    p.add_argument("--lr", type=float, help=f"peak learning rate at a global batch of 32 (square-root scaled; default {PEAK_LR:g})")
     p.add_argument("--input-size", type=int, metavar="PX", help="default: the base checkpoint's, or 224")
     p.add_argument("--in-chans", type=int, choices=(1, 3), help="from scratch: 1 (grayscale) or 3 (RGB, default)")
     p.add_argument("--class-balanced", action=argparse.BooleanOptionalAction, default=None,

@@ -21,13 +21,13 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from training.defaults import PEAK_LR, default_epochs
 from training.profiles import Profile, cannot_run_here, fitting_profile, load_profiles, local_gpu_count
 from usecases.finetune_jobs import choose_profile, render_preview
 
-# training.config's OptimConfig().lr and default_epochs(from_scratch); not imported, which would load
-# torch while the dialog opens (tests/app/test_gui_jobs.py checks that they agree).
-DEFAULT_LR = 1e-3
-DEFAULT_EPOCHS = {False: 30, True: 120}  # from a start or checkpoint / from random weights
+# The recipe's, from its torch-free module (training.config would load torch while the dialog opens).
+DEFAULT_LR = PEAK_LR
+DEFAULT_EPOCHS = {from_scratch: default_epochs(from_scratch) for from_scratch in (False, True)}
 
 if TYPE_CHECKING:
     from core.store.project import Project
@@ -112,7 +112,8 @@ class QtFinetuneDialog(QDialog):
 
         form = QFormLayout()
         form.addRow("Base model", self.base)
-        self.epochs.setToolTip("Default: 30 from a start or a model version, 120 from scratch (random weights learn slower)")
+        self.epochs.setToolTip(f"Default: {DEFAULT_EPOCHS[False]} from a start or a model version, "
+                               f"{DEFAULT_EPOCHS[True]} from scratch (random weights learn slower)")
         form.addRow("Epochs", self.epochs)
         form.addRow("Learning rate", self.lr)
         form.addRow("Batch", self.batch)

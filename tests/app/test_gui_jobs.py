@@ -42,7 +42,7 @@ def test_finetune_dialog_offers_the_shipped_start_and_random_weights_apart(qtbot
     dialog.epochs.setValue(45)  # a number the user typed stays whatever the base
     dialog.base.setCurrentIndex(scratch)
     assert dialog.request().epochs == 45
-    from training.config import default_epochs
+    from training.defaults import default_epochs
 
     from app.jobs.qt_finetune_dialog import DEFAULT_EPOCHS
 

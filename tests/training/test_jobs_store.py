@@ -65,7 +65,7 @@ def test_epochs_default_to_more_from_random_weights_than_from_a_start(tmp_path, 
     (from scratch aan_s is still learning at 30: training/README.md). A profile that cannot start
     leaves each job's configuration recorded without training anything."""
     from training.backends import BackendError
-    from training.config import FROM_SCRATCH_EPOCHS, FROM_START_EPOCHS
+    from training.defaults import FROM_SCRATCH_EPOCHS, FROM_START_EPOCHS
 
     project = project_factory(tmp_path, n_per_class=3)
     bad = Profile(name="bad", backend="local", gpus=0, nproc=1, python=str(tmp_path / "no-such-python"))
