@@ -76,12 +76,8 @@ def main(argv=None) -> int:
         stages.append((Path(args.work) / f"then-{args.then_categories}", args.then_categories, args.then_epochs,
                        Path(args.work) / "out" / "best.safetensors"))
     if not args.export_only:
-        from app.cli import main as inspector
-
         for work, categories, epochs, start in stages:
-            extra = ["--from", str(start)] if start else []
-            rc = inspector(["pretrain", "--out", str(work), "--categories", str(categories), "--epochs", str(epochs),
-                            "--pool", "lse", *shared, *extra, "--gpus", "0", "--nproc", str(args.nproc), "--workers", "1", "--wait"])
+            rc = _pretrain(work, categories, ["--epochs", str(epochs), *shared], start, args.nproc)
             if rc != 0:
                 return rc
     from training.pretrain import export_start
@@ -102,8 +98,7 @@ def main(argv=None) -> int:
         # The trainer recorded the last stage's base as a path of this machine: say what it was instead.
         "base": "aan_s" if len(done) == 1 else f"aan_s, then the weights of the {done[0]['categories']}-category stage",
         "epochs_planned": args.epochs + (args.then_epochs if args.then_categories else 0),
-        "epochs": sum(d["epochs"] for d in done), "steps": sum(d["steps"] for d in done),
-        "images_seen": sum(d["images_seen"] for d in done), "device": "cpu", "processes": args.nproc,
+        **_totals(done), "device": "cpu", "processes": args.nproc,
         "held_out": final["held_out"],
     }
     path = export_start(work / "out" / "best.safetensors", args.out, provenance=provenance)
@@ -135,11 +130,7 @@ def continue_start(args, shared: list[str]) -> int:
     categories = before["data"]["categories"]
     settings = ["--epochs", str(args.epochs), *shared]
     if not args.export_only:
-        from app.cli import main as inspector
-
-        rc = inspector(["pretrain", "--out", str(work), "--categories", str(categories), "--from", str(start),
-                        "--pool", "lse", *settings, "--gpus", "0", "--nproc", str(args.nproc), "--workers", "1",
-                        "--wait"])
+        rc = _pretrain(work, categories, settings, start, args.nproc)
         if rc != 0:
             return rc
     stage = _stage_record(work, categories, args.images_per_epoch)
@@ -154,14 +145,27 @@ def continue_start(args, shared: list[str]) -> int:
         "command": f"{before['command']} && {command}", "data": data,
         "curriculum": [*before["curriculum"], stage], "base": f"{before['base']}, then {stage['epochs']} "
         f"more epochs at {args.input_size} px", "epochs_planned": before["epochs_planned"] + args.epochs,
-        "epochs": before["epochs"] + stage["epochs"], "steps": before["steps"] + stage["steps"],
-        "images_seen": before["images_seen"] + stage["images_seen"], "device": "cpu", "processes": args.nproc,
+        **_totals([*before["curriculum"], stage]), "device": "cpu", "processes": args.nproc,
         "held_out": stage["held_out"],
     }
     path = export_start(work / "out" / "best.safetensors", args.out, provenance=provenance)
     print(f"{categories} categories at {args.input_size} px: held-out accuracy {stage['held_out']['accuracy']:.1%}, "
           f"{stage['steps']} steps; {path}: {path.stat().st_size / 1e6:.1f} MB")
     return 0
+
+
+def _pretrain(work: Path, categories: int, settings: list[str], start: Path | None, nproc: int) -> int:
+    """One stage: an `inspector pretrain` job on the local CPUs, followed to its end (rerun: continues)."""
+    from app.cli import main as inspector
+
+    extra = ["--from", str(start)] if start else []
+    return inspector(["pretrain", "--out", str(work), "--categories", str(categories), "--pool", "lse", *settings,
+                      *extra, "--gpus", "0", "--nproc", str(nproc), "--workers", "1", "--wait"])
+
+
+def _totals(curriculum: list[dict]) -> dict:
+    """Epochs, steps and images over every stage of a curriculum."""
+    return {k: sum(stage[k] for stage in curriculum) for k in ("epochs", "steps", "images_seen")}
 
 
 def _stage_record(work: Path, categories: int, images_per_epoch: int) -> dict:
